@@ -1,0 +1,41 @@
+"""The platform program: validate the stack's configuration, then build the enabled components."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.backup_vault.component import BackupVault
+from components.config import ConfigError, load_stack_config
+from components.context import StackContext
+from components.data_lake.component import DataLake
+from components.eks_gitops.component import EksGitOpsCluster
+from components.feature_store.component import FeatureStorePipeline
+from components.order_workflow.component import OrderWorkflow
+
+
+def main() -> None:
+    try:
+        config = load_stack_config()
+    except ConfigError as error:
+        raise pulumi.RunError(str(error)) from None
+    ctx = StackContext.create(config)
+    pulumi.export("environment", config.environment)
+    pulumi.export("regions", {"primary": config.region, "dr": config.dr_region})
+    if config.eks.enabled:
+        eks = EksGitOpsCluster("eks", ctx, config.eks)
+        pulumi.export("eks", eks.stack_outputs())
+    if config.feature_store.enabled:
+        feature_store = FeatureStorePipeline("feature-store", ctx, config.feature_store)
+        pulumi.export("featureStore", feature_store.stack_outputs())
+    if config.data_lake.enabled:
+        data_lake = DataLake("data-lake", ctx, config.data_lake)
+        pulumi.export("dataLake", data_lake.stack_outputs())
+    if config.backup.enabled:
+        backup = BackupVault("backup", ctx, config.backup)
+        pulumi.export("backup", backup.stack_outputs())
+    if config.orders.enabled:
+        orders = OrderWorkflow("orders", ctx, config.orders)
+        pulumi.export("orders", orders.stack_outputs())
+
+
+main()

@@ -1,0 +1,1 @@
+"""The platform's component resources and the building blocks they share."""

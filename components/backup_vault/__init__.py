@@ -1,0 +1,1 @@
+"""Component package: `args` holds its typed configuration, `component` the resource."""

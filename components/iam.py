@@ -1,0 +1,151 @@
+"""Least-privilege IAM policy documents, checked as they are built.
+
+Identity policies may not use `*` or `service:*` actions, and may use the `*` resource only for the
+few actions AWS cannot scope to a resource. Resource policies (with principals) follow the same action
+rule; the one exception is the account root administering a KMS key, which AWS requires.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pulumi
+
+# Actions that only accept `"Resource": "*"` (AWS service authorization reference).
+UNSCOPED_ACTIONS: frozenset[str] = frozenset(
+    {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "cloudwatch:PutMetricData",
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+        "backup:ListBackupJobs",
+        "backup:ListCopyJobs",
+        "backup:ListRestoreJobs",
+        "rds:DescribeDBInstances",
+        "sagemaker:ListEndpoints",
+        "glue:GetCrawlerMetrics",
+    }
+)
+
+
+class PolicyError(ValueError):
+    """A statement that would grant more than least privilege."""
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One IAM statement. Resources and condition values may be Pulumi Outputs."""
+
+    actions: Sequence[str]
+    resources: Sequence[pulumi.Input[str]] = ("*",)
+    effect: Literal["Allow", "Deny"] = "Allow"
+    sid: str | None = None
+    principals: Mapping[str, pulumi.Input[Any]] | None = None
+    conditions: Mapping[str, Mapping[str, pulumi.Input[Any]]] | None = None
+    root_administration: bool = field(default=False, repr=False)
+
+    def check(self) -> None:
+        if not self.actions:
+            raise PolicyError(f"statement {self.sid or ''} has no actions")
+        if self.effect == "Deny" or self.root_administration:
+            return
+        for action in self.actions:
+            service, _, verb = action.partition(":")
+            if action == "*" or verb == "*" or not verb:
+                raise PolicyError(f"action {action!r} is a wildcard; name the exact actions the code calls")
+        if self.principals is None and "*" in list(self.resources):
+            broad = sorted(a for a in self.actions if a not in UNSCOPED_ACTIONS)
+            if broad:
+                raise PolicyError(f"actions {broad} need resource ARNs, not '*'")
+
+    def render(self) -> dict[str, Any]:
+        rendered: dict[str, Any] = {"Effect": self.effect}
+        if self.sid:
+            rendered["Sid"] = self.sid
+        if self.principals is not None:
+            rendered["Principal"] = dict(self.principals)
+        rendered["Action"] = sorted(set(self.actions)) if len(self.actions) > 1 else self.actions[0]
+        resources = list(self.resources)
+        rendered["Resource"] = resources if len(resources) > 1 else resources[0]
+        if self.conditions:
+            rendered["Condition"] = {op: dict(values) for op, values in self.conditions.items()}
+        return rendered
+
+
+def root_administration(account_id: pulumi.Input[str], partition: pulumi.Input[str] = "aws") -> Statement:
+    """The statement every KMS key policy needs so the account (through IAM) can manage the key."""
+    root = pulumi.Output.concat("arn:", partition, ":iam::", account_id, ":root")
+    return Statement(
+        sid="EnableAccountAdministration",
+        principals={"AWS": root},
+        actions=["kms:*"],
+        resources=["*"],
+        root_administration=True,
+    )
+
+
+def policy_document(*statements: Statement) -> pulumi.Output[str]:
+    """A JSON policy document with every statement checked for least privilege."""
+    for statement in statements:
+        statement.check()
+    return pulumi.Output.json_dumps(
+        {"Version": "2012-10-17", "Statement": [s.render() for s in statements]}
+    )
+
+
+def service_trust_policy(*services: str, source_account: pulumi.Input[str] | None = None) -> pulumi.Output[str]:
+    """Trust policy letting AWS services (e.g. `lambda.amazonaws.com`) assume a role."""
+    conditions = {"StringEquals": {"aws:SourceAccount": source_account}} if source_account is not None else None
+    return pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": list(services) if len(services) > 1 else services[0]},
+                    "Action": "sts:AssumeRole",
+                    **({"Condition": conditions} if conditions else {}),
+                }
+            ],
+        }
+    )
+
+
+def web_identity_trust_policy(
+    oidc_provider_arn: pulumi.Input[str],
+    oidc_issuer: pulumi.Input[str],
+    namespace: str,
+    service_account: str,
+) -> pulumi.Output[str]:
+    """IRSA trust policy: only one Kubernetes service account of one cluster may assume the role."""
+
+    def render(values: list[str]) -> str:
+        provider_arn, issuer = values
+        issuer = issuer.removeprefix("https://")
+        return json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Federated": provider_arn},
+                        "Action": "sts:AssumeRoleWithWebIdentity",
+                        "Condition": {
+                            "StringEquals": {
+                                f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                                f"{issuer}:aud": "sts.amazonaws.com",
+                            }
+                        },
+                    }
+                ],
+            }
+        )
+
+    return pulumi.Output.all(oidc_provider_arn, oidc_issuer).apply(render)

@@ -1,0 +1,83 @@
+"""Customer-managed KMS keys: rotation on, and a key policy naming exactly who may use the key."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components.context import StackContext
+from components.iam import Statement, policy_document, root_administration
+
+KEY_USE_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey")
+
+
+def service_use_statement(ctx: StackContext, service: str, region: str) -> Statement:
+    """Let an AWS service principal (e.g. `sns`, `logs`) use the key on behalf of this account only."""
+    if service == "logs":
+        # CloudWatch Logs encrypts with the log group ARN as encryption context.
+        return Statement(
+            sid="AllowCloudWatchLogs",
+            principals={"Service": f"logs.{region}.amazonaws.com"},
+            actions=list(KEY_USE_ACTIONS),
+            resources=["*"],
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": ctx.arn("logs", "log-group:*", region=region),
+                }
+            },
+        )
+    return Statement(
+        sid=f"Allow{service.title().replace('-', '')}",
+        principals={"Service": f"{service}.amazonaws.com"},
+        actions=list(KEY_USE_ACTIONS),
+        resources=["*"],
+        conditions={"StringEquals": {"aws:SourceAccount": ctx.account_id}},
+    )
+
+
+class CustomerManagedKey(pulumi.ComponentResource):
+    """A symmetric CMK with yearly rotation and an alias `alias/<project>-<stack>-<component>-<purpose>`."""
+
+    key: aws.kms.Key
+    alias: aws.kms.Alias
+
+    def __init__(
+        self,
+        name: str,
+        ctx: StackContext,
+        *,
+        component: str,
+        purpose: str,
+        description: str,
+        services: Sequence[str] = (),
+        extra_statements: Sequence[Statement] = (),
+        region: str | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("platform:security:CustomerManagedKey", name, None, opts)
+        key_region = region or ctx.region
+        statements = [
+            root_administration(ctx.account_id, ctx.partition),
+            *(service_use_statement(ctx, service, key_region) for service in services),
+            *extra_statements,
+        ]
+        child = pulumi.ResourceOptions(parent=self)
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=description,
+            enable_key_rotation=True,
+            rotation_period_in_days=365,
+            deletion_window_in_days=30,
+            policy=policy_document(*statements),
+            opts=ctx.stateful(child),
+        )
+        self.alias = aws.kms.Alias(
+            f"{name}-alias",
+            name=f"alias/{ctx.name(component, purpose, service='kms-alias')}",
+            target_key_id=self.key.key_id,
+            opts=child,
+        )
+        self.arn = self.key.arn
+        self.register_outputs({"arn": self.key.arn, "alias": self.alias.name})

@@ -1,0 +1,1 @@
+"""Helpers every handler shares: structured logs, batch responses, JSON, settings, retries."""
