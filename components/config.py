@@ -125,14 +125,11 @@ def _describe(project: str, error: Mapping[str, Any]) -> str:
 
 
 def _decode(value: str) -> Any:
-    """Config values arrive as strings; objects and lists as JSON (like `pulumi config set --path`)."""
-    stripped = value.strip()
-    if stripped[:1] in "{[":
-        try:
-            return json.loads(stripped)
-        except json.JSONDecodeError:
-            return value
-    return value
+    """Config values arrive as strings; objects, lists, numbers and booleans as their JSON text."""
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
 
 
 def parse_stack_config(raw: Mapping[str, str], *, project: str, stack: str) -> StackConfig:

@@ -19,6 +19,7 @@ class ConfigModel(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         validate_default=True,
+        coerce_numbers_to_str=True,
     )
 
 
@@ -36,7 +37,9 @@ LOG_RETENTION_DAYS: tuple[int, ...] = (
 
 def _retention(value: int) -> int:
     if value not in LOG_RETENTION_DAYS:
-        raise ValueError(f"{value} is not a CloudWatch Logs retention; allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        raise ValueError(
+            f"{value} is not a CloudWatch Logs retention; allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}"
+        )
     return value
 
 

@@ -71,7 +71,9 @@ class StackContext:
         """`<project>-<stack>-<component>-<purpose>`, shortened with a hash past the service's limit."""
         return physical_name(self.project, self.stack, component, purpose, service=service)
 
-    def arn(self, service: str, resource: str, *, region: str | None = None, global_: bool = False) -> pulumi.Output[str]:
+    def arn(
+        self, service: str, resource: str, *, region: str | None = None, global_: bool = False
+    ) -> pulumi.Output[str]:
         """An ARN in this account: `arn:<partition>:<service>:<region>:<account>:<resource>`."""
         where = "" if global_ else (region or self.region)
         return pulumi.Output.concat("arn:", self.partition, f":{service}:{where}:", self.account_id, f":{resource}")

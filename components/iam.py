@@ -57,7 +57,7 @@ class Statement:
         if self.effect == "Deny" or self.root_administration:
             return
         for action in self.actions:
-            service, _, verb = action.partition(":")
+            _, _, verb = action.partition(":")
             if action == "*" or verb == "*" or not verb:
                 raise PolicyError(f"action {action!r} is a wildcard; name the exact actions the code calls")
         if self.principals is None and "*" in list(self.resources):
@@ -95,9 +95,7 @@ def policy_document(*statements: Statement) -> pulumi.Output[str]:
     """A JSON policy document with every statement checked for least privilege."""
     for statement in statements:
         statement.check()
-    return pulumi.Output.json_dumps(
-        {"Version": "2012-10-17", "Statement": [s.render() for s in statements]}
-    )
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [s.render() for s in statements]})
 
 
 def service_trust_policy(*services: str, source_account: pulumi.Input[str] | None = None) -> pulumi.Output[str]:

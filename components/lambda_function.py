@@ -27,7 +27,9 @@ def handler_archive(module: str, include: Sequence[str] = ()) -> pulumi.AssetArc
     package, _, leaf = module.rpartition(".")
     package_dir = HANDLERS_DIR / package.replace(".", "/")
     wanted = [leaf, *include]
-    assets: dict[str, pulumi.Asset | pulumi.Archive] = {"handlers/__init__.py": pulumi.FileAsset(str(HANDLERS_DIR / "__init__.py"))}
+    assets: dict[str, pulumi.Asset | pulumi.Archive] = {
+        "handlers/__init__.py": pulumi.FileAsset(str(HANDLERS_DIR / "__init__.py"))
+    }
     for path in _python_files(HANDLERS_DIR / "common"):
         assets[f"handlers/common/{path.name}"] = pulumi.FileAsset(str(path))
     assets[f"handlers/{package.replace('.', '/')}/__init__.py"] = pulumi.FileAsset(str(package_dir / "__init__.py"))
@@ -101,7 +103,9 @@ class PythonFunction(pulumi.ComponentResource):
             *spec.statements,
         ]
         if spec.dead_letter_arn is not None:
-            statements.append(Statement(sid="DeadLetter", actions=["sqs:SendMessage"], resources=[spec.dead_letter_arn]))
+            statements.append(
+                Statement(sid="DeadLetter", actions=["sqs:SendMessage"], resources=[spec.dead_letter_arn])
+            )
         self.policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,

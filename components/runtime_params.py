@@ -57,7 +57,10 @@ class RuntimeParameters(pulumi.ComponentResource):
             Statement(
                 sid="ReadRuntimeParameters",
                 actions=["ssm:GetParametersByPath"],
-                resources=[self._ctx.arn("ssm", f"parameter{self.path}"), self._ctx.arn("ssm", f"parameter{self.path}/*")],
+                resources=[
+                    self._ctx.arn("ssm", f"parameter{self.path}"),
+                    self._ctx.arn("ssm", f"parameter{self.path}/*"),
+                ],
             )
         ]
         if self.has_secrets:

@@ -125,9 +125,7 @@ def _lambda(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, d
         "arn": arn,
         "qualifiedArn": f"{arn}:1",
         "version": "1",
-        "invokeArn": (
-            f"arn:{PARTITION}:apigateway:{where.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
-        ),
+        "invokeArn": (f"arn:{PARTITION}:apigateway:{where.region}:lambda:path/2015-03-31/functions/{arn}/invocations"),
         "qualifiedInvokeArn": (
             f"arn:{PARTITION}:apigateway:{where.region}:lambda:path/2015-03-31/functions/{arn}:1/invocations"
         ),
@@ -221,7 +219,12 @@ def _eks_cluster(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[s
                         "apiVersion": "client.authentication.k8s.io/v1beta1",
                         "command": "aws",
                         "args": ["eks", "get-token", "--cluster-name", name, "--output", "json"],
-                        "env": [{"name": "KUBERNETES_EXEC_INFO", "value": '{"apiVersion": "client.authentication.k8s.io/v1beta1"}'}],
+                        "env": [
+                            {
+                                "name": "KUBERNETES_EXEC_INFO",
+                                "value": '{"apiVersion": "client.authentication.k8s.io/v1beta1"}',
+                            }
+                        ],
                     }
                 },
             }
@@ -322,15 +325,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         region = self.region_of(args.provider)
-        token = args.token
-        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        function = args.token
+        if function == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": ACCOUNT_ID,
                 "arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:user/deployer",
                 "userId": "AIDAEXAMPLEDEPLOYER",
                 "id": ACCOUNT_ID,
             }, []
-        if token == "aws:index/getRegion:getRegion":
+        if function == "aws:index/getRegion:getRegion":
             return {
                 "id": region,
                 "name": region,
@@ -338,18 +341,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "endpoint": f"ec2.{region}.amazonaws.com",
                 "description": region,
             }, []
-        if token == "aws:index/getPartition:getPartition":
+        if function == "aws:index/getPartition:getPartition":
             return {
                 "id": PARTITION,
                 "partition": PARTITION,
                 "dnsSuffix": "amazonaws.com",
                 "reverseDnsPrefix": "com.amazonaws",
             }, []
-        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        if function == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{region}{suffix}" for suffix in "abc"]
             return {"id": region, "names": names, "zoneIds": [f"use1-az{i}" for i in (1, 2, 3)]}, []
         raise NotImplementedError(
-            f"offline mocks do not answer the provider call {token!r}: add it to offline/mocks.py"
+            f"offline mocks do not answer the provider call {function!r}: add it to offline/mocks.py"
         )
 
 
@@ -363,7 +366,7 @@ class RecordingMonitor(MockMonitor):
         self.stack_outputs: dict[str, Any] = {}
         self._stack_urn = ""
 
-    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+    def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             self._stack_urn = response.urn
@@ -391,7 +394,7 @@ class RecordingMonitor(MockMonitor):
         )
         return response
 
-    def RegisterResourceOutputs(self, request):  # noqa: N802 - gRPC method name
+    def RegisterResourceOutputs(self, request):
         if request.urn == self._stack_urn:
             self.stack_outputs.update(rpc.deserialize_properties(request.outputs))
         return super().RegisterResourceOutputs(request)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import runpy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,11 +35,7 @@ class PlanGraph:
 
     def one(self, type_token: str, name: str | None = None) -> RecordedResource:
         """The single resource of a type (and logical name, or name suffix); fails loudly otherwise."""
-        found = [
-            r
-            for r in self.of_type(type_token)
-            if name is None or r.name == name or r.name.endswith(f"-{name}")
-        ]
+        found = [r for r in self.of_type(type_token) if name is None or r.name == name or r.name.endswith(f"-{name}")]
         if len(found) != 1:
             names = [r.name for r in self.of_type(type_token)]
             raise LookupError(f"expected one {type_token} named {name!r}, found {len(found)} among {names}")
@@ -134,8 +130,10 @@ def run_program(
     config: Mapping[str, Any] | None = None,
     *,
     secret_keys: list[str] | None = None,
+    program: Callable[[], object] | None = None,
 ) -> PlanGraph:
-    """Run `__main__.py` for `stack` (config from its stack file unless given) and return what it declared."""
+    """Run `__main__.py` (or `program`) for `stack`, config from its stack file unless given, and return
+    what it declared."""
     stack_config = dict(config) if config is not None else read_stack_config(stack)
     flat = flatten_config(stack_config)
     region = flat.get("aws:region", "us-east-1")
@@ -148,5 +146,5 @@ def run_program(
     pulumi_settings.SETTINGS.rpc_manager.clear()
     pulumi_settings.SETTINGS.outputs.clear()
     main = str(ROOT / "__main__.py")
-    _sync_await(run_in_stack(lambda: runpy.run_path(main, run_name="__main__")))
+    _sync_await(run_in_stack(program or (lambda: runpy.run_path(main, run_name="__main__"))))
     return PlanGraph(stack=stack, resources=monitor.records, outputs=monitor.stack_outputs)

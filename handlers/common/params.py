@@ -18,9 +18,7 @@ def load_parameters(client: Any, path: str | None = None, *, now: float | None =
     if cached and moment - cached[0] < TTL_SECONDS:
         return cached[1]
     values: dict[str, str] = {}
-    for page in client.get_paginator("get_parameters_by_path").paginate(
-        Path=path, Recursive=True, WithDecryption=True
-    ):
+    for page in client.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=True, WithDecryption=True):
         for parameter in page["Parameters"]:
             values[parameter["Name"][len(path) + 1 :]] = parameter["Value"]
     _CACHE[path] = (moment, values)
