@@ -126,7 +126,7 @@ class PythonFunction(pulumi.ComponentResource):
             memory_size=spec.memory_size,
             reserved_concurrent_executions=spec.reserved_concurrency if spec.reserved_concurrency is not None else -1,
             kms_key_arn=kms_key_arn,
-            environment={"variables": {"POWERTOOLS_SERVICE_NAME": function_name, **spec.environment}},
+            environment={"variables": {"SERVICE_NAME": function_name, "LOG_LEVEL": "INFO", **spec.environment}},
             tracing_config={"mode": "Active"},
             logging_config={
                 "log_format": "JSON",
