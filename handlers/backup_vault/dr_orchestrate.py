@@ -1,0 +1,182 @@
+"""Disaster-recovery orchestration, run in the DR region so it works when the primary region does not.
+
+Invoke with `{"recovery_plan": "pilot_light"}` or `{"recovery_plan": "warm_standby"}`:
+
+- pilot light: promote the cross-region read replica to a standalone writable database and wait
+  until it is available;
+- warm standby: scale the standby (the replica) up to the production instance class and wait until
+  it is available.
+
+Both are safe to re-run: a replica that is already promoted, or already at the target class, is
+reported as such, not treated as an error. The result says what was done and where to connect.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal, get_args
+
+from botocore.exceptions import ClientError, WaiterError
+
+from handlers.common.log import get_logger
+
+LOG = get_logger("backup_vault.dr_orchestrate")
+
+RecoveryPlan = Literal["pilot_light", "warm_standby"]
+RECOVERY_PLANS: tuple[str, ...] = get_args(RecoveryPlan)
+# Promotion of a MySQL replica usually takes minutes; stay within the 15-minute Lambda limit.
+WAIT_DELAY_SECONDS = 15
+WAIT_MAX_ATTEMPTS = 55
+
+
+class InvalidRequestError(ValueError):
+    """The invocation asked for something this function does not do."""
+
+
+class RecoveryNotFinishedError(RuntimeError):
+    """The database did not become available in time; the operation continues in RDS."""
+
+
+@dataclass(frozen=True)
+class RecoveryRequest:
+    plan: RecoveryPlan
+
+
+@dataclass(frozen=True)
+class DrSettings:
+    region: str
+    replica_id: str
+    standby_instance_class: str
+    backup_retention_days: int
+
+
+def parse_request(event: Any) -> RecoveryRequest:
+    """Accept exactly `{"recovery_plan": "pilot_light" | "warm_standby"}`."""
+    if not isinstance(event, Mapping):
+        raise InvalidRequestError(f"event must be a JSON object with 'recovery_plan'; got {type(event).__name__}")
+    unknown = sorted(set(event) - {"recovery_plan"})
+    if unknown:
+        raise InvalidRequestError(f"unknown keys {unknown}; the only key is 'recovery_plan'")
+    plan = event.get("recovery_plan")
+    if plan not in RECOVERY_PLANS:
+        raise InvalidRequestError(f"recovery_plan {plan!r} is not supported; allowed: {', '.join(RECOVERY_PLANS)}")
+    return RecoveryRequest(plan)
+
+
+def describe(rds: Any, instance_id: str) -> dict[str, Any]:
+    return rds.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]
+
+
+def wait_available(
+    rds: Any, instance_id: str, *, delay: int = WAIT_DELAY_SECONDS, attempts: int = WAIT_MAX_ATTEMPTS
+) -> dict[str, Any]:
+    """Block until the instance reports `available`; a timeout says what to do next."""
+    try:
+        rds.get_waiter("db_instance_available").wait(
+            DBInstanceIdentifier=instance_id, WaiterConfig={"Delay": delay, "MaxAttempts": attempts}
+        )
+    except WaiterError as error:
+        raise RecoveryNotFinishedError(
+            f"{instance_id} is not available after {delay * attempts} s ({error}); "
+            "RDS keeps working on it: re-run this function to wait again"
+        ) from None
+    return describe(rds, instance_id)
+
+
+def _is_not_a_replica(error: ClientError) -> bool:
+    details = error.response.get("Error", {})
+    return details.get("Code") == "InvalidDBInstanceState" and "read replica" in details.get("Message", "").lower()
+
+
+def _report(plan: str, instance: Mapping[str, Any], action: str) -> dict[str, Any]:
+    endpoint = instance.get("Endpoint") or {}
+    return {
+        "recoveryPlan": plan,
+        "database": instance["DBInstanceIdentifier"],
+        "action": action,
+        "status": instance.get("DBInstanceStatus"),
+        "instanceClass": instance.get("DBInstanceClass"),
+        "endpoint": endpoint.get("Address"),
+        "port": endpoint.get("Port"),
+    }
+
+
+def promote_replica(rds: Any, settings: DrSettings) -> dict[str, Any]:
+    """Pilot light: make the DR replica the writable primary; already-promoted is success."""
+    instance = wait_available(rds, settings.replica_id)
+    action = "already-promoted"
+    if instance.get("ReadReplicaSourceDBInstanceIdentifier"):
+        try:
+            rds.promote_read_replica(
+                DBInstanceIdentifier=settings.replica_id, BackupRetentionPeriod=settings.backup_retention_days
+            )
+            action = "promoted"
+        except ClientError as error:
+            # A concurrent run may have promoted it between our describe and promote.
+            if not _is_not_a_replica(error):
+                raise
+    LOG.info("pilot light step", extra={"database": settings.replica_id, "action": action})
+    return _report("pilot_light", wait_available(rds, settings.replica_id), action)
+
+
+def scale_standby(rds: Any, settings: DrSettings) -> dict[str, Any]:
+    """Warm standby: bring the standby to the production instance class; already-scaled is success."""
+    instance = wait_available(rds, settings.replica_id)
+    action = "already-scaled"
+    if instance.get("DBInstanceClass") != settings.standby_instance_class:
+        rds.modify_db_instance(
+            DBInstanceIdentifier=settings.replica_id,
+            DBInstanceClass=settings.standby_instance_class,
+            ApplyImmediately=True,
+        )
+        action = "scaled-up"
+    LOG.info(
+        "warm standby step",
+        extra={"database": settings.replica_id, "action": action, "instanceClass": settings.standby_instance_class},
+    )
+    return _report("warm_standby", wait_available(rds, settings.replica_id), action)
+
+
+def recover(request: RecoveryRequest, rds: Any, settings: DrSettings | None) -> dict[str, Any]:
+    """Run the requested plan and return what was done."""
+    if settings is None:
+        # Without a relational database the DR data (DynamoDB and S3 replicas) is already writable.
+        return {
+            "recoveryPlan": request.plan,
+            "action": "nothing-to-do",
+            "message": "no database replica is configured; the DynamoDB and S3 replicas need no promotion",
+        }
+    if request.plan == "pilot_light":
+        return promote_replica(rds, settings)
+    return scale_standby(rds, settings)
+
+
+def settings_from_env(env: Mapping[str, str]) -> DrSettings | None:
+    replica_id = env.get("DR_DB_INSTANCE_ID", "")
+    if not replica_id:
+        return None
+    return DrSettings(
+        region=env["DR_REGION"],
+        replica_id=replica_id,
+        standby_instance_class=env["STANDBY_INSTANCE_CLASS"],
+        backup_retention_days=int(env["BACKUP_RETENTION_DAYS"]),
+    )
+
+
+@cache
+def _rds(region: str) -> Any:
+    import boto3
+
+    return boto3.client("rds", region_name=region)
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    request = parse_request(event)
+    settings = settings_from_env(os.environ)
+    rds = _rds(settings.region) if settings else None
+    result = recover(request, rds, settings)
+    LOG.info("disaster recovery finished", extra={"result": result})
+    return result
