@@ -1,0 +1,122 @@
+"""Kinesis -> feature table. Entry point of the enrichment function (`handler`).
+
+Per batch: decode every record (a malformed one is logged with its sequence number and reported, the
+rest still apply), group the events per user, and write each user once, atomically and idempotently
+(see store.py). A user whose write fails (throttled past its retries, or any other error) has all of
+its records reported in `batchItemFailures`: Lambda retries them, then sends them to the on-failure
+queue. Nothing is dropped silently.
+
+Environment: TABLE_NAME, FEATURE_TTL_DAYS, WRITE_CONCURRENCY (set by the component).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from handlers.common.batch import BatchResponse, batch_response
+from handlers.common.log import get_logger
+from handlers.feature_store.features import FeatureEvent, MalformedRecordError, decode_record, group_by_user
+from handlers.feature_store.store import FeatureTable
+
+LOGGER = get_logger("feature_store.enrich")
+
+
+def decode_batch(
+    records: Sequence[Mapping[str, Any]], logger: logging.Logger, request_id: str | None = None
+) -> tuple[list[FeatureEvent], list[str]]:
+    """The valid events, and the sequence numbers of records that can never be applied."""
+    events: list[FeatureEvent] = []
+    malformed: list[str] = []
+    for record in records:
+        try:
+            events.append(decode_record(record))
+        except MalformedRecordError as error:
+            sequence_number = str((record.get("kinesis") or {}).get("sequenceNumber", ""))
+            logger.error(
+                "malformed record",
+                extra={
+                    "requestId": request_id,
+                    "sequenceNumber": sequence_number,
+                    "eventID": record.get("eventID"),
+                    "reason": str(error),
+                },
+            )
+            malformed.append(sequence_number)
+    return events, malformed
+
+
+def _write_user(
+    table: FeatureTable, user_id: str, events: list[FeatureEvent], logger: logging.Logger, request_id: str | None
+) -> list[str]:
+    """Write one user's events; on failure, the sequence numbers to report."""
+    try:
+        table.apply(user_id, events)
+    except Exception as error:
+        # Any failure (throttled past retries, conflicts, access) must come back as a retry, never a drop.
+        logger.error(
+            "feature write failed",
+            extra={
+                "requestId": request_id,
+                "userId": user_id,
+                "error": f"{type(error).__name__}: {error}",
+                "sequenceNumbers": [e.sequence_number for e in events],
+            },
+        )
+        return [e.sequence_number for e in events]
+    return []
+
+
+def process_batch(
+    records: Sequence[Mapping[str, Any]],
+    table: FeatureTable,
+    *,
+    logger: logging.Logger = LOGGER,
+    executor: ThreadPoolExecutor | None = None,
+    request_id: str | None = None,
+) -> BatchResponse:
+    """Apply a Kinesis batch and report exactly the records that did not make it."""
+    events, failed = decode_batch(records, logger, request_id)
+    by_user = group_by_user(events)
+    try:
+        table.prefetch(by_user)
+    except Exception as error:
+        # The read only warms the version cache; the conditional writes are correct without it.
+        logger.warning("prefetch failed; writing optimistically", extra={"requestId": request_id, "error": str(error)})
+    jobs = list(by_user.items())
+    if executor is None or len(jobs) < 2:
+        results = [_write_user(table, user, user_events, logger, request_id) for user, user_events in jobs]
+    else:
+        results = list(executor.map(lambda job: _write_user(table, *job, logger, request_id), jobs))
+    for failed_ids in results:
+        failed.extend(failed_ids)
+    logger.info(
+        "batch applied",
+        extra={"requestId": request_id, "records": len(records), "users": len(by_user), "failed": len(failed)},
+    )
+    return batch_response(failed)
+
+
+@cache
+def _container() -> tuple[FeatureTable, ThreadPoolExecutor]:
+    """Client, table and writer pool, created once per container from the component's settings."""
+    client = boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+    table = FeatureTable(
+        client=client,
+        table_name=os.environ["TABLE_NAME"],
+        ttl_seconds=int(os.environ.get("FEATURE_TTL_DAYS", "30")) * 86_400,
+    )
+    return table, ThreadPoolExecutor(max_workers=int(os.environ.get("WRITE_CONCURRENCY", "8")))
+
+
+def handler(event: Mapping[str, Any], context: Any) -> BatchResponse:
+    table, executor = _container()
+    request_id = getattr(context, "aws_request_id", None)
+    return process_batch(event.get("Records", []), table, executor=executor, request_id=request_id)

@@ -1,0 +1,183 @@
+"""Inference API (API Gateway HTTP API, payload format 2.0) -> features -> SageMaker endpoint.
+
+`POST /predict` with `{"userId": "...", "input": {...}}`: reads the user's features, invokes the
+endpoint with `{userId, features, input}` and returns the model's JSON as it came. Errors are JSON
+with a message and the API request id: 400 malformed body, 404 unknown user, 502 endpoint failure.
+
+Environment: TABLE_NAME, ENDPOINT_NAME (set by the component).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from handlers.common.jsonutil import dumps
+from handlers.common.log import get_logger
+from handlers.common.retry import with_backoff
+from handlers.feature_store.features import FEATURE_ATTRIBUTES, model_features
+from handlers.feature_store.store import from_dynamo, to_dynamo
+
+LOGGER = get_logger("feature_store.predict")
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+class BadRequestError(ValueError):
+    """The request body is not what the API accepts; the message says what is wrong."""
+
+
+class EndpointError(RuntimeError):
+    """The model endpoint failed or answered something that is not JSON."""
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    user_id: str
+    input: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_request(event: Mapping[str, Any]) -> PredictRequest:
+    """The body of an HTTP API event as a PredictRequest (raises BadRequestError)."""
+    body = event.get("body")
+    if body is None or body == "":
+        raise BadRequestError('body is required: {"userId": "...", "input": {...}}')
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(body, validate=True).decode()
+        except (binascii.Error, ValueError):
+            raise BadRequestError("body is marked base64 but is not base64 UTF-8") from None
+    try:
+        # Floats stay floats: the input goes to the model unchanged and never into DynamoDB.
+        document = json.loads(body)
+    except json.JSONDecodeError as error:
+        raise BadRequestError(f"body is not JSON ({error.msg} at position {error.pos})") from None
+    if not isinstance(document, dict):
+        raise BadRequestError(f"body must be a JSON object, got {type(document).__name__}")
+    unknown = sorted(set(document) - {"userId", "input"})
+    if unknown:
+        raise BadRequestError(f"unknown keys {unknown}; allowed: userId, input")
+    user_id = document.get("userId")
+    if not isinstance(user_id, str) or not user_id.strip():
+        raise BadRequestError(f"userId must be non-empty text, got {user_id!r}")
+    model_input = document.get("input", {})
+    if not isinstance(model_input, dict):
+        raise BadRequestError(f"input must be a JSON object, got {type(model_input).__name__}")
+    return PredictRequest(user_id=user_id, input=model_input)
+
+
+def read_features(
+    client: Any, table_name: str, user_id: str, *, now: float, sleep: Callable[[float], None] = time.sleep
+) -> dict[str, Any] | None:
+    """The user's model features, or None if the user has none (or they have expired)."""
+    wanted = (*FEATURE_ATTRIBUTES, "expiresAt")
+    aliases = {f"#f{i}": key for i, key in enumerate(wanted)}
+    response = with_backoff(
+        lambda: client.get_item(
+            TableName=table_name,
+            Key={"userId": to_dynamo(user_id)},
+            ProjectionExpression=", ".join(aliases),
+            ExpressionAttributeNames=aliases,
+        ),
+        sleep=sleep,
+    )
+    raw = response.get("Item")
+    if not raw:
+        return None
+    item = from_dynamo(raw)
+    # TTL deletion lags expiry by up to days; expired features must not reach the model.
+    expires_at = item.get("expiresAt")
+    if expires_at is not None and int(expires_at) <= now:
+        return None
+    return model_features(item)
+
+
+def invoke_model(runtime: Any, endpoint_name: str, payload: Mapping[str, Any]) -> str:
+    """Call the endpoint with the payload as JSON (Decimal-safe); returns the model's JSON text."""
+    try:
+        response = runtime.invoke_endpoint(
+            EndpointName=endpoint_name,
+            ContentType="application/json",
+            Accept="application/json",
+            Body=dumps(payload).encode(),
+        )
+        text = response["Body"].read().decode()
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        raise EndpointError(f"{details.get('Code', 'Error')}: {details.get('Message', '')}".strip()) from error
+    except (BotoCoreError, UnicodeDecodeError) as error:
+        raise EndpointError(f"{type(error).__name__}: {error}") from error
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        raise EndpointError(f"endpoint answered non-JSON: {text[:200]!r}") from None
+    return text
+
+
+def _response(status: int, body: str) -> dict[str, Any]:
+    return {"statusCode": status, "headers": JSON_HEADERS, "body": body}
+
+
+def _error(status: int, message: str, request_id: str | None) -> dict[str, Any]:
+    return _response(status, json.dumps({"message": message, "requestId": request_id}))
+
+
+def predict(
+    event: Mapping[str, Any],
+    *,
+    dynamodb: Any,
+    runtime: Any,
+    table_name: str,
+    endpoint_name: str,
+    now: float,
+) -> dict[str, Any]:
+    """The whole request: parse, read features, invoke, and shape the HTTP response."""
+    request_id = (event.get("requestContext") or {}).get("requestId")
+    try:
+        request = parse_request(event)
+    except BadRequestError as error:
+        LOGGER.warning("bad request", extra={"requestId": request_id, "reason": str(error)})
+        return _error(400, str(error), request_id)
+    try:
+        features = read_features(dynamodb, table_name, request.user_id, now=now)
+    except (ClientError, BotoCoreError) as error:
+        LOGGER.error("feature read failed", extra={"requestId": request_id, "error": str(error)})
+        return _error(503, "feature store unavailable; retry later", request_id)
+    if features is None:
+        return _error(404, f"no features for user {request.user_id!r}", request_id)
+    payload = {"userId": request.user_id, "features": features, "input": request.input}
+    try:
+        prediction = invoke_model(runtime, endpoint_name, payload)
+    except EndpointError as error:
+        LOGGER.error("endpoint failed", extra={"requestId": request_id, "endpoint": endpoint_name, "error": str(error)})
+        return _error(502, f"model endpoint {endpoint_name} failed: {error}", request_id)
+    return _response(200, prediction)
+
+
+@cache
+def _clients() -> tuple[Any, Any]:
+    """Created once per container. Tight timeouts: an API caller is waiting."""
+    config = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 2})
+    return boto3.client("dynamodb", config=config), boto3.client("sagemaker-runtime", config=config)
+
+
+def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    dynamodb, runtime = _clients()
+    return predict(
+        event,
+        dynamodb=dynamodb,
+        runtime=runtime,
+        table_name=os.environ["TABLE_NAME"],
+        endpoint_name=os.environ["ENDPOINT_NAME"],
+        now=time.time(),
+    )

@@ -1,0 +1,59 @@
+"""Builders for Kinesis event-source records and events, shared by the tests and the benchmark."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+# A real-looking Kinesis sequence number (56 digits: past DynamoDB's 38-digit numbers on purpose).
+BASE_SEQUENCE = 49590338271490256608559692538361571095921575989136588898
+STREAM_ARN = "arn:aws:kinesis:eu-west-1:123456789012:stream/platform-dev-featurestore-events"
+T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
+
+
+def at(minutes: float = 0, *, seconds: float = 0) -> str:
+    """An ISO-8601 UTC timestamp `minutes`/`seconds` after T0."""
+    return (T0 + timedelta(minutes=minutes, seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+
+def raw_record(data: str, *, sequence: int, shard: str = "shardId-000000000000", key: str = "k") -> dict[str, Any]:
+    """A Kinesis record exactly as Lambda delivers it, with `data` already base64 (or not, on purpose)."""
+    sequence_number = str(BASE_SEQUENCE + sequence)
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": key,
+            "sequenceNumber": sequence_number,
+            "data": data,
+            "approximateArrivalTimestamp": 1795428000.123,
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard}:{sequence_number}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": "arn:aws:iam::123456789012:role/platform-dev-featurestore-enrich-fn",
+        "awsRegion": "eu-west-1",
+        "eventSourceARN": STREAM_ARN,
+    }
+
+
+def record(payload: Any, *, sequence: int, shard: str = "shardId-000000000000") -> dict[str, Any]:
+    """A Kinesis record carrying `payload` as JSON, base64-encoded as producers' data arrives."""
+    data = base64.b64encode(json.dumps(payload).encode()).decode()
+    key = payload.get("userId", "k") if isinstance(payload, dict) else "k"
+    return raw_record(data, sequence=sequence, shard=shard, key=str(key))
+
+
+def event(user: str, minutes: float = 0, *, seconds: float = 0, **fields: Any) -> dict[str, Any]:
+    """An event `{userId, timestamp, ...}`; eventType defaults to `click` unless a metric is given."""
+    body: dict[str, Any] = {"userId": user, "timestamp": at(minutes, seconds=seconds)}
+    if not fields:
+        fields = {"eventType": "click"}
+    body.update(fields)
+    return body
+
+
+def sequence_number(sequence: int) -> str:
+    return str(BASE_SEQUENCE + sequence)

@@ -1,0 +1,296 @@
+"""The enrichment function against moto DynamoDB: atomic, idempotent, partial failures, no drops."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from moto.dynamodb.models import DynamoDBBackend
+
+from handlers.feature_store import enrich
+from handlers.feature_store.enrich import process_batch
+from handlers.feature_store.features import UserFeatures, apply_events, decode_record, format_timestamp
+from tests.feature_store.conftest import TABLE, CallCounter, new_table, stored
+from tests.feature_store.streams import event, raw_record, record, sequence_number
+
+NOW = 1_795_428_000
+
+
+def batch(*payloads: dict, start: int = 1, shard: str = "shardId-000000000000") -> list[dict[str, Any]]:
+    return [record(p, sequence=start + i, shard=shard) for i, p in enumerate(payloads)]
+
+
+def test_one_batch_writes_every_feature(dynamodb: Any) -> None:
+    table = new_table(dynamodb)
+    response = process_batch(
+        batch(
+            event("u1", 0, eventType="view"),
+            event("u1", 1, metric=12.5),
+            event("u2", 2, eventType="click"),
+            event("u1", 3, eventType="purchase"),
+        ),
+        table,
+    )
+    assert response == {"batchItemFailures": []}
+    item = stored(dynamodb, "u1")
+    assert item is not None
+    assert item["lastEventTime"] == "2026-11-23T10:03:00.000Z"
+    assert item["lastEventType"] == "purchase"
+    assert item["lastMetric"] == Decimal("12.5")
+    assert item["totalCount"] == 3
+    assert item["count5min"] == 3
+    assert item["expiresAt"] == NOW + 30 * 86_400
+    assert item["version"] == 1
+    assert item["shardSequences"] == {"shardId-000000000000": sequence_number(4)}
+    assert stored(dynamodb, "u2")["totalCount"] == 1  # type: ignore[index]
+
+
+def test_each_user_costs_one_conditional_update_per_batch(dynamodb: Any, counter: CallCounter) -> None:
+    table = new_table(dynamodb)
+    users = [f"user-{i}" for i in range(10)]
+    first = [event(users[i % 10], i / 10) for i in range(100)]
+    process_batch(batch(*first, start=1), table)
+    assert counter.calls == {"BatchGetItem": 1, "UpdateItem": 10}
+    counter.calls.clear()
+    second = [event(users[i % 10], 10 + i / 10) for i in range(100)]
+    process_batch(batch(*second, start=101), table)
+    # Warm container: the versions are known, so no read at all.
+    assert counter.calls == {"UpdateItem": 10}
+    assert all(stored(dynamodb, u)["totalCount"] == 20 for u in users)  # type: ignore[index]
+
+
+def test_rolling_count_over_batches_keeps_the_true_window(dynamodb: Any) -> None:
+    table = new_table(dynamodb)
+    process_batch(batch(event("u1", 0), event("u1", 2), start=1), table)
+    process_batch(batch(event("u1", 4), event("u1", 6), start=3), table)
+    item = stored(dynamodb, "u1")
+    assert item is not None and item["count5min"] == 3  # minutes 2, 4, 6
+    process_batch(batch(event("u1", 20), start=5), table)
+    item = stored(dynamodb, "u1")
+    assert item is not None and item["count5min"] == 1 and item["totalCount"] == 5
+
+
+@pytest.mark.parametrize("same_container", [True, False], ids=["warm-container", "new-container"])
+def test_redelivered_batch_changes_nothing(dynamodb: Any, same_container: bool) -> None:
+    records = batch(*[event(f"u{i % 3}", i) for i in range(9)])
+    first = new_table(dynamodb)
+    process_batch(records, first)
+    before = {u: stored(dynamodb, u) for u in ("u0", "u1", "u2")}
+    counter = CallCounter(dynamodb)
+    assert process_batch(records, first if same_container else new_table(dynamodb)) == {"batchItemFailures": []}
+    assert {u: stored(dynamodb, u) for u in ("u0", "u1", "u2")} == before
+    assert counter.calls["UpdateItem"] == 0
+    assert counter.calls["BatchGetItem"] == (0 if same_container else 1)
+
+
+def test_retry_from_a_reported_record_applies_only_new_records(dynamodb: Any) -> None:
+    table = new_table(dynamodb)
+    first = batch(event("u1", 0), {"userId": "u2", "timestamp": "nope", "eventType": "x"}, event("u1", 1), start=1)
+    assert process_batch(first, table) == {"batchItemFailures": [{"itemIdentifier": sequence_number(2)}]}
+    # Lambda retries from the reported record: it and everything after it, plus newer records.
+    retry = first[1:] + batch(event("u1", 2), start=4)
+    process_batch(retry, table)
+    item = stored(dynamodb, "u1")
+    assert item is not None and item["totalCount"] == 3 and item["count5min"] == 3
+
+
+def test_out_of_order_events_never_move_last_backwards(dynamodb: Any) -> None:
+    table = new_table(dynamodb)
+    process_batch(batch(event("u1", 10, eventType="purchase", metric=99), start=1), table)
+    process_batch(batch(event("u1", 8, eventType="view", metric=1), event("u1", 2, eventType="old"), start=2), table)
+    item = stored(dynamodb, "u1")
+    assert item is not None
+    assert (item["lastEventTime"], item["lastEventType"], item["lastMetric"]) == (
+        "2026-11-23T10:10:00.000Z",
+        "purchase",
+        99,
+    )
+    assert item["totalCount"] == 3
+    assert item["count5min"] == 2  # minutes 8 and 10
+
+
+def test_three_malformed_records_among_97_good_ones(dynamodb: Any, captured) -> None:
+    logger, logs = captured
+    good = [record(event(f"user-{i % 7}", i / 60), sequence=i) for i in range(100)]
+    bad_positions = {13: "not base64", 50: "does not hold JSON", 88: "timestamp"}
+    records = list(good)
+    records[13] = raw_record("%%%not-base64%%%", sequence=13)
+    records[50] = raw_record("eyJ1c2VySWQiOiA=", sequence=50)  # base64 of a truncated JSON object
+    records[88] = record({"userId": "user-4", "eventType": "x", "timestamp": "23/11/2026"}, sequence=88)
+    response = process_batch(records, new_table(dynamodb), logger=logger)
+    assert response == {"batchItemFailures": [{"itemIdentifier": sequence_number(i)} for i in sorted(bad_positions)]}
+    totals = sum(stored(dynamodb, f"user-{u}")["totalCount"] for u in range(7))  # type: ignore[index]
+    assert totals == 97
+    errors = [r for r in logs.records if r.getMessage() == "malformed record"]
+    assert [r.sequenceNumber for r in errors] == [sequence_number(i) for i in sorted(bad_positions)]
+    for log, position in zip(errors, sorted(bad_positions), strict=True):
+        assert bad_positions[position] in log.reason
+
+
+class ThrottlingClient:
+    """A real (moto) client whose UpdateItem is throttled for the first `throttles` calls per user."""
+
+    def __init__(self, client: Any, throttles: int, users: set[str] | None = None) -> None:
+        self._client = client
+        self._left: dict[str, int] = {}
+        self._throttles = throttles
+        self._users = users
+        self.throttled = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def update_item(self, **kwargs: Any) -> Any:
+        user = kwargs["Key"]["userId"]["S"]
+        left = self._left.setdefault(user, self._throttles)
+        if (self._users is None or user in self._users) and left > 0:
+            self._left[user] = left - 1
+            self.throttled += 1
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "UpdateItem"
+            )
+        return self._client.update_item(**kwargs)
+
+
+def test_throttled_write_is_retried_with_backoff(dynamodb: Any) -> None:
+    client = ThrottlingClient(dynamodb, throttles=3)
+    delays: list[float] = []
+    table = new_table(client, sleep=delays.append)
+    assert process_batch(batch(event("u1", 0), event("u2", 0)), table) == {"batchItemFailures": []}
+    assert client.throttled == 6 and len(delays) == 6
+    assert stored(dynamodb, "u1")["totalCount"] == 1  # type: ignore[index]
+
+
+def test_write_throttled_past_its_retries_is_reported_never_dropped(dynamodb: Any, captured) -> None:
+    logger, logs = captured
+    client = ThrottlingClient(dynamodb, throttles=100, users={"hot"})
+    records = batch(event("hot", 0), event("cool", 0), event("hot", 1))
+    response = process_batch(records, new_table(client), logger=logger)
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": sequence_number(1)}, {"itemIdentifier": sequence_number(3)}]
+    }
+    assert stored(dynamodb, "hot") is None
+    assert stored(dynamodb, "cool")["totalCount"] == 1  # type: ignore[index]
+    failure = next(r for r in logs.records if r.getMessage() == "feature write failed")
+    assert failure.userId == "hot" and "ProvisionedThroughputExceededException" in failure.error
+    # The retry Lambda makes once the table has capacity again applies them exactly once.
+    process_batch(records, new_table(dynamodb))
+    assert stored(dynamodb, "hot")["totalCount"] == 2  # type: ignore[index]
+    assert stored(dynamodb, "cool")["totalCount"] == 1  # type: ignore[index]
+
+
+def test_stale_container_recovers_from_the_refused_write_in_one_extra_call(dynamodb: Any) -> None:
+    shard_a, shard_b = new_table(dynamodb), new_table(dynamodb)
+    process_batch(batch(event("u1", 0), start=1, shard="shardId-000000000000"), shard_a)
+    shard_b.prefetch(["u1"])
+    process_batch(batch(event("u1", 1), start=2, shard="shardId-000000000000"), shard_a)
+    counter = CallCounter(dynamodb)
+    # shard_b believes the item is at version 1; it is at 2. The refused write returns the item.
+    process_batch(batch(event("u1", 2), start=1, shard="shardId-000000000001"), shard_b)
+    assert counter.calls == {"UpdateItem": 2}
+    item = stored(dynamodb, "u1")
+    assert item is not None and item["totalCount"] == 3 and item["version"] == 3 and item["count5min"] == 3
+
+
+@pytest.fixture
+def item_atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB applies one item's conditional writes one at a time; moto's backend needs a lock for that."""
+    lock = threading.Lock()
+    original = DynamoDBBackend.update_item
+
+    def serialised(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "update_item", serialised)
+
+
+class SlowConflictCounter:
+    """Delays each write a little so two shards' writes interleave, and counts refused writes."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.refused = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def update_item(self, **kwargs: Any) -> Any:
+        time.sleep(0.002)
+        try:
+            return self._client.update_item(**kwargs)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                self.refused += 1
+            raise
+
+
+def test_two_shards_writing_one_user_concurrently_lose_no_update(dynamodb: Any, item_atomic_moto: None) -> None:
+    rounds, per_batch = 25, 8
+    shards = ["shardId-000000000000", "shardId-000000000001"]
+    batches = {
+        shard: [
+            batch(
+                *[event("shared", r + k / 10 + n / 100) for k in range(per_batch)], start=1 + r * per_batch, shard=shard
+            )
+            for r in range(rounds)
+        ]
+        for n, shard in enumerate(shards)
+    }
+    client = SlowConflictCounter(dynamodb)
+    start = threading.Barrier(2)
+
+    def consume(shard: str) -> list[dict]:
+        table = new_table(client, max_conflicts=50)  # its own container, its own cache
+        start.wait()
+        return [process_batch(b, table) for b in batches[shard]]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(consume, shards))
+    assert all(r == {"batchItemFailures": []} for shard_results in results for r in shard_results)
+    assert client.refused > 0, "the writers never collided; the test proved nothing"
+    item = stored(dynamodb, "shared")
+    assert item is not None
+    assert item["totalCount"] == 2 * rounds * per_batch
+    expected = apply_events(
+        UserFeatures("shared"), [decode_record(r) for shard in shards for b in batches[shard] for r in b]
+    )
+    assert expected is not None
+    assert item["count5min"] == expected.count_5min == len(item["recentEventTimes"])
+    assert item["lastEventTime"] == format_timestamp(expected.last_event_ms or 0) == "2026-11-23T10:24:42.600Z"
+    assert item["shardSequences"] == {s: sequence_number(rounds * per_batch) for s in shards}
+
+
+def test_many_users_are_written_in_parallel(dynamodb: Any) -> None:
+    records = batch(*[event(f"user-{i % 40}", i / 100) for i in range(400)])
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert process_batch(records, new_table(dynamodb), executor=pool) == {"batchItemFailures": []}
+    assert sum(stored(dynamodb, f"user-{i}")["totalCount"] for i in range(40)) == 400  # type: ignore[index]
+
+
+def test_lambda_entry_point_reads_its_settings_from_the_environment(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("FEATURE_TTL_DAYS", "7")
+    monkeypatch.setenv("WRITE_CONCURRENCY", "4")
+    enrich._container.cache_clear()
+    try:
+
+        class Context:
+            aws_request_id = "6f2c1e0a-0000-4000-8000-000000000001"
+
+        records = [*batch(event("u1", 0), event("u2", 0)), raw_record("???", sequence=3)]
+        before = int(time.time())
+        assert enrich.handler({"Records": records}, Context()) == {
+            "batchItemFailures": [{"itemIdentifier": sequence_number(3)}]
+        }
+        item = stored(dynamodb, "u1")
+        assert item is not None and before + 7 * 86_400 <= item["expiresAt"] <= int(time.time()) + 7 * 86_400
+    finally:
+        enrich._container.cache_clear()
