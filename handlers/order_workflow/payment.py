@@ -1,0 +1,55 @@
+"""ProcessPayment task (direct variant): charge through the configured gateway, once per order."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from handlers.common.log import get_logger
+from handlers.order_workflow import runtime
+from handlers.order_workflow.gateway import PaymentOutcome, PaymentRequest, gateway_named
+from handlers.order_workflow.store import get_order, record_payment, stored_payment
+
+log = get_logger(__name__)
+
+
+def outcome_json(outcome: PaymentOutcome) -> dict[str, Any]:
+    return {"status": outcome.status, "transactionId": outcome.transaction_id, "reason": outcome.reason}
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Input `{"orderId", "attempt"}` (attempt = `$$.State.RetryCount`); output `{"status": "CAPTURED" |
+    "DECLINED", "transactionId", "reason"}`. A gateway that cannot answer raises TransientPaymentError,
+    which the state machine retries with backoff and jitter."""
+    settings = runtime.settings()
+    ddb = runtime.client("dynamodb")
+    order_id = str(event["orderId"])
+    stored = get_order(ddb, settings.orders_table, order_id)
+    outcome = stored_payment(stored)
+    if outcome is None:
+        request = PaymentRequest(
+            order_id=order_id,
+            amount=Decimal(str(stored["totalAmount"])),
+            currency=stored["currency"],
+            payment_token=stored["paymentToken"],
+            attempt=int(event.get("attempt", 0)),
+        )
+        outcome = gateway_named(settings.payment_gateway).charge(request)
+        outcome = record_payment(ddb, settings.orders_table, order_id, outcome, runtime.utc_now())
+    if outcome.status == "CAPTURED":
+        # Published on every attempt that sees the capture (at least once); the consumer de-duplicates.
+        runtime.publish(
+            runtime.client("events"),
+            settings.event_bus_name,
+            runtime.PAYMENTS_SOURCE,
+            runtime.PAYMENT_COMPLETED,
+            {
+                "orderId": order_id,
+                "status": "success",
+                "amount": str(stored["totalAmount"]),
+                "currency": stored["currency"],
+                "transactionId": outcome.transaction_id,
+            },
+        )
+    log.info("payment", extra={"orderId": order_id, **outcome_json(outcome)})
+    return outcome_json(outcome)

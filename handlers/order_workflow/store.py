@@ -1,0 +1,447 @@
+"""Orders, inventory and callback tokens in DynamoDB: every state change is one conditional write.
+
+Inventory item: `productId`, `available` (units that can be sold), `reserved` (units held by orders
+not yet fulfilled). Order item: the normalised order plus `status`, `reservation` (units held per
+product), `reservationState` (HELD -> COMMITTED | RELEASED), payment fields and `lifecycle` (the
+lifecycle events already recorded). A unit moves between `available` and `reserved` only inside a
+transaction that also moves the order's `reservationState`, so each change happens exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from handlers.order_workflow.gateway import PaymentOutcome
+from handlers.order_workflow.orders import Order
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class DuplicateOrder(Exception):  # noqa: N818 - class names are the Step Functions error names
+    """The same order was already submitted by another execution, which processes it."""
+
+
+class OrderConflict(Exception):  # noqa: N818
+    """An order with this id but different content exists: refuse rather than overwrite."""
+
+
+class OrderNotFound(Exception):  # noqa: N818
+    """A step was asked to work on an order that was never validated."""
+
+
+class InventoryContention(Exception):  # noqa: N818
+    """Another transaction held one of the items at the same moment; retrying is safe."""
+
+
+class ReservationRejected(Exception):  # noqa: N818
+    """The order is in a state where reserving (or fulfilling, releasing) is not allowed."""
+
+
+def to_item(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in values.items()}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def _code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def get_order(ddb: Any, table: str, order_id: str) -> dict[str, Any]:
+    response = ddb.get_item(TableName=table, Key=to_item({"orderId": order_id}), ConsistentRead=True)
+    if "Item" not in response:
+        raise OrderNotFound(f"order {order_id} does not exist")
+    return from_item(response["Item"])
+
+
+# ---------------------------------------------------------------------------------------------- create
+
+
+def create_order(ddb: Any, table: str, order: Order, execution_id: str, now: str) -> str:
+    """Store a new order exactly once. Returns "CREATED", or "RESUMED" when this same execution already
+    stored it (a retried task). Raises DuplicateOrder / OrderConflict for other executions' orders."""
+    item = {
+        "orderId": order.order_id,
+        "customerId": order.customer_id,
+        "currency": order.currency,
+        "totalAmount": order.total_amount,
+        "paymentToken": order.payment_token,
+        "items": [
+            {"productId": line.product_id, "quantity": line.quantity, "price": line.unit_price} for line in order.lines
+        ],
+        "fingerprint": order.fingerprint(),
+        "executionId": execution_id,
+        "status": "VALIDATED",
+        "lifecycle": {},
+        "createdAt": now,
+    }
+    try:
+        ddb.put_item(
+            TableName=table,
+            Item=to_item(item),
+            ConditionExpression="attribute_not_exists(orderId)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        return "CREATED"
+    except ClientError as error:
+        if _code(error) != "ConditionalCheckFailedException":
+            raise
+        existing = error.response.get("Item")
+    stored = from_item(existing) if existing else get_order(ddb, table, order.order_id)
+    if stored.get("fingerprint") != item["fingerprint"]:
+        raise OrderConflict(f"order {order.order_id} already exists with different content") from None
+    if stored.get("executionId") == execution_id:
+        return "RESUMED"
+    raise DuplicateOrder(f"order {order.order_id} is already handled by execution {stored.get('executionId')}")
+
+
+# --------------------------------------------------------------------------------------------- reserve
+
+
+@dataclass(frozen=True)
+class Shortage:
+    product_id: str
+    requested: int
+    available: int
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "productId": self.product_id,
+            "requested": self.requested,
+            "available": self.available,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Reservation:
+    status: str  # RESERVED | INSUFFICIENT
+    shortages: list[Shortage] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "shortages": [s.to_json() for s in self.shortages]}
+
+
+def _inventory_take(table: str, product_id: str, quantity: int) -> dict[str, Any]:
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": to_item({"productId": product_id}),
+            "UpdateExpression": "SET available = available - :q, reserved = if_not_exists(reserved, :zero) + :q",
+            # The check and the decrement are one atomic operation: no window for another order.
+            "ConditionExpression": "available >= :q",
+            "ExpressionAttributeValues": to_item({":q": quantity, ":zero": 0}),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+
+
+def _existing_reservation(stored: dict[str, Any]) -> Reservation:
+    """The answer a repeated reserve gives for an order that already went through reserve."""
+    if stored.get("reservationState") in ("HELD", "COMMITTED"):
+        return Reservation("RESERVED")
+    if stored.get("status") == "OUT_OF_STOCK":
+        return Reservation(
+            "INSUFFICIENT",
+            [
+                Shortage(s["productId"], int(s["requested"]), int(s["available"]), s["reason"])
+                for s in stored.get("shortages", [])
+            ],
+        )
+    raise ReservationRejected(
+        f"order {stored['orderId']} is {stored.get('status')} with reservation {stored.get('reservationState')}; "
+        "it cannot be reserved again"
+    )
+
+
+def reserve(ddb: Any, orders_table: str, inventory_table: str, order_id: str, now: str) -> Reservation:
+    """Take every line's units in ONE transaction, only if each product has enough; idempotent per order."""
+    stored = get_order(ddb, orders_table, order_id)
+    if stored.get("status") != "VALIDATED":
+        return _existing_reservation(stored)
+    quantities: dict[str, int] = {}
+    for line in stored["items"]:
+        quantities[line["productId"]] = quantities.get(line["productId"], 0) + int(line["quantity"])
+    products = sorted(quantities)
+    order_update = {
+        "Update": {
+            "TableName": orders_table,
+            "Key": to_item({"orderId": order_id}),
+            "UpdateExpression": "SET reservation = :reservation, reservationState = :held, #status = :reserved, "
+            "reservedAt = :now",
+            "ConditionExpression": "#status = :validated AND attribute_not_exists(reservationState)",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": to_item(
+                {
+                    ":reservation": {p: quantities[p] for p in products},
+                    ":held": "HELD",
+                    ":reserved": "RESERVED",
+                    ":validated": "VALIDATED",
+                    ":now": now,
+                }
+            ),
+        }
+    }
+    items = [order_update, *(_inventory_take(inventory_table, p, quantities[p]) for p in products)]
+    try:
+        ddb.transact_write_items(TransactItems=items)
+        return Reservation("RESERVED")
+    except ClientError as error:
+        if _code(error) != "TransactionCanceledException":
+            raise
+        reasons = error.response.get("CancellationReasons", [])
+    codes = [r.get("Code", "None") for r in reasons]
+    if "TransactionConflict" in codes:
+        raise InventoryContention(f"order {order_id}: concurrent transaction on the same items, retry") from None
+    if codes and codes[0] == "ConditionalCheckFailed":
+        return _existing_reservation(get_order(ddb, orders_table, order_id))
+    shortages = []
+    for product, reason in zip(products, reasons[1:], strict=False):
+        if reason.get("Code") != "ConditionalCheckFailed":
+            continue
+        old = from_item(reason["Item"]) if reason.get("Item") else None
+        if old is None:
+            shortages.append(Shortage(product, quantities[product], 0, "unknown product"))
+        else:
+            shortages.append(Shortage(product, quantities[product], int(old.get("available", 0)), "insufficient stock"))
+    if not shortages:
+        raise RuntimeError(f"order {order_id}: reservation cancelled for reasons {codes}")
+    _mark_out_of_stock(ddb, orders_table, order_id, shortages, now)
+    return Reservation("INSUFFICIENT", shortages)
+
+
+def _mark_out_of_stock(ddb: Any, table: str, order_id: str, shortages: list[Shortage], now: str) -> None:
+    try:
+        ddb.update_item(
+            TableName=table,
+            Key=to_item({"orderId": order_id}),
+            UpdateExpression="SET #status = :out, shortages = :shortages, closedAt = :now",
+            ConditionExpression="#status = :validated",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item(
+                {
+                    ":out": "OUT_OF_STOCK",
+                    ":validated": "VALIDATED",
+                    ":shortages": [s.to_json() for s in shortages],
+                    ":now": now,
+                }
+            ),
+        )
+    except ClientError as error:
+        if _code(error) != "ConditionalCheckFailedException":
+            raise
+        # A concurrent retry of this step already recorded the outcome.
+
+
+# --------------------------------------------------------------------------------------------- payment
+
+
+def stored_payment(stored: dict[str, Any]) -> PaymentOutcome | None:
+    if "paymentStatus" not in stored:
+        return None
+    return PaymentOutcome(stored["paymentStatus"], stored.get("transactionId"), stored.get("paymentReason"))
+
+
+def record_payment(ddb: Any, table: str, order_id: str, outcome: PaymentOutcome, now: str) -> PaymentOutcome:
+    """Write the gateway's answer once; a later answer for the same order returns the first one."""
+    values: dict[str, Any] = {
+        ":payment": outcome.status,
+        ":status": "PAID" if outcome.status == "CAPTURED" else "PAYMENT_DECLINED",
+        ":txn": outcome.transaction_id or "",
+        ":reason": outcome.reason or "",
+        ":now": now,
+        ":held": "HELD",
+    }
+    try:
+        ddb.update_item(
+            TableName=table,
+            Key=to_item({"orderId": order_id}),
+            UpdateExpression="SET paymentStatus = :payment, #status = :status, transactionId = :txn, "
+            "paymentReason = :reason, paidAt = :now",
+            ConditionExpression="attribute_not_exists(paymentStatus) AND reservationState = :held",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item(values),
+        )
+        return outcome
+    except ClientError as error:
+        if _code(error) != "ConditionalCheckFailedException":
+            raise
+    stored = get_order(ddb, table, order_id)
+    previous = stored_payment(stored)
+    if previous is None:
+        raise ReservationRejected(f"order {order_id} holds no reservation ({stored.get('reservationState')}); not paid")
+    return previous
+
+
+# --------------------------------------------------------------------------------------- fulfil/release
+
+
+def _inventory_move(table: str, product_id: str, quantity: int, *, restore: bool) -> dict[str, Any]:
+    expression = "SET reserved = reserved - :q" + (", available = available + :q" if restore else "")
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": to_item({"productId": product_id}),
+            "UpdateExpression": expression,
+            "ConditionExpression": "reserved >= :q",
+            "ExpressionAttributeValues": to_item({":q": quantity}),
+        }
+    }
+
+
+def _settle(
+    ddb: Any, orders_table: str, inventory_table: str, stored: dict[str, Any], *, to_state: str, status: str, now: str
+) -> None:
+    """Move the held units out of `reserved` (shipped) or back to `available` (released), and the
+    order's reservation out of HELD, in one transaction."""
+    reservation = {product: int(units) for product, units in stored["reservation"].items()}
+    condition = "reservationState = :held"
+    values: dict[str, Any] = {":held": "HELD", ":to": to_state, ":status": status, ":now": now}
+    if to_state == "COMMITTED":
+        condition += " AND paymentStatus = :captured"
+        values[":captured"] = "CAPTURED"
+    order_update = {
+        "Update": {
+            "TableName": orders_table,
+            "Key": to_item({"orderId": stored["orderId"]}),
+            "UpdateExpression": "SET reservationState = :to, #status = :status, settledAt = :now",
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": to_item(values),
+        }
+    }
+    moves = [
+        _inventory_move(inventory_table, product, units, restore=to_state == "RELEASED")
+        for product, units in sorted(reservation.items())
+    ]
+    ddb.transact_write_items(TransactItems=[order_update, *moves])
+
+
+def _cancellation_codes(error: ClientError) -> list[str]:
+    return [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+
+
+def fulfil(ddb: Any, orders_table: str, inventory_table: str, order_id: str, now: str) -> bool:
+    """Commit the reservation of a paid order. True when this call fulfilled it, False if already done."""
+    stored = get_order(ddb, orders_table, order_id)
+    if stored.get("reservationState") == "COMMITTED":
+        return False
+    if stored.get("reservationState") != "HELD" or stored.get("paymentStatus") != "CAPTURED":
+        raise ReservationRejected(
+            f"order {order_id} cannot be fulfilled: reservation {stored.get('reservationState')}, "
+            f"payment {stored.get('paymentStatus')}"
+        )
+    try:
+        _settle(ddb, orders_table, inventory_table, stored, to_state="COMMITTED", status="FULFILLED", now=now)
+        return True
+    except ClientError as error:
+        if _code(error) != "TransactionCanceledException":
+            raise
+        codes = _cancellation_codes(error)
+    if "TransactionConflict" in codes:
+        raise InventoryContention(f"order {order_id}: concurrent transaction while fulfilling, retry") from None
+    if get_order(ddb, orders_table, order_id).get("reservationState") == "COMMITTED":
+        return False
+    raise ReservationRejected(f"order {order_id}: fulfilment cancelled ({codes})")
+
+
+def release(ddb: Any, orders_table: str, inventory_table: str, order_id: str, now: str) -> dict[str, Any]:
+    """Compensation: give back exactly the units this order holds, once. Orders whose payment was
+    captured are marked REFUND_REQUIRED so an operator (alerted by the failed execution) refunds them."""
+    try:
+        stored = get_order(ddb, orders_table, order_id)
+    except OrderNotFound:
+        return {"released": False, "reservationState": None, "restored": {}}
+    if stored.get("reservationState") != "HELD":
+        return {"released": False, "reservationState": stored.get("reservationState"), "restored": {}}
+    status = "REFUND_REQUIRED" if stored.get("paymentStatus") == "CAPTURED" else "CANCELLED"
+    try:
+        _settle(ddb, orders_table, inventory_table, stored, to_state="RELEASED", status=status, now=now)
+    except ClientError as error:
+        if _code(error) != "TransactionCanceledException":
+            raise
+        codes = _cancellation_codes(error)
+        if "TransactionConflict" in codes:
+            raise InventoryContention(f"order {order_id}: concurrent transaction while releasing, retry") from None
+        current = get_order(ddb, orders_table, order_id).get("reservationState")
+        if current != "HELD":
+            return {"released": False, "reservationState": current, "restored": {}}
+        raise ReservationRejected(f"order {order_id}: release cancelled ({codes})") from None
+    restored = {product: int(units) for product, units in sorted(stored["reservation"].items())}
+    return {"released": True, "reservationState": "RELEASED", "status": status, "restored": restored}
+
+
+# ------------------------------------------------------------------------------------- callback tokens
+
+
+def store_callback_token(ddb: Any, table: str, order_id: str, token: str, execution_id: str, expires_at: int) -> None:
+    """Keep the task token until the gateway answers; a retried request stores the newest token."""
+    ddb.put_item(
+        TableName=table,
+        Item=to_item(
+            {
+                "orderId": order_id,
+                "taskToken": token,
+                "executionId": execution_id,
+                "state": "PENDING",
+                "expiresAt": expires_at,
+            }
+        ),
+        ConditionExpression="attribute_not_exists(orderId) OR #state = :pending",
+        ExpressionAttributeNames={"#state": "state"},
+        ExpressionAttributeValues=to_item({":pending": "PENDING"}),
+    )
+
+
+def pending_callback(ddb: Any, table: str, order_id: str) -> dict[str, Any] | None:
+    response = ddb.get_item(TableName=table, Key=to_item({"orderId": order_id}), ConsistentRead=True)
+    return from_item(response["Item"]) if "Item" in response else None
+
+
+def resolve_callback(ddb: Any, table: str, order_id: str, outcome: str) -> None:
+    """Mark the token used; safe to repeat."""
+    try:
+        ddb.update_item(
+            TableName=table,
+            Key=to_item({"orderId": order_id}),
+            UpdateExpression="SET #state = :resolved, outcome = :outcome",
+            ConditionExpression="#state = :pending",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues=to_item({":resolved": "RESOLVED", ":pending": "PENDING", ":outcome": outcome}),
+        )
+    except ClientError as error:
+        if _code(error) != "ConditionalCheckFailedException":
+            raise
+
+
+# ----------------------------------------------------------------------------------- lifecycle events
+
+
+def record_lifecycle(ddb: Any, table: str, order_id: str, event_type: str, event_id: str, now: str) -> bool:
+    """Remember that the order went through `event_type`. False when it was already recorded (a
+    redelivered message or a re-published event); OrderNotFound when the order is unknown."""
+    try:
+        ddb.update_item(
+            TableName=table,
+            Key=to_item({"orderId": order_id}),
+            UpdateExpression="SET lifecycle.#type = :event",
+            ConditionExpression="attribute_exists(orderId) AND attribute_not_exists(lifecycle.#type)",
+            ExpressionAttributeNames={"#type": event_type},
+            ExpressionAttributeValues=to_item({":event": {"eventId": event_id, "recordedAt": now}}),
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        return True
+    except ClientError as error:
+        if _code(error) != "ConditionalCheckFailedException":
+            raise
+        if not error.response.get("Item"):
+            raise OrderNotFound(f"order {order_id} does not exist; cannot record {event_type}") from None
+        return False

@@ -1,0 +1,317 @@
+"""An AWS account in-process (moto) where the REAL state machine definition runs our REAL handlers.
+
+How a Task state reaches our code here, and why it is faithful:
+
+* moto's Step Functions interpreter (`execute_state_machine: True`) evaluates the ASL document the
+  component deploys: Parameters/ResultSelector/ResultPath, Retry (backoff, jitter), Catch, Choice,
+  Fail (ErrorPath/CausePath), `$$` context, and `lambda:invoke[.waitForTaskToken]`.
+* For a Lambda task the interpreter calls the Lambda API (`lambda:Invoke`, through boto3, inside
+  moto). moto's own Lambda backend would run the function in Docker, which this machine does not
+  have; its docker-less backend (`lambda.use_docker: False`) returns canned answers. We patch that
+  backend's `invoke` to do what the Lambda runtime does: look up the function created through the
+  API, import its configured `Handler` (e.g. `handlers.order_workflow.reserve.handler`), call it with
+  the JSON payload and a context object, and return its JSON result, or for an exception the
+  runtime's `{"errorType", "errorMessage"}` payload with `X-Amz-Function-Error: Unhandled`. So the
+  function ARNs in the definition must point at functions that exist, and the Step Functions error
+  names are our exception class names exactly as in AWS.
+* The handlers' own AWS calls (DynamoDB, EventBridge, Step Functions callbacks) go to the same moto
+  account.
+* DynamoDB serialises every transaction against the items it touches. moto's in-memory tables are
+  not thread-safe (a cancelled transaction restores a snapshot of the whole table), so concurrent
+  executions would corrupt them in ways DynamoDB never does. We serialise each DynamoDB API request
+  in moto with a lock: that models DynamoDB's per-request atomicity and nothing more. A check and a
+  later decrement in two requests (the article's defect) would still race under it.
+* Retry waits are recorded instead of slept, so the intervals can be asserted and tests stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import threading
+import time
+import traceback
+import uuid
+import zipfile
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from unittest import mock
+
+import boto3
+from moto import mock_aws
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.dynamodb.responses import DynamoHandler
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+from components.order_workflow import events as patterns
+from components.order_workflow.definition import PaymentIntegration, render_definition
+from handlers.order_workflow import runtime
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+ENVIRONMENT = {
+    "ORDERS_TABLE": "orders",
+    "INVENTORY_TABLE": "inventory",
+    "CALLBACK_TABLE": "callbacks",
+    "EVENT_BUS_NAME": "orders-bus",
+    "PAYMENT_GATEWAY": "local",
+    "CALLBACK_TTL_SECONDS": "3600",
+}
+# Function per placeholder of the definitions, with the handler module the component packages.
+FUNCTIONS = {
+    "ValidateOrderFunctionArn": ("validate-order", "validate"),
+    "ReserveInventoryFunctionArn": ("reserve-inventory", "reserve"),
+    "ProcessPaymentFunctionArn": ("process-payment", "payment"),
+    "RequestPaymentFunctionArn": ("request-payment", "request_payment"),
+    "FulfilOrderFunctionArn": ("fulfil-order", "fulfil"),
+    "ReleaseInventoryFunctionArn": ("release-inventory", "release"),
+}
+
+
+@dataclass(frozen=True)
+class _Context:
+    function_name: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+def _invoke_in_process(self: LambdaSimpleBackend, function_name, qualifier, body, headers, response_headers):
+    """Stand-in for the Lambda runtime (see module docstring)."""
+    function = self.get_function(function_name, qualifier)
+    missing = {k: v for k, v in function.environment_vars.items() if runtime.os.environ.get(k) != v}
+    assert not missing, f"function {function.function_name} configured with {missing} but the process runs without"
+    module_name, _, attribute = function.handler.rpartition(".")
+    entry = getattr(importlib.import_module(module_name), attribute)
+    event = json.loads(body) if body else {}
+    try:
+        result = entry(event, _Context(function.function_name))
+    except Exception as error:
+        response_headers["x-amz-function-error"] = "Unhandled"
+        payload = {
+            "errorType": type(error).__name__,
+            "errorMessage": str(error),
+            "stackTrace": traceback.format_tb(error.__traceback__),
+        }
+        return json.dumps(payload).encode()
+    return json.dumps(result).encode()
+
+
+class _RecordedSleeps:
+    """Replaces `time` in moto's retrier: records each Retry wait instead of sleeping it."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+        self._lock = threading.Lock()
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.waits.append(seconds)
+
+
+def _serialised(original):
+    lock = threading.Lock()
+
+    def call_action(self):
+        with lock:
+            return original(self)
+
+    return call_action
+
+
+@dataclass
+class Account:
+    """Handles on the emulated account, with helpers the tests read like a runbook."""
+
+    integration: PaymentIntegration
+    state_machine_arn: str
+    function_arns: dict[str, str]
+    retry_waits: list[float]
+    probe_queue_url: str
+
+    @property
+    def ddb(self) -> Any:
+        return boto3.client("dynamodb", region_name=REGION)
+
+    @property
+    def sfn(self) -> Any:
+        return boto3.client("stepfunctions", region_name=REGION)
+
+    @property
+    def events(self) -> Any:
+        return boto3.client("events", region_name=REGION)
+
+    @property
+    def sqs(self) -> Any:
+        return boto3.client("sqs", region_name=REGION)
+
+    def stock(self, product_id: str) -> dict[str, int]:
+        item = self.ddb.get_item(TableName="inventory", Key={"productId": {"S": product_id}}, ConsistentRead=True)[
+            "Item"
+        ]
+        return {"available": int(item["available"]["N"]), "reserved": int(item.get("reserved", {"N": "0"})["N"])}
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        from handlers.order_workflow.store import get_order
+
+        return get_order(self.ddb, "orders", order_id)
+
+    def put_stock(self, product_id: str, units: int) -> None:
+        self.ddb.put_item(
+            TableName="inventory",
+            Item={"productId": {"S": product_id}, "available": {"N": str(units)}, "reserved": {"N": "0"}},
+        )
+
+    def start(self, order: Mapping[str, Any]) -> str:
+        # A fresh name per start, as EventBridge does (moto would otherwise name every execution "None").
+        execution = self.sfn.start_execution(
+            stateMachineArn=self.state_machine_arn,
+            name=f"exec-{uuid.uuid4().hex}",
+            input=json.dumps({"order": order, "eventId": f"evt-{uuid.uuid4().hex[:8]}"}),
+        )
+        return execution["executionArn"]
+
+    def wait(self, execution_arn: str, *, timeout: float = 60.0, until: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Poll until the execution ends (or reaches a state named in `until`)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            described = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            if until and until[0] in self.entered_states(execution_arn):
+                return described
+            time.sleep(0.02)
+        raise TimeoutError(f"execution {execution_arn} still running after {timeout}s")
+
+    def run(self, order: Mapping[str, Any]) -> dict[str, Any]:
+        return self.wait(self.start(order))
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        return self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+
+    def entered_states(self, execution_arn: str) -> list[str]:
+        events = self.history(execution_arn)
+        return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+    def lifecycle_messages(self) -> list[dict[str, Any]]:
+        """Drain the probe queue that receives what the lifecycle rules route (as SQS records)."""
+        records = []
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=self.probe_queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return records
+            for message in batch:
+                records.append({"messageId": message["MessageId"], "body": message["Body"]})
+                self.sqs.delete_message(QueueUrl=self.probe_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _create_tables(ddb: Any) -> None:
+    """Same keys and index as the component declares."""
+    ddb.create_table(
+        TableName="orders",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "orderId", "AttributeType": "S"},
+            {"AttributeName": "customerId", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "CustomerIndex",
+                "KeySchema": [{"AttributeName": "customerId", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    for name, key in (("inventory", "productId"), ("callbacks", "orderId")):
+        ddb.create_table(
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        )
+
+
+def _create_functions(integration: PaymentIntegration) -> dict[str, str]:
+    role = boto3.client("iam", region_name=REGION).create_role(
+        RoleName="order-task", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("handlers/__init__.py", "")
+    lam = boto3.client("lambda", region_name=REGION)
+    arns = {}
+    skip = "ProcessPaymentFunctionArn" if integration == "callback" else "RequestPaymentFunctionArn"
+    for placeholder, (name, module) in FUNCTIONS.items():
+        if placeholder == skip:
+            continue
+        arns[placeholder] = lam.create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Role=role,
+            Handler=f"handlers.order_workflow.{module}.handler",
+            Code={"ZipFile": archive.getvalue()},
+            Environment={"Variables": dict(ENVIRONMENT)},
+        )["FunctionArn"]
+    return arns
+
+
+def _create_bus_and_probe(events: Any, sqs: Any) -> str:
+    """The bus with the component's lifecycle rules, routed to a probe queue the tests drain."""
+    events.create_event_bus(Name=ENVIRONMENT["EVENT_BUS_NAME"])
+    url = sqs.create_queue(QueueName="lifecycle-probe")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    for name, pattern in (
+        ("payment-completed", patterns.PAYMENT_COMPLETED_PATTERN),
+        ("payment-progress", patterns.PAYMENT_PROGRESS_PATTERN),
+        ("order-fulfilled", patterns.ORDER_FULFILLED_PATTERN),
+    ):
+        events.put_rule(Name=name, EventBusName=ENVIRONMENT["EVENT_BUS_NAME"], EventPattern=json.dumps(pattern))
+        events.put_targets(Rule=name, EventBusName=ENVIRONMENT["EVENT_BUS_NAME"], Targets=[{"Id": "probe", "Arn": arn}])
+    return url
+
+
+@contextmanager
+def emulated_account(
+    integration: PaymentIntegration = "direct", *, heartbeat_seconds: int = 60, timeout_seconds: int = 300
+) -> Iterator[Account]:
+    sleeps = _RecordedSleeps()
+    with ExitStack() as stack:
+        stack.enter_context(mock.patch.dict(runtime.os.environ, {**ENVIRONMENT, "AWS_DEFAULT_REGION": REGION}))
+        stack.enter_context(mock_aws(config=MOTO_CONFIG))
+        stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", _invoke_in_process))
+        stack.enter_context(mock.patch.object(DynamoHandler, "call_action", _serialised(DynamoHandler.call_action)))
+        stack.enter_context(mock.patch.object(retrier_decl, "time", sleeps))
+        runtime.reset()
+        stack.callback(runtime.reset)
+        _create_tables(boto3.client("dynamodb", region_name=REGION))
+        events, sqs = boto3.client("events", region_name=REGION), boto3.client("sqs", region_name=REGION)
+        probe = _create_bus_and_probe(events, sqs)
+        arns = _create_functions(integration)
+        values: dict[str, Any] = dict(arns)
+        if integration == "callback":
+            values |= {"PaymentHeartbeatSeconds": heartbeat_seconds, "PaymentTimeoutSeconds": timeout_seconds}
+        machine = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+            name=f"orders-{integration}",
+            definition=render_definition(integration, values),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/order-state-machine",
+        )["stateMachineArn"]
+        yield Account(integration, machine, arns, sleeps.waits, probe)
+
+
+def order(order_id: str, *, token: str = "tok_visa", lines: list[tuple[str, int, str]] | None = None) -> dict[str, Any]:
+    """An order as a shop front would publish it (numbers as JSON numbers)."""
+    lines = lines or [("LAPTOP001", 1, "999.99"), ("MOUSE001", 2, "29.99")]
+    total = sum((Decimal(price) * quantity for _, quantity, price in lines), Decimal("0"))
+    return {
+        "orderId": order_id,
+        "customerId": "CUST001",
+        "currency": "USD",
+        "paymentToken": token,
+        "items": [{"productId": p, "quantity": q, "price": float(price)} for p, q, price in lines],
+        "totalAmount": float(total),
+    }
