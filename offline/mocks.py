@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -356,6 +357,21 @@ class RecordingMocks(pulumi.runtime.Mocks):
         )
 
 
+@contextmanager
+def _references_as_ids() -> Iterator[None]:
+    """Deserialize resource references (pulumi_eks `cluster=`, `serviceRole=` ...) as their URN or ID.
+
+    Rehydrating them as Resource objects would start `getResource` RPCs on the monitor's thread, which
+    the program's event loop then awaits from another loop. The recorded inputs keep the URN / ID.
+    """
+    saved = rpc.get_resource_module, rpc.get_resource_package
+    rpc.get_resource_module = rpc.get_resource_package = lambda *_args: None
+    try:
+        yield
+    finally:
+        rpc.get_resource_module, rpc.get_resource_package = saved
+
+
 class RecordingMonitor(MockMonitor):
     """A mock resource monitor that keeps every registration with its options."""
 
@@ -367,6 +383,10 @@ class RecordingMonitor(MockMonitor):
         self._stack_urn = ""
 
     def RegisterResource(self, request):
+        with _references_as_ids():
+            return self._register(request)
+
+    def _register(self, request):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             self._stack_urn = response.urn

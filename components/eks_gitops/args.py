@@ -15,7 +15,7 @@ GitOpsEnvironment = Literal["dev", "staging", "prod"]
 _SEMVER = r"^\d+\.\d+\.\d+$"
 # Secrets Manager names allow letters, digits and /_+=.@-; the prefix ends with "/" so that
 # `platform/dev/` can never also match `platform/dev-sandbox/...`.
-_SECRET_PREFIX = r"^[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*/$"
+_SECRETS_NAME_PREFIX = r"^[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*/$"
 _GIT_URL = r"^(https://[^\s@]+\.git|git@[A-Za-z0-9.-]+:[^\s]+\.git|ssh://git@[A-Za-z0-9.-]+(:\d+)?/[^\s]+\.git)$"
 
 
@@ -69,11 +69,13 @@ class EksGitOpsArgs(ComponentConfig):
     )
     secrets_prefix: str | None = Field(
         None,
-        pattern=_SECRET_PREFIX,
+        pattern=_SECRETS_NAME_PREFIX,
         description="Secrets Manager name prefix ESO may read (ends with `/`); unset = `<project>/<stack>/`.",
     )
     repo_url: str | None = Field(
-        None, pattern=_GIT_URL, description="Git URL of this repository, which ArgoCD syncs (https or ssh); required when enabled."
+        None,
+        pattern=_GIT_URL,
+        description="Git URL of this repository, which ArgoCD syncs (https or ssh); required when enabled.",
     )
     target_revision: str = Field("main", min_length=1, description="Branch, tag or commit ArgoCD tracks.")
     environments: list[GitOpsEnvironment] = Field(
@@ -84,6 +86,7 @@ class EksGitOpsArgs(ComponentConfig):
     @model_validator(mode="after")
     def _consistent(self) -> EksGitOpsArgs:
         problems = [
+            *self._network_problems(),
             *self._node_counts_problems(),
             *self._endpoint_problems(),
             *self._ingress_problems(),
@@ -92,6 +95,12 @@ class EksGitOpsArgs(ComponentConfig):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _network_problems(self) -> list[str]:
+        prefix = int(self.vpc_cidr.split("/")[1])
+        if 16 <= prefix <= 20:
+            return []
+        return [f"vpcCidr {self.vpc_cidr} must be a /16 to /20 (3 private + 3 public subnets, room for pod IPs)"]
 
     def _node_counts_problems(self) -> list[str]:
         if self.node_min_size <= self.node_desired_size <= self.node_max_size:
