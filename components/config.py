@@ -20,6 +20,7 @@ from components.data_lake.args import DataLakeArgs
 from components.eks_gitops.args import EksGitOpsArgs
 from components.feature_store.args import FeatureStoreArgs
 from components.order_workflow.args import OrderWorkflowArgs
+from components.policy_args import PolicyArgs
 
 Environment = Literal["dev", "staging", "prod"]
 
@@ -54,6 +55,7 @@ class StackConfig(ConfigModel):
     data_lake: DataLakeArgs = DataLakeArgs()
     backup: BackupVaultArgs = BackupVaultArgs()
     orders: OrderWorkflowArgs = OrderWorkflowArgs()
+    policy: PolicyArgs = Field(PolicyArgs(), description="Guardrail waivers for named resources, each with a reason.")
 
     @property
     def is_prod(self) -> bool:

@@ -47,7 +47,8 @@ class RecordedResource:
     @property
     def provider_urn(self) -> str:
         """The provider reference without its `::id` suffix."""
-        return self.provider.split("::", 1)[0] if self.provider else ""
+        # A provider reference is `<provider urn>::<provider id>`, and URNs contain `::` themselves.
+        return self.provider.rsplit("::", 1)[0] if self.provider else ""
 
 
 @dataclass(frozen=True)
