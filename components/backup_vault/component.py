@@ -1,23 +1,438 @@
-"""The BackupVault component resource."""
+"""The BackupVault component: AWS Backup with a working cross-region DR path.
+
+Primary region: CMK, vault with notifications, plan (daily + weekly, each copied to the DR vault),
+tag selection, restore testing, the protected app data (DynamoDB table, S3 bucket, optional MySQL)
+and the backup-validation and replication functions. DR region (second provider): CMK, DR vault,
+replica table/bucket/database and the DR orchestration function, which must run where the primary
+region's outage cannot reach it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
-from components.context import StackContext
+from components.backup_vault.app_data import Buckets, Tables, app_buckets, app_tables
 from components.backup_vault.args import BackupVaultArgs
+from components.backup_vault.database import Database, database
+from components.backup_vault.protection import backup_plan, backup_vaults, restore_testing
+from components.context import StackContext
+from components.iam import Statement, policy_document
+from components.kms import CustomerManagedKey
+from components.lambda_function import FunctionSpec, PythonFunction
 
 COMPONENT = "backup"
+# Stream records live 24 h; older ones can no longer be read, so stop retrying them by then.
+STREAM_RETENTION_SECONDS = 86400
 
 
 class BackupVault(pulumi.ComponentResource):
-    """Placeholder until the component lands: it refuses to run when enabled."""
+    """AWS Backup vaults, plan and selection, protected app data with DR-region copies, and DR automation."""
 
-    def __init__(self, name: str, ctx: StackContext, args: BackupVaultArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("platform:index:BackupVault", name, None, opts)
-        raise NotImplementedError("BackupVault is not built yet; set enabled: false for it")
+    def __init__(
+        self, name: str, ctx: StackContext, args: BackupVaultArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(
+            "platform:index:BackupVault",
+            name,
+            None,
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers={"aws": ctx.primary})),
+        )
+        self._ctx = ctx
+        child = pulumi.ResourceOptions(parent=self)
+        on_dr = pulumi.ResourceOptions(parent=self, provider=ctx.dr)
+
+        self.primary_key = CustomerManagedKey(
+            "backup-primary-key",
+            ctx,
+            component=COMPONENT,
+            purpose="primary",
+            description="BackupVault primary region: vault, app data, notifications, queue and logs",
+            # backup: vault encryption and publishing job events; cloudwatch/events: alarms and the
+            # schedule's dead-letter queue on this CMK-encrypted topic and queue; logs: function logs.
+            services=["backup", "logs", "cloudwatch", "events"],
+            opts=child,
+        )
+        self.dr_key = CustomerManagedKey(
+            "backup-dr-key",
+            ctx,
+            component=COMPONENT,
+            purpose="dr",
+            description="BackupVault DR region: DR vault, replica data and the DR function's logs",
+            services=["backup", "logs"],
+            region=ctx.dr_region,
+            opts=on_dr,
+        )
+        primary_key_arn, dr_key_arn = self.primary_key.arn, self.dr_key.arn
+
+        self.topic = self._notification_topic(primary_key_arn)
+        self.failure_queue = aws.sqs.Queue(
+            "backup-failures",
+            name=ctx.name(COMPONENT, "failures", service="sqs"),
+            kms_master_key_id=primary_key_arn,
+            kms_data_key_reuse_period_seconds=300,
+            message_retention_seconds=14 * 24 * 3600,
+            opts=ctx.stateful(child),
+        )
+
+        self.vaults = backup_vaults(
+            ctx,
+            self,
+            primary_key_arn=primary_key_arn,
+            dr_key_arn=dr_key_arn,
+            topic_arn=self.topic.arn,
+            lock=args.vault_lock,
+        )
+        self.protection = backup_plan(ctx, self, args, self.vaults)
+        self.tables: Tables = app_tables(ctx, self, args, primary_key_arn=primary_key_arn, dr_key_arn=dr_key_arn)
+        self.buckets: Buckets = app_buckets(ctx, self, primary_key_arn=primary_key_arn, dr_key_arn=dr_key_arn)
+        self.database: Database | None = (
+            database(ctx, self, args.database, primary_key_arn=primary_key_arn, dr_key_arn=dr_key_arn)
+            if args.database.enabled
+            else None
+        )
+        self.restore_testing_plan = (
+            restore_testing(
+                ctx,
+                self,
+                args,
+                vault_arn=self.vaults.primary.arn,
+                table_arn=self.tables.primary.arn,
+                role_arn=self.protection.role.arn,
+            )
+            if args.restore_testing
+            else None
+        )
+
+        self.validation = self._validation_function(args)
+        self.replication = (
+            self._replication_function(args, self.tables.replica) if self.tables.replica is not None else None
+        )
+        self.dr_function = self._dr_function(args)
+        self._alarms()
+
+        self.register_outputs(self.stack_outputs())
+
+    # -- notifications -------------------------------------------------------------------------
+
+    def _notification_topic(self, key_arn: pulumi.Input[str]) -> aws.sns.Topic:
+        ctx = self._ctx
+        topic = aws.sns.Topic(
+            "backup-notifications",
+            name=ctx.name(COMPONENT, "notifications", service="sns"),
+            display_name="Backup and Recovery Notifications",
+            kms_master_key_id=key_arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.sns.TopicPolicy(
+            "backup-notifications-policy",
+            arn=topic.arn,
+            policy=policy_document(
+                Statement(
+                    sid="AwsBackupPublishesJobEvents",
+                    principals={"Service": "backup.amazonaws.com"},
+                    actions=["sns:Publish"],
+                    resources=[topic.arn],
+                    conditions={"StringEquals": {"aws:SourceAccount": ctx.account_id}},
+                ),
+                Statement(
+                    sid="CloudWatchAlarmsPublish",
+                    principals={"Service": "cloudwatch.amazonaws.com"},
+                    actions=["sns:Publish"],
+                    resources=[topic.arn],
+                    conditions={"StringEquals": {"aws:SourceAccount": ctx.account_id}},
+                ),
+                Statement(
+                    sid="DenyInsecureTransport",
+                    effect="Deny",
+                    principals={"AWS": "*"},
+                    actions=["sns:Publish"],
+                    resources=[topic.arn],
+                    conditions={"Bool": {"aws:SecureTransport": "false"}},
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return topic
+
+    def _topic_publish_statements(self) -> list[Statement]:
+        return [
+            Statement(sid="PublishAlerts", actions=["sns:Publish"], resources=[self.topic.arn]),
+            # Publishing to a CMK-encrypted topic needs a data key from that CMK.
+            Statement(
+                sid="EncryptAlerts",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[self.primary_key.arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sns.{self._ctx.region}.amazonaws.com"}},
+            ),
+        ]
+
+    # -- functions ----------------------------------------------------------------------------
+
+    def _validation_function(self, args: BackupVaultArgs) -> PythonFunction:
+        """Daily: every backup/copy job of the last 24 h, one alert listing the failed ones."""
+        ctx = self._ctx
+        function = PythonFunction(
+            "backup-validate",
+            ctx,
+            FunctionSpec(
+                component=COMPONENT,
+                purpose="validate",
+                module="backup_vault.validate_backups",
+                description="Checks the last 24 h of AWS Backup and copy jobs and alerts on failures",
+                statements=[
+                    # List APIs without resource-level permissions (filtered by vault in the call).
+                    Statement(sid="ListJobs", actions=["backup:ListBackupJobs", "backup:ListCopyJobs"]),
+                    *self._topic_publish_statements(),
+                ],
+                environment={
+                    "VAULT_NAME": self.vaults.primary.name,
+                    "DR_VAULT_ARN": self.vaults.dr.arn,
+                    "ALERT_TOPIC_ARN": self.topic.arn,
+                },
+                timeout=120,
+                reserved_concurrency=1,
+                dead_letter_arn=self.failure_queue.arn,
+            ),
+            kms_key_arn=self.primary_key.arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        child = pulumi.ResourceOptions(parent=self)
+        rule = aws.cloudwatch.EventRule(
+            "backup-validate-schedule",
+            name=ctx.name(COMPONENT, "validate-daily", service="events"),
+            description="Daily validation of AWS Backup jobs",
+            schedule_expression=args.validation_schedule,
+            opts=child,
+        )
+        permission = aws.lambda_.Permission(
+            "backup-validate-invoke",
+            action="lambda:InvokeFunction",
+            function=function.function.name,
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=child,
+        )
+        aws.sqs.QueuePolicy(
+            "backup-failures-policy",
+            queue_url=self.failure_queue.url,
+            policy=policy_document(
+                Statement(
+                    sid="ScheduleDeadLetters",
+                    principals={"Service": "events.amazonaws.com"},
+                    actions=["sqs:SendMessage"],
+                    resources=[self.failure_queue.arn],
+                    conditions={"ArnEquals": {"aws:SourceArn": rule.arn}},
+                )
+            ),
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            "backup-validate-target",
+            rule=rule.name,
+            arn=function.arn,
+            retry_policy={"maximum_retry_attempts": 3, "maximum_event_age_in_seconds": 3600},
+            dead_letter_config={"arn": self.failure_queue.arn},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+        )
+        return function
+
+    def _replication_function(self, args: BackupVaultArgs, replica: aws.dynamodb.Table) -> PythonFunction:
+        """Stream of the app table -> replica table in the DR region, types and deletes kept."""
+        ctx = self._ctx
+        table = self.tables.primary
+        stream_arn = table.stream_arn
+        function = PythonFunction(
+            "backup-replicate",
+            ctx,
+            FunctionSpec(
+                component=COMPONENT,
+                purpose="replicate",
+                module="backup_vault.replicate",
+                description="Replicates the app table's stream to the replica table in the DR region",
+                statements=[
+                    Statement(
+                        sid="ReadTableStream",
+                        actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+                        resources=[stream_arn],
+                    ),
+                    Statement(
+                        sid="ListTableStreams",
+                        actions=["dynamodb:ListStreams"],
+                        resources=[pulumi.Output.concat(table.arn, "/stream/*")],
+                    ),
+                    Statement(
+                        sid="WriteReplica", actions=["dynamodb:PutItem", "dynamodb:DeleteItem"], resources=[replica.arn]
+                    ),
+                    # The stream poller sends records that exhaust their retries to the failure queue.
+                    Statement(sid="FailedBatches", actions=["sqs:SendMessage"], resources=[self.failure_queue.arn]),
+                    Statement(
+                        sid="EncryptFailedBatches",
+                        actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                        resources=[self.primary_key.arn],
+                        conditions={"StringEquals": {"kms:ViaService": f"sqs.{ctx.region}.amazonaws.com"}},
+                    ),
+                ],
+                environment={"REPLICA_REGION": ctx.dr_region, "REPLICA_TABLE_NAME": replica.name},
+                timeout=60,
+            ),
+            kms_key_arn=self.primary_key.arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.lambda_.EventSourceMapping(
+            "backup-replicate-stream",
+            event_source_arn=stream_arn,
+            function_name=function.arn,
+            # From the oldest record, so changes made before the mapping existed still replicate.
+            starting_position="TRIM_HORIZON",
+            batch_size=args.replication_batch_size,
+            maximum_batching_window_in_seconds=args.replication_batching_window_seconds,
+            function_response_types=["ReportBatchItemFailures"],
+            bisect_batch_on_function_error=True,
+            maximum_retry_attempts=args.replication_max_retries,
+            maximum_record_age_in_seconds=STREAM_RETENTION_SECONDS,
+            parallelization_factor=1,
+            destination_config={"on_failure": {"destination_arn": self.failure_queue.arn}},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[function]),
+        )
+        return function
+
+    def _dr_function(self, args: BackupVaultArgs) -> PythonFunction:
+        """Pilot light / warm standby, deployed in the DR region and allowed to touch only the replica."""
+        ctx = self._ctx
+        statements: list[Statement] = []
+        environment: dict[str, pulumi.Input[str]] = {"DR_REGION": ctx.dr_region}
+        if self.database is not None:
+            replica_arn = self.database.replica.arn
+            statements.append(
+                Statement(
+                    sid="PromoteOrScaleReplica",
+                    actions=["rds:DescribeDBInstances", "rds:PromoteReadReplica", "rds:ModifyDBInstance"],
+                    resources=[replica_arn],
+                )
+            )
+            environment.update(
+                DR_DB_INSTANCE_ID=self.database.replica.identifier,
+                STANDBY_INSTANCE_CLASS=args.database.standby_target_class,
+                BACKUP_RETENTION_DAYS=str(args.database.backup_retention_days),
+            )
+        return PythonFunction(
+            "backup-dr",
+            ctx,
+            FunctionSpec(
+                component=COMPONENT,
+                purpose="dr-orchestrate",
+                module="backup_vault.dr_orchestrate",
+                description="Disaster recovery: promote (pilot light) or scale up (warm standby) the DR database",
+                statements=statements,
+                environment=environment,
+                timeout=900,
+                # One recovery at a time.
+                reserved_concurrency=1,
+            ),
+            kms_key_arn=self.dr_key.arn,
+            opts=pulumi.ResourceOptions(parent=self, provider=ctx.dr),
+        )
+
+    # -- alarms -------------------------------------------------------------------------------
+
+    def _alarm(self, name: str, purpose: str, description: str, **metric: Any) -> aws.cloudwatch.MetricAlarm:
+        return aws.cloudwatch.MetricAlarm(
+            name,
+            name=self._ctx.name(COMPONENT, purpose, service="alarm"),
+            alarm_description=description,
+            alarm_actions=[self.topic.arn],
+            ok_actions=[self.topic.arn],
+            treat_missing_data="notBreaching",
+            opts=pulumi.ResourceOptions(parent=self),
+            **metric,
+        )
+
+    def _alarms(self) -> None:
+        function_errors = {
+            "namespace": "AWS/Lambda",
+            "metric_name": "Errors",
+            "statistic": "Sum",
+            "period": 300,
+            "evaluation_periods": 1,
+            "threshold": 0,
+            "comparison_operator": "GreaterThanThreshold",
+        }
+        self._alarm(
+            "backup-validate-errors",
+            "validate-errors",
+            "The backup-validation function failed: backup jobs went unchecked",
+            dimensions={"FunctionName": self.validation.name},
+            **function_errors,
+        )
+        self._alarm(
+            "backup-failures-queued",
+            "failures-queued",
+            "Replication batches or validation runs exhausted their retries and are in the failure queue",
+            namespace="AWS/SQS",
+            metric_name="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": self.failure_queue.name},
+            statistic="Maximum",
+            period=300,
+            evaluation_periods=1,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+        )
+        if self.replication is not None:
+            self._alarm(
+                "backup-replicate-errors",
+                "replicate-errors",
+                "DynamoDB replication to the DR region is failing",
+                dimensions={"FunctionName": self.replication.name},
+                **function_errors,
+            )
+            self._alarm(
+                "backup-replicate-iterator-age",
+                "replicate-iterator-age",
+                "DynamoDB replication lags the table stream by more than 5 minutes",
+                namespace="AWS/Lambda",
+                metric_name="IteratorAge",
+                dimensions={"FunctionName": self.replication.name},
+                statistic="Maximum",
+                period=60,
+                evaluation_periods=5,
+                threshold=300_000,
+                comparison_operator="GreaterThanThreshold",
+            )
+        self._alarm(
+            "backup-table-throttles",
+            "table-throttles",
+            "Requests to the app table are throttled",
+            namespace="AWS/DynamoDB",
+            metric_name="ThrottledRequests",
+            dimensions={"TableName": self.tables.primary.name},
+            statistic="Sum",
+            period=300,
+            evaluation_periods=1,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+        )
+
+    # -- outputs ------------------------------------------------------------------------------
 
     def stack_outputs(self) -> dict[str, Any]:
-        return {}
+        outputs: dict[str, Any] = {
+            "vaultArn": self.vaults.primary.arn,
+            "drVaultArn": self.vaults.dr.arn,
+            "planId": self.protection.plan.id,
+            "drFunctionArn": self.dr_function.arn,
+            "validationFunctionArn": self.validation.arn,
+            "notificationTopicArn": self.topic.arn,
+            "tableName": self.tables.primary.name,
+            "replicaTableName": self.tables.replica_name,
+            "bucketName": self.buckets.primary.bucket,
+            "replicaBucketName": self.buckets.replica.bucket,
+        }
+        if self.database is not None:
+            outputs["databaseEndpoint"] = self.database.primary.address
+            outputs["replicaDatabaseId"] = self.database.replica.identifier
+        if self.restore_testing_plan is not None:
+            outputs["restoreTestingPlanName"] = self.restore_testing_plan.name
+        return outputs

@@ -1,0 +1,269 @@
+"""Application data the plan protects, each with a copy in the DR region: the DynamoDB table (replica
+table fed by a stream Lambda, or a global-table replica) and the S3 bucket (cross-region replication)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.backup_vault.args import BackupVaultArgs
+from components.context import BACKUP_TAG, StackContext
+from components.iam import Statement, policy_document, service_trust_policy
+
+COMPONENT = "backup"
+
+TABLE_KEYS = {"hash_key": "id", "range_key": "timestamp"}
+TABLE_ATTRIBUTES = [{"name": "id", "type": "S"}, {"name": "timestamp", "type": "N"}]
+
+
+@dataclass(frozen=True)
+class Tables:
+    primary: aws.dynamodb.Table
+    replica: aws.dynamodb.Table | None  # None with global tables: the replica lives inside `primary`
+
+    @property
+    def replica_name(self) -> pulumi.Output[str]:
+        return (self.replica or self.primary).name
+
+
+def app_tables(
+    ctx: StackContext,
+    parent: pulumi.Resource,
+    args: BackupVaultArgs,
+    *,
+    primary_key_arn: pulumi.Input[str],
+    dr_key_arn: pulumi.Input[str],
+) -> Tables:
+    """The `id`+`timestamp` table: on-demand, PITR, CMK, NEW_AND_OLD_IMAGES stream, tagged for backup."""
+    global_table = args.replication == "globalTable"
+    primary = aws.dynamodb.Table(
+        "backup-app-table",
+        name=ctx.name(COMPONENT, "data", service="dynamodb"),
+        billing_mode="PAY_PER_REQUEST",
+        attributes=TABLE_ATTRIBUTES,
+        **TABLE_KEYS,
+        point_in_time_recovery={"enabled": True},
+        server_side_encryption={"enabled": True, "kms_key_arn": primary_key_arn},
+        stream_enabled=True,
+        stream_view_type="NEW_AND_OLD_IMAGES",
+        deletion_protection_enabled=ctx.is_prod,
+        replicas=(
+            [
+                {
+                    "region_name": ctx.dr_region,
+                    "kms_key_arn": dr_key_arn,
+                    "point_in_time_recovery": True,
+                    "deletion_protection_enabled": ctx.is_prod,
+                    "propagate_tags": True,
+                }
+            ]
+            if global_table
+            else None
+        ),
+        tags=dict(BACKUP_TAG),
+        opts=ctx.stateful(pulumi.ResourceOptions(parent=parent)),
+    )
+    if global_table:
+        return Tables(primary, None)
+    replica = aws.dynamodb.Table(
+        "backup-app-table-replica",
+        name=ctx.name(COMPONENT, "data-replica", service="dynamodb"),
+        billing_mode="PAY_PER_REQUEST",
+        attributes=TABLE_ATTRIBUTES,
+        **TABLE_KEYS,
+        point_in_time_recovery={"enabled": True},
+        server_side_encryption={"enabled": True, "kms_key_arn": dr_key_arn},
+        deletion_protection_enabled=ctx.is_prod,
+        tags={"Role": "DisasterRecovery"},
+        opts=ctx.stateful(pulumi.ResourceOptions(parent=parent, provider=ctx.dr)),
+    )
+    return Tables(primary, replica)
+
+
+def _tls_only(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    return policy_document(
+        Statement(
+            sid="DenyInsecureTransport",
+            effect="Deny",
+            principals={"AWS": "*"},
+            actions=["s3:*"],
+            resources=[bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+            conditions={"Bool": {"aws:SecureTransport": "false"}},
+        )
+    )
+
+
+@dataclass(frozen=True)
+class SecureBucket:
+    bucket: aws.s3.Bucket
+    versioning: aws.s3.BucketVersioning
+
+
+def secure_bucket(
+    ctx: StackContext,
+    name: str,
+    *,
+    purpose: str,
+    key_arn: pulumi.Input[str],
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> SecureBucket:
+    """A versioned, CMK-encrypted, private, TLS-only bucket."""
+    bucket = aws.s3.Bucket(name, bucket=ctx.name(COMPONENT, purpose, service="s3"), tags=tags, opts=ctx.stateful(opts))
+    on_bucket = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[bucket]))
+    versioning = aws.s3.BucketVersioning(
+        f"{name}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=on_bucket
+    )
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-encryption",
+        bucket=bucket.id,
+        rules=[
+            {
+                "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": key_arn},
+                "bucket_key_enabled": True,
+            }
+        ],
+        opts=on_bucket,
+    )
+    aws.s3.BucketPublicAccessBlock(
+        f"{name}-public-access",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=on_bucket,
+    )
+    aws.s3.BucketPolicy(f"{name}-tls-only", bucket=bucket.id, policy=_tls_only(bucket.arn), opts=on_bucket)
+    return SecureBucket(bucket, versioning)
+
+
+def replication_statements(
+    ctx: StackContext,
+    *,
+    source_arn: pulumi.Input[str],
+    replica_arn: pulumi.Input[str],
+    source_key_arn: pulumi.Input[str],
+    replica_key_arn: pulumi.Input[str],
+) -> list[Statement]:
+    """What S3 needs to replicate KMS-encrypted versions from the source to the replica bucket, only."""
+
+    def objects(arn: pulumi.Input[str]) -> pulumi.Output[str]:
+        return pulumi.Output.concat(arn, "/*")
+
+    return [
+        Statement(
+            sid="ReadReplicationConfiguration",
+            actions=["s3:GetReplicationConfiguration", "s3:ListBucket"],
+            resources=[source_arn],
+        ),
+        Statement(
+            sid="ReadSourceVersions",
+            actions=["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
+            resources=[objects(source_arn)],
+        ),
+        Statement(
+            sid="WriteReplicaVersions",
+            actions=["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+            resources=[objects(replica_arn)],
+        ),
+        Statement(
+            sid="DecryptSource",
+            actions=["kms:Decrypt"],
+            resources=[source_key_arn],
+            conditions={
+                "StringEquals": {"kms:ViaService": f"s3.{ctx.region}.amazonaws.com"},
+                # With S3 Bucket Keys the context is the bucket ARN, otherwise the object ARN.
+                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [source_arn, objects(source_arn)]},
+            },
+        ),
+        Statement(
+            sid="EncryptReplica",
+            actions=["kms:Encrypt", "kms:GenerateDataKey"],
+            resources=[replica_key_arn],
+            conditions={
+                "StringEquals": {"kms:ViaService": f"s3.{ctx.dr_region}.amazonaws.com"},
+                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [replica_arn, objects(replica_arn)]},
+            },
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class Buckets:
+    primary: aws.s3.Bucket
+    replica: aws.s3.Bucket
+    replication_role: aws.iam.Role
+
+
+def app_buckets(
+    ctx: StackContext,
+    parent: pulumi.Resource,
+    *,
+    primary_key_arn: pulumi.Input[str],
+    dr_key_arn: pulumi.Input[str],
+) -> Buckets:
+    """The data bucket, tagged for backup, replicating every object version to a DR-region bucket."""
+    source = secure_bucket(
+        ctx,
+        "backup-app-bucket",
+        purpose="data",
+        key_arn=primary_key_arn,
+        tags=dict(BACKUP_TAG),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    replica = secure_bucket(
+        ctx,
+        "backup-app-bucket-replica",
+        purpose="data-replica",
+        key_arn=dr_key_arn,
+        tags={"Role": "DisasterRecovery"},
+        opts=pulumi.ResourceOptions(parent=parent, provider=ctx.dr),
+    )
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(
+        "backup-s3-replication-role",
+        name=ctx.name(COMPONENT, "s3-replication", service="iam"),
+        description="S3 cross-region replication of the BackupVault data bucket",
+        assume_role_policy=service_trust_policy("s3.amazonaws.com", source_account=ctx.account_id),
+        opts=child,
+    )
+    policy = aws.iam.RolePolicy(
+        "backup-s3-replication-policy",
+        role=role.id,
+        name="replicate-data-bucket",
+        policy=policy_document(
+            *replication_statements(
+                ctx,
+                source_arn=source.bucket.arn,
+                replica_arn=replica.bucket.arn,
+                source_key_arn=primary_key_arn,
+                replica_key_arn=dr_key_arn,
+            )
+        ),
+        opts=child,
+    )
+    aws.s3.BucketReplicationConfig(
+        "backup-app-bucket-replication",
+        bucket=source.bucket.id,
+        role=role.arn,
+        rules=[
+            {
+                "id": "to-dr-region",
+                "status": "Enabled",
+                "filter": {"prefix": ""},
+                "delete_marker_replication": {"status": "Enabled"},
+                "source_selection_criteria": {"sse_kms_encrypted_objects": {"status": "Enabled"}},
+                "destination": {
+                    "bucket": replica.bucket.arn,
+                    "storage_class": "STANDARD_IA",
+                    "encryption_configuration": {"replica_kms_key_id": dr_key_arn},
+                },
+            }
+        ],
+        # S3 refuses replication until both buckets are versioned and the role can act.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[source.versioning, replica.versioning, policy]),
+    )
+    return Buckets(source.bucket, replica.bucket, role)
