@@ -30,6 +30,7 @@ UNSCOPED_ACTIONS: frozenset[str] = frozenset(
         "backup:ListRestoreJobs",
         "rds:DescribeDBInstances",
         "sagemaker:ListEndpoints",
+        "ecr:GetAuthorizationToken",
         "glue:GetCrawlerMetrics",
     }
 )

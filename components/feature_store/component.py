@@ -1,23 +1,328 @@
-"""The FeatureStorePipeline component resource."""
+"""The FeatureStorePipeline component: Kinesis -> enrichment Lambda -> DynamoDB features -> SageMaker
+endpoint behind an inference API, with the alarms an operator watches."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
-from components.context import StackContext
+from components.context import BACKUP_TAG, StackContext
 from components.feature_store.args import FeatureStoreArgs
+from components.feature_store.inference import VARIANT, InferenceApi, InferenceEndpoint
+from components.iam import Statement, policy_document
+from components.kms import CustomerManagedKey
+from components.lambda_function import FunctionSpec, PythonFunction
 
 COMPONENT = "featurestore"
+TTL_ATTRIBUTE = "expiresAt"
+# What Lambda's Kinesis poller calls with the function's role (AWSLambdaKinesisExecutionRole minus
+# ListStreams, which cannot be scoped and is not needed when the mapping names the stream).
+KINESIS_READ_ACTIONS = [
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+]
+FAILURE_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum: two weeks to inspect and replay
 
 
 class FeatureStorePipeline(pulumi.ComponentResource):
-    """Placeholder until the component lands: it refuses to run when enabled."""
+    """Streaming feature enrichment into DynamoDB and live inference over those features."""
 
-    def __init__(self, name: str, ctx: StackContext, args: FeatureStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("platform:index:FeatureStorePipeline", name, None, opts)
-        raise NotImplementedError("FeatureStorePipeline is not built yet; set enabled: false for it")
+    def __init__(
+        self, name: str, ctx: StackContext, args: FeatureStoreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(
+            "platform:index:FeatureStorePipeline",
+            name,
+            None,
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers=[ctx.primary])),
+        )
+        self._ctx = ctx
+        self._args = args
+        self.key = CustomerManagedKey(
+            "featurestore-key",
+            ctx,
+            component=COMPONENT,
+            purpose="data",
+            description=f"{ctx.project}-{ctx.stack} feature store: stream, table, queues, topic and logs",
+            services=["logs", "cloudwatch"],
+            opts=self._child(),
+        )
+        self.stream = self._stream()
+        self.table = self._table()
+        self.failure_queue = aws.sqs.Queue(
+            "featurestore-enrich-failures",
+            name=ctx.name(COMPONENT, "enrich-failures", service="sqs"),
+            kms_master_key_id=self.key.arn,
+            kms_data_key_reuse_period_seconds=300,
+            message_retention_seconds=FAILURE_RETENTION_SECONDS,
+            opts=ctx.stateful(self._child()),
+        )
+        self.enrich = self._enrich_function()
+        self.mapping = self._event_source_mapping()
+        self.producer_policy = self._producer_policy()
+
+        self.endpoint: InferenceEndpoint | None = None
+        self.api: InferenceApi | None = None
+        if args.inference is not None:
+            self.endpoint = InferenceEndpoint(ctx, COMPONENT, args.inference, self.key.arn, self)
+            self.api = InferenceApi(
+                ctx,
+                COMPONENT,
+                args.inference,
+                endpoint=self.endpoint,
+                table_name=self.table.name,
+                table_arn=self.table.arn,
+                kms_key_arn=self.key.arn,
+                parent=self,
+            )
+        self.alarm_topic = self._alarm_topic()
+        self._alarms()
+        self.register_outputs(self.stack_outputs())
+
+    def _child(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kwargs)
+
+    # --- data ---------------------------------------------------------------------------------
+
+    def _stream(self) -> aws.kinesis.Stream:
+        args = self._args
+        provisioned = args.stream_mode == "PROVISIONED"
+        return aws.kinesis.Stream(
+            "featurestore-events",
+            name=self._ctx.name(COMPONENT, "events", service="kinesis"),
+            stream_mode_details={"stream_mode": args.stream_mode},
+            shard_count=args.shard_count if provisioned else None,
+            retention_period=args.stream_retention_hours,
+            encryption_type="KMS",
+            kms_key_id=self.key.arn,
+            opts=self._ctx.stateful(self._child()),
+        )
+
+    def _table(self) -> aws.dynamodb.Table:
+        ctx = self._ctx
+        return aws.dynamodb.Table(
+            "featurestore-features",
+            name=ctx.name(COMPONENT, "features", service="dynamodb"),
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="userId",
+            attributes=[{"name": "userId", "type": "S"}],
+            point_in_time_recovery={"enabled": True},
+            ttl={"attribute_name": TTL_ATTRIBUTE, "enabled": True},
+            server_side_encryption={"enabled": True, "kms_key_arn": self.key.arn},
+            deletion_protection_enabled=ctx.is_prod,
+            tags=BACKUP_TAG,
+            opts=ctx.stateful(self._child()),
+        )
+
+    # --- enrichment ---------------------------------------------------------------------------
+
+    def _enrich_function(self) -> PythonFunction:
+        args = self._args
+        return PythonFunction(
+            "featurestore-enrich",
+            self._ctx,
+            FunctionSpec(
+                component=COMPONENT,
+                purpose="enrich",
+                module="feature_store.enrich",
+                include=["features", "store"],
+                description="Kinesis events -> per-user features, one conditional write per user and batch",
+                statements=[
+                    Statement(sid="ReadStream", actions=KINESIS_READ_ACTIONS, resources=[self.stream.arn]),
+                    Statement(
+                        sid="WriteFeatures",
+                        actions=["dynamodb:UpdateItem", "dynamodb:BatchGetItem"],
+                        resources=[self.table.arn],
+                    ),
+                    Statement(sid="SendFailedRecords", actions=["sqs:SendMessage"], resources=[self.failure_queue.arn]),
+                    # Decrypt the stream's records; encrypt failure records into the queue.
+                    Statement(
+                        sid="UseDataKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[self.key.arn]
+                    ),
+                ],
+                environment={
+                    "TABLE_NAME": self.table.name,
+                    "FEATURE_TTL_DAYS": str(args.feature_ttl_days),
+                    "WRITE_CONCURRENCY": str(args.write_concurrency),
+                },
+                timeout=args.enrich_timeout_seconds,
+                memory_size=args.enrich_memory_mb,
+                reserved_concurrency=args.enrich_reserved_concurrency,
+            ),
+            kms_key_arn=self.key.arn,
+            opts=self._child(),
+        )
+
+    def _event_source_mapping(self) -> aws.lambda_.EventSourceMapping:
+        args = self._args
+        return aws.lambda_.EventSourceMapping(
+            "featurestore-enrich-mapping",
+            function_name=self.enrich.arn,
+            event_source_arn=self.stream.arn,
+            starting_position="TRIM_HORIZON",
+            batch_size=args.batch_size,
+            maximum_batching_window_in_seconds=args.batching_window_seconds,
+            parallelization_factor=args.parallelization_factor,
+            function_response_types=["ReportBatchItemFailures"],
+            bisect_batch_on_function_error=True,
+            maximum_retry_attempts=args.maximum_retry_attempts,
+            maximum_record_age_in_seconds=args.maximum_record_age_seconds,
+            destination_config={"on_failure": {"destination_arn": self.failure_queue.arn}},
+            opts=self._child(depends_on=[self.enrich.policy]),
+        )
+
+    def _producer_policy(self) -> aws.iam.Policy:
+        """A managed policy producers attach to put events on the stream (and nothing else)."""
+        return aws.iam.Policy(
+            "featurestore-producer",
+            name=self._ctx.name(COMPONENT, "producer", service="iam"),
+            description="Put feature events on the feature store stream",
+            policy=policy_document(
+                Statement(
+                    sid="PutEvents",
+                    actions=["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary"],
+                    resources=[self.stream.arn],
+                ),
+                Statement(sid="EncryptEvents", actions=["kms:GenerateDataKey"], resources=[self.key.arn]),
+            ),
+            opts=self._child(),
+        )
+
+    # --- alarms -------------------------------------------------------------------------------
+
+    def _alarm_topic(self) -> aws.sns.Topic:
+        topic = aws.sns.Topic(
+            "featurestore-alarms",
+            name=self._ctx.name(COMPONENT, "alarms", service="sns"),
+            kms_master_key_id=self.key.arn,
+            opts=self._child(),
+        )
+        if self._args.alarm_email is not None:
+            aws.sns.TopicSubscription(
+                "featurestore-alarms-email",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=self._args.alarm_email,
+                opts=self._child(),
+            )
+        return topic
+
+    def _alarm(
+        self,
+        purpose: str,
+        description: str,
+        *,
+        namespace: str,
+        metric: str,
+        dimensions: Mapping[str, pulumi.Input[str]],
+        statistic: str,
+        threshold: float,
+        period: int = 60,
+        evaluation_periods: int = 5,
+    ) -> aws.cloudwatch.MetricAlarm:
+        return aws.cloudwatch.MetricAlarm(
+            f"featurestore-{purpose}",
+            name=self._ctx.name(COMPONENT, purpose, service="alarm"),
+            alarm_description=description,
+            namespace=namespace,
+            metric_name=metric,
+            dimensions=dict(dimensions),
+            statistic=statistic,
+            period=period,
+            evaluation_periods=evaluation_periods,
+            threshold=threshold,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=[self.alarm_topic.arn],
+            ok_actions=[self.alarm_topic.arn],
+            opts=self._child(),
+        )
+
+    def _alarms(self) -> None:
+        args = self._args
+        enrich = {"FunctionName": self.enrich.name}
+        self._alarm(
+            "iterator-age",
+            f"Enrichment is more than {args.iterator_age_alarm_seconds}s behind the stream",
+            namespace="AWS/Lambda",
+            metric="IteratorAge",
+            dimensions=enrich,
+            statistic="Maximum",
+            threshold=args.iterator_age_alarm_seconds * 1000,
+        )
+        self._alarm(
+            "enrich-errors",
+            "The enrichment function failed whole invocations",
+            namespace="AWS/Lambda",
+            metric="Errors",
+            dimensions=enrich,
+            statistic="Sum",
+            threshold=0,
+            period=300,
+            evaluation_periods=1,
+        )
+        for operation in ("Write", "Read"):
+            self._alarm(
+                f"table-{operation.lower()}-throttles",
+                f"DynamoDB throttled {operation.lower()}s on the feature table",
+                namespace="AWS/DynamoDB",
+                metric=f"{operation}ThrottleEvents",
+                dimensions={"TableName": self.table.name},
+                statistic="Sum",
+                threshold=0,
+                period=300,
+                evaluation_periods=1,
+            )
+        self._alarm(
+            "enrich-failures",
+            "Records gave up after their retries and wait in the failure queue",
+            namespace="AWS/SQS",
+            metric="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": self.failure_queue.name},
+            statistic="Maximum",
+            threshold=0,
+            period=300,
+            evaluation_periods=1,
+        )
+        if self.api is not None and self.endpoint is not None:
+            self._alarm(
+                "predict-errors",
+                "The predict function failed invocations",
+                namespace="AWS/Lambda",
+                metric="Errors",
+                dimensions={"FunctionName": self.api.function.name},
+                statistic="Sum",
+                threshold=0,
+                period=300,
+                evaluation_periods=1,
+            )
+            self._alarm(
+                "model-errors",
+                "The model endpoint answered with 5xx errors",
+                namespace="AWS/SageMaker",
+                metric="Invocation5XXErrors",
+                dimensions={"EndpointName": self.endpoint.endpoint.name, "VariantName": VARIANT},
+                statistic="Sum",
+                threshold=0,
+                period=300,
+                evaluation_periods=1,
+            )
 
     def stack_outputs(self) -> dict[str, Any]:
-        return {}
+        return {
+            "streamName": self.stream.name,
+            "streamArn": self.stream.arn,
+            "tableName": self.table.name,
+            "failureQueueUrl": self.failure_queue.url,
+            "producerPolicyArn": self.producer_policy.arn,
+            "alarmTopicArn": self.alarm_topic.arn,
+            "apiUrl": self.api.url if self.api is not None else None,
+            "apiClientPolicyArn": self.api.client_policy.arn if self.api and self.api.client_policy else None,
+            "endpointName": self.endpoint.endpoint.name if self.endpoint is not None else None,
+        }

@@ -1,0 +1,296 @@
+"""The inference half of the feature store: SageMaker model, endpoint (serverless or provisioned, with
+target-tracking autoscaling), and the HTTP API whose `predict` function reads features and invokes it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.context import StackContext
+from components.feature_store.args import InferenceArgs, ecr_repository, s3_object
+from components.iam import Statement, policy_document, service_trust_policy
+from components.lambda_function import FunctionSpec, PythonFunction
+
+VARIANT = "AllTraffic"
+PREDICT_ROUTE = "POST /predict"
+# One JSON line per request in the API access log (API Gateway $context variables).
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "caller": "$context.identity.caller",
+        "requestTime": "$context.requestTime",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "integrationError": "$context.integrationErrorMessage",
+        "latencyMs": "$context.responseLatency",
+    }
+)
+
+
+def model_fingerprint(args: InferenceArgs) -> str:
+    """Short hash of what a model / endpoint config is made of.
+
+    Both are immutable in SageMaker: a change must create new ones under new names, switch the endpoint
+    over (a blue/green UpdateEndpoint), then delete the old ones.
+    """
+    settings = args.model_dump(
+        include={"mode", "image", "model_data_url", "instance_type", "instance_count", "serverless_memory_mb"}
+        | {"serverless_max_concurrency"}
+    )
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+
+
+class InferenceEndpoint:
+    """Builds the model, endpoint config, endpoint and (in provisioned mode) its autoscaling."""
+
+    def __init__(
+        self, ctx: StackContext, component: str, args: InferenceArgs, kms_key_arn: pulumi.Output[str], parent: Any
+    ) -> None:
+        self._ctx, self._component, self._args, self._key, self._parent = ctx, component, args, kms_key_arn, parent
+        self.endpoint_name = ctx.name(component, "model", service="sagemaker")
+        self.endpoint_arn = ctx.arn("sagemaker", f"endpoint/{self.endpoint_name}")
+        fingerprint = model_fingerprint(args)
+        self.log_group = aws.cloudwatch.LogGroup(
+            "featurestore-endpoint-logs",
+            name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
+            retention_in_days=ctx.config.log_retention_days,
+            kms_key_id=kms_key_arn,
+            opts=self._child(),
+        )
+        self.role = self._execution_role()
+        self.model = aws.sagemaker.Model(
+            "featurestore-model",
+            name=ctx.name(component, f"model-{fingerprint}", service="sagemaker"),
+            execution_role_arn=self.role.arn,
+            primary_container={"image": args.image, "model_data_url": args.model_data_url, "mode": "SingleModel"},
+            # The model needs no network: SageMaker fetches the artifact and image on its behalf.
+            enable_network_isolation=True,
+            opts=self._child(depends_on=[self.role_policy]),
+        )
+        self.endpoint_config = aws.sagemaker.EndpointConfiguration(
+            "featurestore-endpoint-config",
+            name=ctx.name(component, f"model-{fingerprint}", service="sagemaker"),
+            production_variants=[self._variant()],
+            # Serverless variants have no storage volume to encrypt; provisioned ones do.
+            kms_key_arn=kms_key_arn if args.mode == "provisioned" else None,
+            opts=self._child(),
+        )
+        self.endpoint = aws.sagemaker.Endpoint(
+            "featurestore-endpoint",
+            name=self.endpoint_name,
+            endpoint_config_name=self.endpoint_config.name,
+            opts=self._child(depends_on=[self.log_group]),
+        )
+        if args.autoscaling is not None:
+            self._autoscaling()
+
+    def _child(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self._parent, **kwargs)
+
+    def _variant(self) -> dict[str, Any]:
+        args = self._args
+        variant: dict[str, Any] = {"variant_name": VARIANT, "model_name": self.model.name}
+        if args.mode == "serverless":
+            variant["serverless_config"] = {
+                "memory_size_in_mb": args.serverless_memory_mb,
+                "max_concurrency": args.serverless_max_concurrency,
+            }
+        else:
+            variant.update(
+                instance_type=args.instance_type, initial_instance_count=args.instance_count, initial_variant_weight=1
+            )
+        return variant
+
+    def _execution_role(self) -> aws.iam.Role:
+        ctx, args = self._ctx, self._args
+        account, region, repository = ecr_repository(args.image)
+        bucket, key = s3_object(args.model_data_url)
+        repository_arn = pulumi.Output.concat("arn:", ctx.partition, f":ecr:{region}:{account}:repository/{repository}")
+        statements = [
+            Statement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"]),
+            Statement(
+                sid="PullModelImage",
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=[repository_arn],
+            ),
+            Statement(
+                sid="ReadModelArtifact",
+                actions=["s3:GetObject"],
+                resources=[pulumi.Output.concat("arn:", ctx.partition, f":s3:::{bucket}/{key}")],
+            ),
+            Statement(
+                sid="WriteEndpointLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[pulumi.Output.concat(self.log_group.arn, ":*")],
+            ),
+            Statement(
+                sid="PublishEndpointMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+            ),
+        ]
+        if args.model_data_kms_key_arn is not None:
+            statements.append(
+                Statement(sid="DecryptModelArtifact", actions=["kms:Decrypt"], resources=[args.model_data_kms_key_arn])
+            )
+        role = aws.iam.Role(
+            "featurestore-model-role",
+            name=ctx.name(self._component, "model-exec", service="iam"),
+            description=f"SageMaker execution role of endpoint {self.endpoint_name}",
+            assume_role_policy=service_trust_policy("sagemaker.amazonaws.com", source_account=ctx.account_id),
+            opts=self._child(),
+        )
+        self.role_policy = aws.iam.RolePolicy(
+            "featurestore-model-policy",
+            role=role.id,
+            name="least-privilege",
+            policy=policy_document(*statements),
+            opts=self._child(),
+        )
+        return role
+
+    def _autoscaling(self) -> None:
+        scaling = self._args.autoscaling
+        assert scaling is not None
+        target = aws.appautoscaling.Target(
+            "featurestore-endpoint-scaling",
+            service_namespace="sagemaker",
+            resource_id=pulumi.Output.concat("endpoint/", self.endpoint.name, f"/variant/{VARIANT}"),
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            min_capacity=scaling.min_capacity,
+            max_capacity=scaling.max_capacity,
+            opts=self._child(),
+        )
+        aws.appautoscaling.Policy(
+            "featurestore-endpoint-invocations",
+            name=self._ctx.name(self._component, "model-invocations"),
+            policy_type="TargetTrackingScaling",
+            service_namespace=target.service_namespace,
+            resource_id=target.resource_id,
+            scalable_dimension=target.scalable_dimension,
+            target_tracking_scaling_policy_configuration={
+                "target_value": float(scaling.target_invocations_per_instance),
+                "predefined_metric_specification": {"predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
+                "scale_in_cooldown": scaling.scale_in_cooldown_seconds,
+                "scale_out_cooldown": scaling.scale_out_cooldown_seconds,
+            },
+            opts=self._child(),
+        )
+
+
+class InferenceApi:
+    """`POST /predict` on an HTTP API, proxied to the predict function (payload format 2.0)."""
+
+    def __init__(
+        self,
+        ctx: StackContext,
+        component: str,
+        args: InferenceArgs,
+        *,
+        endpoint: InferenceEndpoint,
+        table_name: pulumi.Input[str],
+        table_arn: pulumi.Input[str],
+        kms_key_arn: pulumi.Output[str],
+        parent: Any,
+    ) -> None:
+        child = pulumi.ResourceOptions(parent=parent)
+        self.function = PythonFunction(
+            "featurestore-predict",
+            ctx,
+            FunctionSpec(
+                component=component,
+                purpose="predict",
+                module="feature_store.predict",
+                include=["features", "store"],
+                description="Reads a user's features and returns the model's prediction",
+                statements=[
+                    Statement(sid="ReadFeatures", actions=["dynamodb:GetItem"], resources=[table_arn]),
+                    Statement(
+                        sid="InvokeModel", actions=["sagemaker:InvokeEndpoint"], resources=[endpoint.endpoint_arn]
+                    ),
+                ],
+                environment={"TABLE_NAME": table_name, "ENDPOINT_NAME": endpoint.endpoint_name},
+                timeout=15,
+                memory_size=256,
+                reserved_concurrency=args.predict_reserved_concurrency,
+            ),
+            kms_key_arn=kms_key_arn,
+            opts=child,
+        )
+        self.api = aws.apigatewayv2.Api(
+            "featurestore-api",
+            name=ctx.name(component, "inference", service="apigw"),
+            description="Live inference over the feature store",
+            protocol_type="HTTP",
+            opts=child,
+        )
+        integration = aws.apigatewayv2.Integration(
+            "featurestore-api-predict",
+            api_id=self.api.id,
+            integration_type="AWS_PROXY",
+            integration_uri=self.function.arn,
+            integration_method="POST",
+            payload_format_version="2.0",
+            timeout_milliseconds=15_000,
+            opts=child,
+        )
+        self.route = aws.apigatewayv2.Route(
+            "featurestore-api-route",
+            api_id=self.api.id,
+            route_key=PREDICT_ROUTE,
+            target=pulumi.Output.concat("integrations/", integration.id),
+            authorization_type=args.api_authorization,
+            opts=child,
+        )
+        self.access_logs = aws.cloudwatch.LogGroup(
+            "featurestore-api-logs",
+            name=f"/aws/apigateway/{ctx.name(component, 'inference', service='apigw')}",
+            retention_in_days=ctx.config.log_retention_days,
+            kms_key_id=kms_key_arn,
+            opts=child,
+        )
+        self.stage = aws.apigatewayv2.Stage(
+            "featurestore-api-stage",
+            api_id=self.api.id,
+            name="$default",
+            auto_deploy=True,
+            access_log_settings={"destination_arn": self.access_logs.arn, "format": ACCESS_LOG_FORMAT},
+            default_route_settings={
+                "throttling_rate_limit": args.api_throttle_rate,
+                "throttling_burst_limit": args.api_throttle_burst,
+                "detailed_metrics_enabled": True,
+            },
+            opts=child,
+        )
+        aws.lambda_.Permission(
+            "featurestore-api-invoke",
+            action="lambda:InvokeFunction",
+            function=self.function.name,
+            principal="apigateway.amazonaws.com",
+            # Only this API's predict route may invoke it, from any stage.
+            source_arn=pulumi.Output.concat(self.api.execution_arn, "/*/POST/predict"),
+            opts=child,
+        )
+        self.url = pulumi.Output.concat(self.api.api_endpoint, "/predict")
+        self.client_policy: aws.iam.Policy | None = None
+        if args.api_authorization == "AWS_IAM":
+            # What a caller's role attaches to be let through the IAM-authorised route, and nothing more.
+            self.client_policy = aws.iam.Policy(
+                "featurestore-api-client",
+                name=ctx.name(component, "predict-client", service="iam"),
+                description="Call POST /predict on the feature store inference API",
+                policy=policy_document(
+                    Statement(
+                        sid="CallPredict",
+                        actions=["execute-api:Invoke"],
+                        resources=[pulumi.Output.concat(self.api.execution_arn, "/$default/POST/predict")],
+                    )
+                ),
+                opts=child,
+            )
