@@ -111,8 +111,8 @@ def check_key_policy_grants(subject: Subject) -> Iterable[str]:
             continue
         if not any(a in ("kms:*", "*") for a in statement.actions):
             continue
-        grantees = principal_values(statement.principal, "AWS") + principal_values(statement.principal, "Service")
-        grantees += principal_values(statement.principal, "Federated")
+        kinds = ("AWS", "Service", "Federated")
+        grantees = dict.fromkeys(g for kind in kinds for g in principal_values(statement.principal, kind))
         others = [g for g in grantees if g is not UNKNOWN and not ACCOUNT_ROOT.match(str(g))]
         if others:
             yield f"{statement.label} grants kms:* to {others}; only the account root may administer the key"
