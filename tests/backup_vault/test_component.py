@@ -1,0 +1,616 @@
+"""BackupVault under the recording mocks: the real program per stack, asserting on the inputs that reach
+each resource. dev = stream-Lambda replication, no lock, no database; staging = global table, governance
+lock, database; prod = stream-Lambda replication, compliance lock, multi-AZ database."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+
+from offline.mocks import ACCOUNT_ID
+from offline.runner import PlanGraph, RecordedResource
+from tests.conftest import stack_config
+
+COMPONENT_TYPE = "platform:index:BackupVault"
+VAULT = "aws:backup/vault:Vault"
+TABLE = "aws:dynamodb/table:Table"
+BUCKET = "aws:s3/bucket:Bucket"
+KEY = "aws:kms/key:Key"
+RDS = "aws:rds/instance:Instance"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+LOCK = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
+
+REGIONS = {
+    "dev": ("eu-west-1", "eu-central-1"),
+    "staging": ("eu-west-2", "eu-west-1"),
+    "prod": ("us-east-1", "us-west-2"),
+}
+
+
+def backup_resources(plan: PlanGraph) -> list[RecordedResource]:
+    [component] = plan.of_type(COMPONENT_TYPE)
+    return plan.descendants(component)
+
+
+def one(plan: PlanGraph, type_token: str, name: str | None = None) -> RecordedResource:
+    """The single resource of a type (and logical name) inside the BackupVault component."""
+    found = [r for r in backup_resources(plan) if r.type == type_token and (name is None or r.name == name)]
+    assert len(found) == 1, f"expected one {type_token} {name or ''} in BackupVault, found {[r.name for r in found]}"
+    return found[0]
+
+
+def mine(plan: PlanGraph, type_token: str) -> list[RecordedResource]:
+    return [r for r in backup_resources(plan) if r.type == type_token]
+
+
+def region_of(plan: PlanGraph, resource: RecordedResource) -> str:
+    return plan.provider_inputs(resource)["region"]
+
+
+def policy(resource: RecordedResource, key: str = "policy") -> dict[str, Any]:
+    return json.loads(resource.inputs[key])
+
+
+def statements_by_sid(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in document["Statement"]}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def granted(document: dict[str, Any]) -> dict[str, set[str]]:
+    """action -> resources it is allowed on."""
+    grants: dict[str, set[str]] = {}
+    for statement in document["Statement"]:
+        if statement["Effect"] != "Allow":
+            continue
+        for action in as_list(statement["Action"]):
+            grants.setdefault(action, set()).update(as_list(statement["Resource"]))
+    return grants
+
+
+def arn_of(plan: PlanGraph, type_token: str, name: str) -> str:
+    return one(plan, type_token, name).outputs["arn"]
+
+
+@pytest.fixture(params=["dev", "staging", "prod"])
+def any_plan(request) -> PlanGraph:
+    return request.getfixturevalue(f"{request.param}_plan")
+
+
+# --- regions and providers -----------------------------------------------------------------------
+
+
+def test_dr_resources_use_the_dr_provider_and_the_rest_the_primary(any_plan: PlanGraph) -> None:
+    primary_region, dr_region = REGIONS[any_plan.stack]
+    dr_prefixes = ("backup-dr-", "backup-app-bucket-replica-", "backup-db-dr-")
+    dr_names = {"backup-app-table-replica", "backup-app-bucket-replica", "backup-db-replica"}
+    checked_dr = set()
+    for resource in backup_resources(any_plan):
+        if not resource.custom or not resource.type.startswith("aws:") or resource.type.startswith("aws:iam/"):
+            continue
+        in_dr = resource.name in dr_names or resource.name.startswith(dr_prefixes)
+        expected = dr_region if in_dr else primary_region
+        assert region_of(any_plan, resource) == expected, resource.name
+        if expected == dr_region:
+            checked_dr.add(resource.name)
+    # The DR vault, key, replica bucket and DR function exist in every stack.
+    assert {"backup-dr-vault", "backup-dr-key-key", "backup-app-bucket-replica", "backup-dr-function"} <= checked_dr
+
+
+def test_dr_vault_and_replicas_live_in_the_dr_region(dev_plan: PlanGraph) -> None:
+    _, dr_region = REGIONS["dev"]
+    dr_vault = one(dev_plan, VAULT, "backup-dr-vault")
+    assert dr_vault.outputs["arn"].startswith(f"arn:aws:backup:{dr_region}:{ACCOUNT_ID}:backup-vault:")
+    assert dr_vault.inputs["kmsKeyArn"] == arn_of(dev_plan, KEY, "backup-dr-key-key")
+    assert arn_of(dev_plan, KEY, "backup-dr-key-key").startswith(f"arn:aws:kms:{dr_region}:")
+    replica_table = one(dev_plan, TABLE, "backup-app-table-replica")
+    assert replica_table.inputs["serverSideEncryption"]["kmsKeyArn"] == arn_of(dev_plan, KEY, "backup-dr-key-key")
+    assert region_of(dev_plan, one(dev_plan, BUCKET, "backup-app-bucket-replica")) == dr_region
+
+
+# --- keys, vaults, notifications, lock -----------------------------------------------------------
+
+
+def test_keys_carry_the_articles_backup_grant_and_rotate(prod_plan: PlanGraph) -> None:
+    for name, region in (("backup-primary-key-key", "us-east-1"), ("backup-dr-key-key", "us-west-2")):
+        key = one(prod_plan, KEY, name)
+        assert key.inputs["enableKeyRotation"] is True
+        statements = statements_by_sid(policy(key))
+        assert statements["EnableAccountAdministration"]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}
+        backup = statements["AllowBackup"]
+        assert backup["Principal"] == {"Service": "backup.amazonaws.com"}
+        assert set(backup["Action"]) == {
+            "kms:Encrypt",
+            "kms:Decrypt",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+            "kms:DescribeKey",
+        }
+        assert statements["AllowCloudWatchLogs"]["Principal"] == {"Service": f"logs.{region}.amazonaws.com"}
+    aliases = {a.inputs["name"] for a in mine(prod_plan, "aws:kms/alias:Alias") if a.name.startswith("backup-")}
+    assert aliases == {"alias/platform-prod-backup-primary", "alias/platform-prod-backup-dr"}
+
+
+def test_vault_notifies_the_encrypted_topic_of_all_six_job_events(dev_plan: PlanGraph) -> None:
+    notifications = one(dev_plan, "aws:backup/vaultNotifications:VaultNotifications")
+    topic = one(dev_plan, "aws:sns/topic:Topic", "backup-notifications")
+    assert notifications.inputs["backupVaultName"] == "platform-dev-backup-vault"
+    assert notifications.inputs["snsTopicArn"] == topic.outputs["arn"]
+    assert sorted(notifications.inputs["backupVaultEvents"]) == sorted(
+        f"{kind}_JOB_{state}" for kind in ("BACKUP", "RESTORE") for state in ("STARTED", "COMPLETED", "FAILED")
+    )
+    assert topic.inputs["kmsMasterKeyId"] == arn_of(dev_plan, KEY, "backup-primary-key-key")
+    statements = statements_by_sid(policy(one(dev_plan, "aws:sns/topicPolicy:TopicPolicy")))
+    publish = statements["AwsBackupPublishesJobEvents"]
+    assert publish["Principal"] == {"Service": "backup.amazonaws.com"}
+    assert publish["Action"] == "sns:Publish" and publish["Resource"] == topic.outputs["arn"]
+    assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+
+
+def test_no_vault_lock_unless_configured(dev_plan: PlanGraph) -> None:
+    assert [r for r in backup_resources(dev_plan) if r.type == LOCK] == []
+
+
+def test_prod_locks_both_vaults_in_compliance_mode(prod_plan: PlanGraph) -> None:
+    locks = {r.name: r for r in mine(prod_plan, LOCK)}
+    assert set(locks) == {"backup-vault-lock", "backup-dr-vault-lock"}
+    assert locks["backup-vault-lock"].inputs["backupVaultName"] == "platform-prod-backup-vault"
+    assert locks["backup-dr-vault-lock"].inputs["backupVaultName"] == "platform-prod-backup-dr-vault"
+    assert region_of(prod_plan, locks["backup-dr-vault-lock"]) == "us-west-2"
+    for lock in locks.values():
+        assert (lock.inputs["minRetentionDays"], lock.inputs["maxRetentionDays"]) == (7, 2555)
+        assert lock.inputs["changeableForDays"] == 3
+
+
+def test_staging_lock_is_governance_mode(staging_plan: PlanGraph) -> None:
+    locks = mine(staging_plan, LOCK)
+    assert len(locks) == 2
+    assert all("changeableForDays" not in lock.inputs for lock in locks)
+
+
+# --- plan, selection, restore testing ------------------------------------------------------------
+
+
+def test_plan_rules_and_copy_actions_match_the_article(any_plan: PlanGraph) -> None:
+    _, dr_region = REGIONS[any_plan.stack]
+    dr_vault_arn = arn_of(any_plan, VAULT, "backup-dr-vault")
+    assert dr_vault_arn.startswith(f"arn:aws:backup:{dr_region}:")
+    rules = {r["ruleName"]: r for r in one(any_plan, "aws:backup/plan:Plan").inputs["rules"]}
+    expected = {
+        "daily": ("cron(0 2 * * ? *)", 60, 120, 30, 365),
+        "weekly": ("cron(0 3 ? * SUN *)", 60, 180, 7, 2555),
+    }
+    assert set(rules) == set(expected)
+    for name, (schedule, start, complete, cold, delete) in expected.items():
+        rule = rules[name]
+        assert rule["schedule"] == schedule
+        assert (rule["startWindow"], rule["completionWindow"]) == (start, complete)
+        assert rule["lifecycle"] == {"coldStorageAfter": cold, "deleteAfter": delete}
+        assert rule["targetVaultName"] == f"platform-{any_plan.stack}-backup-vault"
+        assert rule["copyActions"] == [
+            {"destinationVaultArn": dr_vault_arn, "lifecycle": {"coldStorageAfter": cold, "deleteAfter": delete}}
+        ]
+        assert rule["recoveryPointTags"]["BackupType"] == name.title()
+        assert rule["recoveryPointTags"]["Environment"] == any_plan.stack
+
+
+def test_selection_picks_tagged_resources_with_the_backup_role(dev_plan: PlanGraph) -> None:
+    selection = one(dev_plan, "aws:backup/selection:Selection")
+    role = one(dev_plan, "aws:iam/role:Role", "backup-service-role")
+    assert selection.inputs["planId"] == one(dev_plan, "aws:backup/plan:Plan").id
+    assert selection.inputs["iamRoleArn"] == role.outputs["arn"]
+    assert selection.inputs["selectionTags"] == [{"type": "STRINGEQUALS", "key": "BackupEnabled", "value": "true"}]
+    trust = policy(role, "assumeRolePolicy")["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "backup.amazonaws.com"}]
+    attached = {
+        r.inputs["policyArn"]
+        for r in mine(dev_plan, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if r.name.startswith("backup-service-role-")
+    }
+    assert attached == {
+        "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
+        "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
+        "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Backup",
+        "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore",
+    }
+
+
+def test_protected_resources_carry_the_backup_tag_and_replicas_do_not(prod_plan: PlanGraph) -> None:
+    tagged = {
+        r.name
+        for r in backup_resources(prod_plan)
+        if r.custom and (r.inputs.get("tags") or {}).get("BackupEnabled") == "true"
+    }
+    assert tagged == {"backup-app-table", "backup-app-bucket", "backup-db"}
+
+
+def test_restore_testing_restores_the_app_table_from_the_primary_vault(dev_plan: PlanGraph) -> None:
+    plan = one(dev_plan, "aws:backup/restoreTestingPlan:RestoreTestingPlan")
+    assert plan.inputs["name"] == "platform_dev_backup_restore_test"
+    selection_window = plan.inputs["recoveryPointSelection"]
+    assert selection_window["includeVaults"] == [arn_of(dev_plan, VAULT, "backup-vault")]
+    assert selection_window["algorithm"] == "LATEST_WITHIN_WINDOW"
+    selection = one(dev_plan, "aws:backup/restoreTestingSelection:RestoreTestingSelection")
+    assert selection.inputs["restoreTestingPlanName"] == "platform_dev_backup_restore_test"
+    assert selection.inputs["protectedResourceType"] == "DynamoDB"
+    assert selection.inputs["protectedResourceArns"] == [arn_of(dev_plan, TABLE, "backup-app-table")]
+    assert selection.inputs["iamRoleArn"] == one(dev_plan, "aws:iam/role:Role", "backup-service-role").outputs["arn"]
+
+
+# --- lifecycle validation at plan time -----------------------------------------------------------
+
+
+def test_a_lifecycle_aws_would_refuse_stops_the_program(plan_with) -> None:
+    weekly = {"schedule": "cron(0 3 ? * SUN *)", "completionWindowMinutes": 180, "coldStorageAfterDays": 30}
+    with pytest.raises(pulumi.RunError) as caught:
+        plan_with("dev", {"platform:backup": {"weekly": {**weekly, "deleteAfterDays": 100}}})
+    message = str(caught.value)
+    assert "platform:backup.weekly" in message
+    assert "deleteAfterDays (100) must be at least coldStorageAfterDays (30) + 90 = 120" in message
+
+
+@pytest.mark.parametrize(
+    ("backup", "expected"),
+    [
+        (
+            {
+                "daily": {
+                    "schedule": "cron(0 2 * * ? *)",
+                    "completionWindowMinutes": 120,
+                    "coldStorageAfterDays": 30,
+                    "deleteAfterDays": 119,
+                }
+            },
+            "deleteAfterDays (119) must be at least coldStorageAfterDays (30) + 90 = 120",
+        ),
+        (
+            {"vaultLock": {"minRetentionDays": 30, "maxRetentionDays": 2000}},
+            "weekly.deleteAfterDays (2555) is outside vaultLock [minRetentionDays 30, maxRetentionDays 2000]",
+        ),
+        (
+            {"vaultLock": {"minRetentionDays": 400, "maxRetentionDays": 3000}},
+            "daily.deleteAfterDays (365) is outside vaultLock [minRetentionDays 400, maxRetentionDays 3000]",
+        ),
+        (
+            {
+                "daily": {
+                    "schedule": "cron(0 2 * * ? *)",
+                    "startWindowMinutes": 120,
+                    "completionWindowMinutes": 120,
+                    "deleteAfterDays": 35,
+                }
+            },
+            "completionWindowMinutes (120) must be greater than startWindowMinutes (120)",
+        ),
+        ({"vaultLock": {"minRetentionDays": 1, "maxRetentionDays": 3000, "changeableForDays": 1}}, "changeableForDays"),
+        ({"database": {"enabled": True, "instanceClass": "db.t3.small"}}, "has no Performance Insights for MySQL"),
+        ({"database": {"vpcCidr": "10.9.0.0/16", "drVpcCidr": "10.9.0.0/16"}}, "use distinct ranges"),
+        ({"replication": "streams"}, "platform:backup.replication"),
+    ],
+)
+def test_config_errors_name_the_key_and_value(backup: dict[str, Any], expected: str) -> None:
+    from components.config import ConfigError, parse_stack_config
+    from offline.runner import flatten_config, merge_config
+
+    raw = flatten_config(merge_config(stack_config("dev"), {"platform:backup": backup}))
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(raw, project="platform", stack="dev")
+    assert expected in str(caught.value)
+
+
+def test_a_warm_only_rule_needs_no_cold_storage_gap() -> None:
+    from components.backup_vault.args import BackupRuleSettings
+
+    rule = BackupRuleSettings(schedule="cron(0 1 * * ? *)", completion_window_minutes=120, delete_after_days=14)
+    assert rule.cold_storage_after_days is None
+
+
+# --- app data ------------------------------------------------------------------------------------
+
+
+def test_app_table_is_on_demand_pitr_cmk_streamed(any_plan: PlanGraph) -> None:
+    table = one(any_plan, TABLE, "backup-app-table").inputs
+    assert (table["hashKey"], table["rangeKey"]) == ("id", "timestamp")
+    assert table["attributes"] == [{"name": "id", "type": "S"}, {"name": "timestamp", "type": "N"}]
+    assert table["billingMode"] == "PAY_PER_REQUEST"
+    assert table["pointInTimeRecovery"] == {"enabled": True}
+    assert table["serverSideEncryption"] == {
+        "enabled": True,
+        "kmsKeyArn": arn_of(any_plan, KEY, "backup-primary-key-key"),
+    }
+    assert (table["streamEnabled"], table["streamViewType"]) == (True, "NEW_AND_OLD_IMAGES")
+
+
+def test_global_table_mode_adds_a_dr_replica_and_no_replication_function(staging_plan: PlanGraph) -> None:
+    table = one(staging_plan, TABLE, "backup-app-table").inputs
+    assert table["replicas"] == [
+        {
+            "regionName": "eu-west-1",
+            "kmsKeyArn": arn_of(staging_plan, KEY, "backup-dr-key-key"),
+            "pointInTimeRecovery": True,
+            "deletionProtectionEnabled": False,
+            "propagateTags": True,
+        }
+    ]
+    names = {r.name for r in backup_resources(staging_plan)}
+    assert "backup-app-table-replica" not in names and "backup-replicate" not in names
+    assert mine(staging_plan, "aws:lambda/eventSourceMapping:EventSourceMapping") == []
+    assert staging_plan.outputs["backup"]["replicaTableName"] == "platform-staging-backup-data"
+
+
+def test_lambda_mode_streams_the_table_to_the_replica_with_partial_failures(dev_plan: PlanGraph) -> None:
+    table = one(dev_plan, TABLE, "backup-app-table")
+    assert "replicas" not in table.inputs
+    mapping = one(dev_plan, "aws:lambda/eventSourceMapping:EventSourceMapping").inputs
+    function = one(dev_plan, "aws:lambda/function:Function", "backup-replicate-function")
+    assert mapping["eventSourceArn"] == table.outputs["streamArn"]
+    assert mapping["functionName"] == function.outputs["arn"]
+    assert mapping["startingPosition"] == "TRIM_HORIZON"
+    assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["bisectBatchOnFunctionError"] is True
+    assert mapping["batchSize"] == 50  # from Pulumi.dev.yaml
+    assert mapping["destinationConfig"] == {
+        "onFailure": {"destinationArn": one(dev_plan, "aws:sqs/queue:Queue", "backup-failures").outputs["arn"]}
+    }
+    env = function.inputs["environment"]["variables"]
+    assert env["REPLICA_REGION"] == "eu-central-1"
+    assert env["REPLICA_TABLE_NAME"] == "platform-dev-backup-data-replica"
+    assert function.inputs["handler"] == "handlers.backup_vault.replicate.handler"
+
+
+def test_bucket_replicates_to_the_dr_bucket_under_the_dr_key(dev_plan: PlanGraph) -> None:
+    config = one(dev_plan, "aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+    source, replica = one(dev_plan, BUCKET, "backup-app-bucket"), one(dev_plan, BUCKET, "backup-app-bucket-replica")
+    role = one(dev_plan, "aws:iam/role:Role", "backup-s3-replication-role")
+    assert config.inputs["bucket"] == source.id
+    assert config.inputs["role"] == role.outputs["arn"]
+    [rule] = config.inputs["rules"]
+    assert rule["status"] == "Enabled"
+    assert rule["destination"]["bucket"] == replica.outputs["arn"]
+    assert rule["destination"]["encryptionConfiguration"] == {
+        "replicaKmsKeyId": arn_of(dev_plan, KEY, "backup-dr-key-key")
+    }
+    assert rule["sourceSelectionCriteria"] == {"sseKmsEncryptedObjects": {"status": "Enabled"}}
+    assert rule["deleteMarkerReplication"] == {"status": "Enabled"}
+    versionings = {
+        r.urn for r in mine(dev_plan, "aws:s3/bucketVersioning:BucketVersioning") if r.name.startswith("backup-")
+    }
+    assert len(versionings) == 2 and versionings <= set(config.depends_on)
+    grants = granted(policy(one(dev_plan, ROLE_POLICY, "backup-s3-replication-policy")))
+    source_arn, replica_arn = source.outputs["arn"], replica.outputs["arn"]
+    assert grants == {
+        "s3:GetReplicationConfiguration": {source_arn},
+        "s3:ListBucket": {source_arn},
+        "s3:GetObjectVersionForReplication": {f"{source_arn}/*"},
+        "s3:GetObjectVersionAcl": {f"{source_arn}/*"},
+        "s3:GetObjectVersionTagging": {f"{source_arn}/*"},
+        "s3:ReplicateObject": {f"{replica_arn}/*"},
+        "s3:ReplicateDelete": {f"{replica_arn}/*"},
+        "s3:ReplicateTags": {f"{replica_arn}/*"},
+        "kms:Decrypt": {arn_of(dev_plan, KEY, "backup-primary-key-key")},
+        "kms:Encrypt": {arn_of(dev_plan, KEY, "backup-dr-key-key")},
+        "kms:GenerateDataKey": {arn_of(dev_plan, KEY, "backup-dr-key-key")},
+    }
+
+
+def test_buckets_are_versioned_encrypted_private_and_tls_only(dev_plan: PlanGraph) -> None:
+    for name, key in (
+        ("backup-app-bucket", "backup-primary-key-key"),
+        ("backup-app-bucket-replica", "backup-dr-key-key"),
+    ):
+        bucket_id = one(dev_plan, BUCKET, name).id
+        versioning = one(dev_plan, "aws:s3/bucketVersioning:BucketVersioning", f"{name}-versioning").inputs
+        assert versioning == {"bucket": bucket_id, "versioningConfiguration": {"status": "Enabled"}}
+        encryption = one(
+            dev_plan,
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            f"{name}-encryption",
+        ).inputs["rules"][0]
+        assert encryption["applyServerSideEncryptionByDefault"] == {
+            "sseAlgorithm": "aws:kms",
+            "kmsMasterKeyId": arn_of(dev_plan, KEY, key),
+        }
+        block = one(dev_plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", f"{name}-public-access").inputs
+        assert all(
+            block[k] is True
+            for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        )
+        [deny] = policy(one(dev_plan, "aws:s3/bucketPolicy:BucketPolicy", f"{name}-tls-only"))["Statement"]
+        assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+# --- database ------------------------------------------------------------------------------------
+
+
+def test_prod_database_primary_and_cross_region_replica(prod_plan: PlanGraph) -> None:
+    primary, replica = one(prod_plan, RDS, "backup-db"), one(prod_plan, RDS, "backup-db-replica")
+    p = primary.inputs
+    assert (p["engine"], p["instanceClass"], p["multiAz"]) == ("mysql", "db.r6g.xlarge", True)
+    assert p["storageEncrypted"] is True and p["kmsKeyId"] == arn_of(prod_plan, KEY, "backup-primary-key-key")
+    assert p["deletionProtection"] is True
+    assert p["performanceInsightsEnabled"] is True and p["performanceInsightsRetentionPeriod"] == 31
+    assert p["monitoringInterval"] == 60
+    assert p["monitoringRoleArn"] == one(prod_plan, "aws:iam/role:Role", "backup-db-monitoring-role").outputs["arn"]
+    assert p["backupRetentionPeriod"] == 7
+    assert p["manageMasterUserPassword"] is True and "password" not in p
+    assert p["publiclyAccessible"] is False
+    assert (
+        p["dbSubnetGroupName"] == one(prod_plan, "aws:rds/subnetGroup:SubnetGroup", "backup-db-subnets").inputs["name"]
+    )
+    r = replica.inputs
+    assert r["replicateSourceDb"] == primary.outputs["arn"]
+    assert region_of(prod_plan, replica) == "us-west-2"
+    assert r["instanceClass"] == "db.r6g.large"
+    assert r["kmsKeyId"] == arn_of(prod_plan, KEY, "backup-dr-key-key")
+    assert (
+        r["dbSubnetGroupName"]
+        == one(prod_plan, "aws:rds/subnetGroup:SubnetGroup", "backup-db-dr-subnets").inputs["name"]
+    )
+    assert r["storageEncrypted"] is True and r["publiclyAccessible"] is False
+
+
+def test_database_subnets_are_private_in_two_azs(prod_plan: PlanGraph) -> None:
+    for prefix, region, cidr in (("backup-db", "us-east-1", "10.40"), ("backup-db-dr", "us-west-2", "10.41")):
+        subnets = [s for s in mine(prod_plan, "aws:ec2/subnet:Subnet") if s.name.startswith(f"{prefix}-private-")]
+        assert len(subnets) == 2
+        assert {s.inputs["availabilityZone"] for s in subnets} == {f"{region}a", f"{region}b"}
+        assert all(s.inputs["cidrBlock"].startswith(cidr) and s.inputs["mapPublicIpOnLaunch"] is False for s in subnets)
+        group = one(prod_plan, "aws:ec2/securityGroup:SecurityGroup", f"{prefix}-sg").inputs
+        assert group["ingress"] == [
+            {"protocol": "tcp", "fromPort": 3306, "toPort": 3306, "cidrBlocks": [f"{cidr}.0.0/16"]}
+        ]
+        assert group["egress"] == []
+    igws = [r for r in backup_resources(prod_plan) if r.type == "aws:ec2/internetGateway:InternetGateway"]
+    assert igws == []
+
+
+def test_no_database_without_config(dev_plan: PlanGraph) -> None:
+    assert [r for r in backup_resources(dev_plan) if r.type.startswith(("aws:rds/", "aws:ec2/"))] == []
+
+
+# --- functions and IAM ---------------------------------------------------------------------------
+
+
+def function_grants(plan: PlanGraph, name: str) -> dict[str, set[str]]:
+    grants = granted(policy(one(plan, ROLE_POLICY, f"{name}-policy")))
+    function = one(plan, "aws:lambda/function:Function", f"{name}-function")
+    log_group = one(plan, "aws:cloudwatch/logGroup:LogGroup", f"{name}-logs").outputs["arn"]
+    # What every platform function gets: its own log stream, tracing, its env key.
+    assert grants.pop("logs:CreateLogStream") == grants.pop("logs:PutLogEvents") == {f"{log_group}:*"}
+    assert grants.pop("xray:PutTraceSegments") == grants.pop("xray:PutTelemetryRecords") == {"*"}
+    assert function.inputs["kmsKeyArn"] in grants["kms:Decrypt"]
+    return grants
+
+
+def test_validation_function_may_list_jobs_and_alert_only(prod_plan: PlanGraph) -> None:
+    grants = function_grants(prod_plan, "backup-validate")
+    key = arn_of(prod_plan, KEY, "backup-primary-key-key")
+    topic = one(prod_plan, "aws:sns/topic:Topic", "backup-notifications").outputs["arn"]
+    queue = one(prod_plan, "aws:sqs/queue:Queue", "backup-failures").outputs["arn"]
+    assert grants == {
+        "backup:ListBackupJobs": {"*"},
+        "backup:ListCopyJobs": {"*"},
+        "sns:Publish": {topic},
+        "kms:GenerateDataKey": {key},
+        "kms:Decrypt": {key},
+        "sqs:SendMessage": {queue},
+    }
+    env = one(prod_plan, "aws:lambda/function:Function", "backup-validate-function").inputs["environment"]["variables"]
+    assert env["VAULT_NAME"] == "platform-prod-backup-vault"
+    assert env["DR_VAULT_ARN"] == arn_of(prod_plan, VAULT, "backup-dr-vault")
+    assert env["ALERT_TOPIC_ARN"] == topic
+
+
+def test_validation_runs_daily_from_eventbridge(prod_plan: PlanGraph) -> None:
+    rule = one(prod_plan, "aws:cloudwatch/eventRule:EventRule", "backup-validate-schedule")
+    target = one(prod_plan, "aws:cloudwatch/eventTarget:EventTarget", "backup-validate-target")
+    permission = one(prod_plan, "aws:lambda/permission:Permission", "backup-validate-invoke")
+    function = one(prod_plan, "aws:lambda/function:Function", "backup-validate-function")
+    assert rule.inputs["scheduleExpression"] == "cron(0 8 * * ? *)"
+    assert target.inputs["arn"] == function.outputs["arn"] and target.inputs["rule"] == rule.outputs["name"]
+    assert permission.inputs["principal"] == "events.amazonaws.com"
+    assert permission.inputs["sourceArn"] == rule.outputs["arn"]
+
+
+def test_replication_function_may_read_the_stream_and_write_the_replica_only(prod_plan: PlanGraph) -> None:
+    grants = function_grants(prod_plan, "backup-replicate")
+    table = one(prod_plan, TABLE, "backup-app-table").outputs
+    replica = arn_of(prod_plan, TABLE, "backup-app-table-replica")
+    key = arn_of(prod_plan, KEY, "backup-primary-key-key")
+    assert replica.startswith("arn:aws:dynamodb:us-west-2:")
+    assert grants == {
+        "dynamodb:DescribeStream": {table["streamArn"]},
+        "dynamodb:GetRecords": {table["streamArn"]},
+        "dynamodb:GetShardIterator": {table["streamArn"]},
+        "dynamodb:ListStreams": {f"{table['arn']}/stream/*"},
+        "dynamodb:PutItem": {replica},
+        "dynamodb:DeleteItem": {replica},
+        "sqs:SendMessage": {one(prod_plan, "aws:sqs/queue:Queue", "backup-failures").outputs["arn"]},
+        "kms:GenerateDataKey": {key},
+        "kms:Decrypt": {key},
+    }
+
+
+def test_dr_function_may_only_describe_promote_and_scale_the_replica(prod_plan: PlanGraph) -> None:
+    grants = function_grants(prod_plan, "backup-dr")
+    replica = one(prod_plan, RDS, "backup-db-replica")
+    assert grants == {
+        "rds:DescribeDBInstances": {replica.outputs["arn"]},
+        "rds:PromoteReadReplica": {replica.outputs["arn"]},
+        "rds:ModifyDBInstance": {replica.outputs["arn"]},
+        "kms:Decrypt": {arn_of(prod_plan, KEY, "backup-dr-key-key")},
+    }
+    function = one(prod_plan, "aws:lambda/function:Function", "backup-dr-function")
+    assert region_of(prod_plan, function) == "us-west-2"
+    assert function.inputs["timeout"] == 900 and function.inputs["reservedConcurrentExecutions"] == 1
+    env = function.inputs["environment"]["variables"]
+    assert env["DR_DB_INSTANCE_ID"] == "platform-prod-backup-db-replica"
+    assert env["STANDBY_INSTANCE_CLASS"] == "db.r6g.xlarge"  # scale-up target defaults to the primary's class
+    assert env["DR_REGION"] == "us-west-2" and env["BACKUP_RETENTION_DAYS"] == "7"
+    assert prod_plan.outputs["backup"]["drFunctionArn"] == function.outputs["arn"]
+
+
+def test_dr_function_without_database_has_no_rds_access(dev_plan: PlanGraph) -> None:
+    grants = function_grants(dev_plan, "backup-dr")
+    assert grants == {"kms:Decrypt": {arn_of(dev_plan, KEY, "backup-dr-key-key")}}
+    env = one(dev_plan, "aws:lambda/function:Function", "backup-dr-function").inputs["environment"]["variables"]
+    assert "DR_DB_INSTANCE_ID" not in env
+
+
+def test_no_wildcard_actions_or_broad_services_anywhere(any_plan: PlanGraph) -> None:
+    for resource in backup_resources(any_plan):
+        if resource.type not in (ROLE_POLICY, "aws:sns/topicPolicy:TopicPolicy", "aws:sqs/queuePolicy:QueuePolicy"):
+            continue
+        for statement in policy(resource)["Statement"]:
+            if statement["Effect"] == "Deny":
+                continue
+            for action in as_list(statement["Action"]):
+                assert not action.endswith(":*") and action != "*", (resource.name, action)
+                assert not action.startswith(("ec2:", "route53:", "autoscaling:")), (resource.name, action)
+
+
+# --- protection and outputs ----------------------------------------------------------------------
+
+STATEFUL = {KEY, VAULT, TABLE, BUCKET, RDS, "aws:sqs/queue:Queue"}
+
+
+def test_prod_protects_every_stateful_resource(prod_plan: PlanGraph) -> None:
+    stateful = [r for r in backup_resources(prod_plan) if r.type in STATEFUL]
+    assert {r.name for r in stateful} >= {
+        "backup-primary-key-key",
+        "backup-dr-key-key",
+        "backup-vault",
+        "backup-dr-vault",
+        "backup-app-table",
+        "backup-app-table-replica",
+        "backup-app-bucket",
+        "backup-app-bucket-replica",
+        "backup-db",
+        "backup-db-replica",
+        "backup-failures",
+    }
+    assert all(r.protect for r in stateful), [r.name for r in stateful if not r.protect]
+    assert one(prod_plan, VAULT, "backup-vault").inputs["forceDestroy"] is False
+    assert one(prod_plan, TABLE, "backup-app-table").inputs["deletionProtectionEnabled"] is True
+
+
+def test_dev_protects_nothing(dev_plan: PlanGraph) -> None:
+    assert [r.name for r in backup_resources(dev_plan) if r.protect] == []
+
+
+def test_outputs(any_plan: PlanGraph) -> None:
+    outputs = any_plan.outputs["backup"]
+    stack = any_plan.stack
+    assert outputs["vaultArn"] == arn_of(any_plan, VAULT, "backup-vault")
+    assert outputs["drVaultArn"] == arn_of(any_plan, VAULT, "backup-dr-vault")
+    assert outputs["planId"] == one(any_plan, "aws:backup/plan:Plan").id
+    assert outputs["tableName"] == f"platform-{stack}-backup-data"
+    assert outputs["bucketName"] == f"platform-{stack}-backup-data"
+    assert outputs["replicaBucketName"] == f"platform-{stack}-backup-data-replica"
+    assert outputs["drFunctionArn"].startswith(f"arn:aws:lambda:{REGIONS[stack][1]}:")
+    assert ("databaseEndpoint" in outputs) == (stack != "dev")
