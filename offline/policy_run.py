@@ -125,7 +125,8 @@ def stack_args(graph: PlanGraph) -> StackValidationArgs:
     """`StackValidationArgs`: every resource with its planned state, parent and dependencies."""
     by_urn: dict[str, PolicyResource] = {}
     for r in graph.resources:
-        state = {**r.inputs, **r.outputs}
+        # A provider's state echoes the inputs it was given; computed outputs fill in the rest.
+        state = {**r.outputs, **r.inputs}
         by_urn[r.urn] = PolicyResource(
             r.type, engine_properties(state), r.urn, r.name, _options(r), _provider(graph, r), None, [], {}
         )

@@ -191,7 +191,7 @@ def check_bucket_baseline(resources: Sequence[StackResource]) -> Iterable[tuple[
         if not SCRATCH_PURPOSES.search(name):
             versioned = _settings_of(bucket, resources, VERSIONING_TYPES)
             if not versioned and subject.get("versioning", "enabled") is not True:
-                yield subject.urn, f"data bucket {name} has no versioning configuration"
+                yield subject.urn, f"bucket {name} holds data but has no versioning configuration"
         lifecycle = _settings_of(bucket, resources, LIFECYCLE_TYPES) or subject.get("lifecycleRules")
         if LIFECYCLE_PURPOSES.search(name) and not lifecycle:
             yield subject.urn, f"bucket {name} (raw or results) has no lifecycle configuration"

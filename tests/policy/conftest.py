@@ -292,9 +292,9 @@ def mutated(
     """The graph with one resource's inputs (and state) changed by `change(inputs)`; others untouched."""
     inputs = copy.deepcopy(resource.inputs)
     change(inputs)
-    outputs = {**copy.deepcopy(resource.outputs), **inputs}
-    for key in set(resource.outputs) - set(outputs):
-        outputs.pop(key, None)
+    # The state is the provider-computed outputs plus the (changed) inputs.
+    computed = {k: v for k, v in resource.outputs.items() if k not in resource.inputs}
+    outputs = {**copy.deepcopy(computed), **inputs}
     changed = replace(
         resource, inputs=inputs, outputs=outputs, protect=resource.protect if protect is None else protect
     )
