@@ -315,14 +315,17 @@ class FeatureStorePipeline(pulumi.ComponentResource):
             )
 
     def stack_outputs(self) -> dict[str, Any]:
-        return {
+        outputs: dict[str, Any] = {
             "streamName": self.stream.name,
             "streamArn": self.stream.arn,
             "tableName": self.table.name,
             "failureQueueUrl": self.failure_queue.url,
             "producerPolicyArn": self.producer_policy.arn,
             "alarmTopicArn": self.alarm_topic.arn,
-            "apiUrl": self.api.url if self.api is not None else None,
-            "apiClientPolicyArn": self.api.client_policy.arn if self.api and self.api.client_policy else None,
-            "endpointName": self.endpoint.endpoint.name if self.endpoint is not None else None,
         }
+        if self.endpoint is not None and self.api is not None:
+            outputs["endpointName"] = self.endpoint.endpoint.name
+            outputs["apiUrl"] = self.api.url
+            if self.api.client_policy is not None:
+                outputs["apiClientPolicyArn"] = self.api.client_policy.arn
+        return outputs

@@ -1,0 +1,413 @@
+"""FeatureStorePipeline under the recording mocks: the inputs that reach each resource, per stack."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.config import ConfigError, parse_stack_config
+from components.feature_store.args import InferenceArgs
+from components.feature_store.inference import model_fingerprint
+from components.lambda_function import handler_archive
+from offline.mocks import ACCOUNT_ID
+from offline.policy_run import evaluate, waivers_of
+from offline.runner import PlanGraph
+from tests.conftest import PlanFactory, stack_config
+
+COMPONENT_TYPE = "platform:index:FeatureStorePipeline"
+KINESIS_READ = [
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+]
+
+
+def mine(plan: PlanGraph, type_token: str, name: str | None = None) -> Any:
+    """The one resource of a type inside the feature store component."""
+    component = plan.one(COMPONENT_TYPE)
+    found = [
+        r
+        for r in plan.descendants(component)
+        if r.type == type_token and (name is None or r.name == name or r.name.endswith(f"-{name}"))
+    ]
+    assert len(found) == 1, f"expected one {type_token} {name or ''}, found {[r.name for r in found]}"
+    return found[0]
+
+
+def all_mine(plan: PlanGraph, type_token: str) -> list[Any]:
+    return [r for r in plan.descendants(plan.one(COMPONENT_TYPE)) if r.type == type_token]
+
+
+def grants(plan: PlanGraph, policy_name: str) -> set[tuple[str, str]]:
+    """Every (action, resource) pair a role policy allows."""
+    document = json.loads(mine(plan, "aws:iam/rolePolicy:RolePolicy", policy_name).inputs["policy"])
+    pairs: set[tuple[str, str]] = set()
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        pairs |= {(a, r) for a in actions for r in resources}
+    return pairs
+
+
+def arn(service: str, resource: str, region: str = "eu-west-1") -> str:
+    return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{resource}"
+
+
+# --- stream -> enrichment ------------------------------------------------------------------------
+
+
+def test_mapping_reads_from_the_start_with_partial_failures_and_a_failure_queue(dev_plan: PlanGraph) -> None:
+    mapping = mine(dev_plan, "aws:lambda/eventSourceMapping:EventSourceMapping").inputs
+    assert mapping["eventSourceArn"] == mine(dev_plan, "aws:kinesis/stream:Stream").outputs["arn"]
+    assert mapping["functionName"] == arn("lambda", "function:platform-dev-featurestore-enrich")
+    assert mapping["startingPosition"] == "TRIM_HORIZON"
+    assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["bisectBatchOnFunctionError"] is True
+    assert (mapping["batchSize"], mapping["maximumBatchingWindowInSeconds"], mapping["parallelizationFactor"]) == (
+        100,
+        5,
+        1,
+    )
+    assert (mapping["maximumRetryAttempts"], mapping["maximumRecordAgeInSeconds"]) == (3, 3600)
+    queue = mine(dev_plan, "aws:sqs/queue:Queue", "featurestore-enrich-failures")
+    assert mapping["destinationConfig"] == {"onFailure": {"destinationArn": queue.outputs["arn"]}}
+    assert queue.inputs["messageRetentionSeconds"] == 14 * 24 * 3600
+
+
+def test_prod_mapping_follows_its_stack_file(prod_plan: PlanGraph) -> None:
+    mapping = mine(prod_plan, "aws:lambda/eventSourceMapping:EventSourceMapping").inputs
+    assert (mapping["batchSize"], mapping["parallelizationFactor"], mapping["maximumRetryAttempts"]) == (500, 2, 5)
+    stream = mine(prod_plan, "aws:kinesis/stream:Stream").inputs
+    assert stream["shardCount"] == 2 and stream["streamModeDetails"] == {"streamMode": "PROVISIONED"}
+    assert stream["retentionPeriod"] == 168
+    enrich = mine(prod_plan, "aws:lambda/function:Function", "featurestore-enrich-function").inputs
+    assert enrich["reservedConcurrentExecutions"] == 8  # shards x parallelization factor = 4, with headroom
+    variables = enrich["environment"]["variables"]
+    assert {k: variables[k] for k in ("TABLE_NAME", "FEATURE_TTL_DAYS", "WRITE_CONCURRENCY")} == {
+        "TABLE_NAME": "platform-prod-featurestore-features",
+        "FEATURE_TTL_DAYS": "30",
+        "WRITE_CONCURRENCY": "16",
+    }
+
+
+def test_on_demand_stream_sets_no_shard_count(staging_plan: PlanGraph) -> None:
+    stream = mine(staging_plan, "aws:kinesis/stream:Stream").inputs
+    assert stream["streamModeDetails"] == {"streamMode": "ON_DEMAND"}
+    assert "shardCount" not in stream
+
+
+def test_enrichment_function_ships_its_sibling_modules() -> None:
+    names = set(handler_archive("feature_store.enrich", ["features", "store"]).assets)
+    assert {
+        "handlers/feature_store/enrich.py",
+        "handlers/feature_store/features.py",
+        "handlers/feature_store/store.py",
+        "handlers/feature_store/__init__.py",
+        "handlers/common/retry.py",
+    } <= names
+    assert "handlers/feature_store/predict.py" not in names
+
+
+# --- encryption and protection ---------------------------------------------------------------------
+
+
+def test_stream_table_queue_topic_and_logs_use_the_component_key(dev_plan: PlanGraph) -> None:
+    key_arn = mine(dev_plan, "aws:kms/key:Key").outputs["arn"]
+    stream = mine(dev_plan, "aws:kinesis/stream:Stream").inputs
+    assert (stream["encryptionType"], stream["kmsKeyId"]) == ("KMS", key_arn)
+    table = mine(dev_plan, "aws:dynamodb/table:Table").inputs
+    assert table["serverSideEncryption"] == {"enabled": True, "kmsKeyArn": key_arn}
+    assert mine(dev_plan, "aws:sqs/queue:Queue").inputs["kmsMasterKeyId"] == key_arn
+    assert mine(dev_plan, "aws:sns/topic:Topic").inputs["kmsMasterKeyId"] == key_arn
+    log_groups = all_mine(dev_plan, "aws:cloudwatch/logGroup:LogGroup")
+    assert {g.inputs["name"] for g in log_groups} == {
+        "/aws/lambda/platform-dev-featurestore-enrich",
+        "/aws/lambda/platform-dev-featurestore-predict",
+        "/aws/sagemaker/Endpoints/platform-dev-featurestore-model",
+        "/aws/apigateway/platform-dev-featurestore-inference",
+    }
+    assert all(g.inputs["kmsKeyId"] == key_arn and g.inputs["retentionInDays"] == 14 for g in log_groups)
+    key = mine(dev_plan, "aws:kms/key:Key").inputs
+    assert key["enableKeyRotation"] is True
+    principals = {json.dumps(s.get("Principal"), sort_keys=True) for s in json.loads(key["policy"])["Statement"]}
+    assert principals == {
+        json.dumps({"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}),
+        json.dumps({"Service": "logs.eu-west-1.amazonaws.com"}),
+        json.dumps({"Service": "cloudwatch.amazonaws.com"}),
+    }
+
+
+def test_table_is_keyed_by_user_on_demand_with_pitr_ttl_and_backup_tag(dev_plan: PlanGraph) -> None:
+    table = mine(dev_plan, "aws:dynamodb/table:Table").inputs
+    assert table["name"] == "platform-dev-featurestore-features"
+    assert (table["hashKey"], table["attributes"]) == ("userId", [{"name": "userId", "type": "S"}])
+    assert table["billingMode"] == "PAY_PER_REQUEST"
+    assert table["pointInTimeRecovery"] == {"enabled": True}
+    assert table["ttl"] == {"attributeName": "expiresAt", "enabled": True}
+    assert table["tags"] == {"BackupEnabled": "true"}
+
+
+@pytest.mark.parametrize(("plan_fixture", "protected"), [("dev_plan", False), ("prod_plan", True)])
+def test_stateful_resources_are_protected_in_prod_only(request, plan_fixture: str, protected: bool) -> None:
+    plan: PlanGraph = request.getfixturevalue(plan_fixture)
+    for type_token in ("aws:kinesis/stream:Stream", "aws:dynamodb/table:Table", "aws:sqs/queue:Queue"):
+        assert mine(plan, type_token).protect is protected, type_token
+    assert mine(plan, "aws:kms/key:Key").protect is protected
+    assert mine(plan, "aws:dynamodb/table:Table").inputs["deletionProtectionEnabled"] is protected
+
+
+# --- least privilege -----------------------------------------------------------------------------------
+
+
+def _standard(function: str, key_arn: str) -> set[tuple[str, str]]:
+    log_group = arn("logs", f"log-group:/aws/lambda/platform-dev-featurestore-{function}:*")
+    return {
+        ("logs:CreateLogStream", log_group),
+        ("logs:PutLogEvents", log_group),
+        ("xray:PutTraceSegments", "*"),
+        ("xray:PutTelemetryRecords", "*"),
+        ("kms:Decrypt", key_arn),
+    }
+
+
+def test_enrichment_role_reads_the_stream_and_writes_the_table_only(dev_plan: PlanGraph) -> None:
+    key_arn = mine(dev_plan, "aws:kms/key:Key").outputs["arn"]
+    stream = arn("kinesis", "stream/platform-dev-featurestore-events")
+    table = arn("dynamodb", "table/platform-dev-featurestore-features")
+    assert grants(dev_plan, "featurestore-enrich-policy") == _standard("enrich", key_arn) | {
+        *((action, stream) for action in KINESIS_READ),
+        ("dynamodb:UpdateItem", table),
+        ("dynamodb:BatchGetItem", table),
+        ("sqs:SendMessage", arn("sqs", "platform-dev-featurestore-enrich-failures")),
+        ("kms:GenerateDataKey", key_arn),
+    }
+
+
+def test_predict_role_may_only_get_items_and_invoke_that_endpoint(dev_plan: PlanGraph) -> None:
+    key_arn = mine(dev_plan, "aws:kms/key:Key").outputs["arn"]
+    endpoint = mine(dev_plan, "aws:sagemaker/endpoint:Endpoint")
+    assert grants(dev_plan, "featurestore-predict-policy") == _standard("predict", key_arn) | {
+        ("dynamodb:GetItem", arn("dynamodb", "table/platform-dev-featurestore-features")),
+        ("sagemaker:InvokeEndpoint", endpoint.outputs["arn"]),
+    }
+    predict = mine(dev_plan, "aws:lambda/function:Function", "featurestore-predict-function").inputs
+    assert predict["environment"]["variables"]["ENDPOINT_NAME"] == endpoint.inputs["name"]
+    assert predict["environment"]["variables"]["TABLE_NAME"] == "platform-dev-featurestore-features"
+
+
+def test_model_role_pulls_its_image_and_artifact_only(dev_plan: PlanGraph) -> None:
+    log_group = arn("logs", "log-group:/aws/sagemaker/Endpoints/platform-dev-featurestore-model:*")
+    assert grants(dev_plan, "featurestore-model-policy") == {
+        ("ecr:GetAuthorizationToken", "*"),
+        *(
+            (action, arn("ecr", "repository/feature-model"))
+            for action in ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
+        ),
+        ("s3:GetObject", "arn:aws:s3:::platform-dev-ml-artifacts/feature-model/1.3.0/model.tar.gz"),
+        *((action, log_group) for action in ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")),
+        ("cloudwatch:PutMetricData", "*"),
+    }
+    trust = json.loads(mine(dev_plan, "aws:iam/role:Role", "featurestore-model-role").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+
+
+def test_producer_policy_puts_records_on_this_stream_only(dev_plan: PlanGraph) -> None:
+    policy = mine(dev_plan, "aws:iam/policy:Policy", "featurestore-producer").inputs
+    statements = json.loads(policy["policy"])["Statement"]
+    assert [(s["Action"], s["Resource"]) for s in statements] == [
+        (
+            ["kinesis:DescribeStreamSummary", "kinesis:PutRecord", "kinesis:PutRecords"],
+            arn("kinesis", "stream/platform-dev-featurestore-events"),
+        ),
+        ("kms:GenerateDataKey", mine(dev_plan, "aws:kms/key:Key").outputs["arn"]),
+    ]
+
+
+# --- endpoint by environment -----------------------------------------------------------------------------
+
+
+def test_dev_runs_a_serverless_endpoint_without_autoscaling(dev_plan: PlanGraph) -> None:
+    config = mine(dev_plan, "aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs
+    model = mine(dev_plan, "aws:sagemaker/model:Model").inputs
+    assert config["productionVariants"] == [
+        {
+            "variantName": "AllTraffic",
+            "modelName": model["name"],
+            "serverlessConfig": {"memorySizeInMb": 2048, "maxConcurrency": 2},
+        }
+    ]
+    assert "kmsKeyArn" not in config
+    assert all_mine(dev_plan, "aws:appautoscaling/target:Target") == []
+    endpoint = mine(dev_plan, "aws:sagemaker/endpoint:Endpoint").inputs
+    assert endpoint == {"name": "platform-dev-featurestore-model", "endpointConfigName": config["name"]}
+
+
+def test_prod_runs_provisioned_instances_with_target_tracking(prod_plan: PlanGraph) -> None:
+    config = mine(prod_plan, "aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs
+    (variant,) = config["productionVariants"]
+    assert (variant["instanceType"], variant["initialInstanceCount"]) == ("ml.m5.large", 2)
+    assert "serverlessConfig" not in variant
+    assert config["kmsKeyArn"] == mine(prod_plan, "aws:kms/key:Key").outputs["arn"]
+    model = mine(prod_plan, "aws:sagemaker/model:Model").inputs
+    assert model["primaryContainer"]["image"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/feature-model:1.3.0"
+    assert model["enableNetworkIsolation"] is True
+    target = mine(prod_plan, "aws:appautoscaling/target:Target").inputs
+    assert target == {
+        "serviceNamespace": "sagemaker",
+        "resourceId": "endpoint/platform-prod-featurestore-model/variant/AllTraffic",
+        "scalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        "minCapacity": 2,
+        "maxCapacity": 6,
+    }
+    policy = mine(prod_plan, "aws:appautoscaling/policy:Policy").inputs
+    assert policy["policyType"] == "TargetTrackingScaling"
+    assert policy["resourceId"] == target["resourceId"]
+    tracking = policy["targetTrackingScalingPolicyConfiguration"]
+    assert tracking["predefinedMetricSpecification"] == {
+        "predefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+    }
+    assert tracking["targetValue"] == 200
+
+
+def test_model_and_config_are_renamed_when_what_they_are_made_of_changes() -> None:
+    base = {"image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/m:1", "modelDataUrl": "s3://models/m.tar.gz"}
+    same = model_fingerprint(InferenceArgs.model_validate(base))
+    assert same == model_fingerprint(InferenceArgs.model_validate({**base, "apiThrottleRate": 5}))
+    assert same != model_fingerprint(InferenceArgs.model_validate({**base, "image": base["image"][:-1] + "2"}))
+    assert same != model_fingerprint(InferenceArgs.model_validate({**base, "serverlessMaxConcurrency": 9}))
+
+
+# --- API -------------------------------------------------------------------------------------------------
+
+
+def test_api_routes_signed_post_predict_to_the_predict_function(dev_plan: PlanGraph) -> None:
+    api = mine(dev_plan, "aws:apigatewayv2/api:Api")
+    assert api.inputs["protocolType"] == "HTTP"
+    integration = mine(dev_plan, "aws:apigatewayv2/integration:Integration").inputs
+    assert (integration["integrationType"], integration["payloadFormatVersion"]) == ("AWS_PROXY", "2.0")
+    assert integration["integrationUri"] == arn("lambda", "function:platform-dev-featurestore-predict")
+    route = mine(dev_plan, "aws:apigatewayv2/route:Route")
+    assert (route.inputs["routeKey"], route.inputs["authorizationType"]) == ("POST /predict", "AWS_IAM")
+    integration_id = mine(dev_plan, "aws:apigatewayv2/integration:Integration").id
+    assert route.inputs["target"] == f"integrations/{integration_id}"
+    permission = mine(dev_plan, "aws:lambda/permission:Permission").inputs
+    assert permission["principal"] == "apigateway.amazonaws.com"
+    assert permission["sourceArn"] == f"{api.outputs['executionArn']}/*/POST/predict"
+    stage = mine(dev_plan, "aws:apigatewayv2/stage:Stage").inputs
+    assert stage["defaultRouteSettings"]["throttlingRateLimit"] == 10
+    assert stage["accessLogSettings"]["destinationArn"].endswith(
+        ":log-group:/aws/apigateway/platform-dev-featurestore-inference"
+    )
+    client = json.loads(mine(dev_plan, "aws:iam/policy:Policy", "featurestore-api-client").inputs["policy"])
+    assert client["Statement"][0]["Resource"] == f"{api.outputs['executionArn']}/$default/POST/predict"
+
+
+# --- alarms and outputs ----------------------------------------------------------------------------------
+
+
+def test_alarms_watch_iterator_age_errors_throttles_and_failures(dev_plan: PlanGraph) -> None:
+    topic = mine(dev_plan, "aws:sns/topic:Topic").outputs["arn"]
+    alarms = {a.inputs["name"]: a.inputs for a in all_mine(dev_plan, "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    watched = {
+        name.removeprefix("platform-dev-featurestore-"): (a["namespace"], a["metricName"]) for name, a in alarms.items()
+    }
+    assert watched == {
+        "iterator-age": ("AWS/Lambda", "IteratorAge"),
+        "enrich-errors": ("AWS/Lambda", "Errors"),
+        "table-write-throttles": ("AWS/DynamoDB", "WriteThrottleEvents"),
+        "table-read-throttles": ("AWS/DynamoDB", "ReadThrottleEvents"),
+        "enrich-failures": ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        "predict-errors": ("AWS/Lambda", "Errors"),
+        "model-errors": ("AWS/SageMaker", "Invocation5XXErrors"),
+    }
+    iterator = alarms["platform-dev-featurestore-iterator-age"]
+    assert iterator["threshold"] == 600_000 and iterator["statistic"] == "Maximum"
+    assert iterator["dimensions"] == {"FunctionName": "platform-dev-featurestore-enrich"}
+    assert alarms["platform-dev-featurestore-table-write-throttles"]["dimensions"] == {
+        "TableName": "platform-dev-featurestore-features"
+    }
+    assert all(a["alarmActions"] == [topic] for a in alarms.values())
+
+
+def test_stack_exports_what_callers_use(dev_plan: PlanGraph) -> None:
+    outputs = dev_plan.outputs["featureStore"]
+    assert outputs["streamName"] == "platform-dev-featurestore-events"
+    assert outputs["tableName"] == "platform-dev-featurestore-features"
+    assert outputs["endpointName"] == "platform-dev-featurestore-model"
+    api = mine(dev_plan, "aws:apigatewayv2/api:Api").outputs["apiEndpoint"]
+    assert outputs["apiUrl"] == f"{api}/predict"
+    assert outputs["streamArn"] == arn("kinesis", "stream/platform-dev-featurestore-events")
+
+
+def test_features_only_pipeline_has_no_endpoint_or_api(plan_with: PlanFactory) -> None:
+    plan = plan_with("dev", {"platform:featureStore": {"inference": None}})
+    assert all_mine(plan, "aws:sagemaker/endpoint:Endpoint") == []
+    assert all_mine(plan, "aws:apigatewayv2/api:Api") == []
+    assert len(all_mine(plan, "aws:lambda/function:Function")) == 1
+    assert set(plan.outputs["featureStore"]) == {
+        "streamName",
+        "streamArn",
+        "tableName",
+        "failureQueueUrl",
+        "producerPolicyArn",
+        "alarmTopicArn",
+    }
+    assert len(all_mine(plan, "aws:cloudwatch/metricAlarm:MetricAlarm")) == 5
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "staging"])
+def test_guardrails_find_nothing_in_the_feature_store(request, stack: str) -> None:
+    plan: PlanGraph = request.getfixturevalue(f"{stack}_plan")
+    report = evaluate(plan, waivers_of(stack_config(stack)))
+    urns = {r.urn for r in plan.descendants(plan.one(COMPONENT_TYPE))}
+    assert [(v.policy, v.resource_name, v.message) for v in report.violations if v.urn in urns] == []
+
+
+# --- configuration ---------------------------------------------------------------------------------------
+
+
+def parse(feature_store: dict[str, Any]) -> None:
+    raw = {
+        "aws:region": "eu-west-1",
+        "platform:environment": "dev",
+        "platform:drRegion": "eu-central-1",
+        "platform:tags": json.dumps({"owner": "t", "costCenter": "c"}),
+        "platform:featureStore": json.dumps(feature_store),
+    }
+    parse_stack_config(raw, project="platform", stack="dev")
+
+
+INFERENCE = {"image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/m:1", "modelDataUrl": "s3://bucket/m.tar.gz"}
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        (
+            {"shardCount": 4, "parallelizationFactor": 2, "enrichReservedConcurrency": 5},
+            "enrichReservedConcurrency 5 is below shardCount x parallelizationFactor (4 x 2 = 8)",
+        ),
+        ({"inference": {**INFERENCE, "autoscaling": {}}}, "autoscaling is set but mode is 'serverless'"),
+        (
+            {"inference": {**INFERENCE, "mode": "provisioned", "instanceCount": 5, "autoscaling": {"maxCapacity": 4}}},
+            "instanceCount 5 lies outside autoscaling minCapacity..maxCapacity 1..4",
+        ),
+        ({"inference": {**INFERENCE, "image": "docker.io/library/model:1"}}, "is not an ECR image URI"),
+        ({"inference": {**INFERENCE, "modelDataUrl": "https://x/m.tar.gz"}}, "is not an s3://bucket/key URL"),
+        (
+            {"inference": {**INFERENCE, "serverlessMemoryMb": 1500}},
+            "platform:featureStore.inference.serverlessMemoryMb",
+        ),
+        ({"batchSize": 0}, "platform:featureStore.batchSize: got 0"),
+        ({"streamMode": "AUTO"}, "platform:featureStore.streamMode"),
+    ],
+)
+def test_bad_settings_are_refused_with_the_key_and_value(section: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse(section)
+    assert message in str(error.value)
