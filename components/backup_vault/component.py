@@ -157,17 +157,18 @@ class BackupVault(pulumi.ComponentResource):
         )
         return topic
 
-    def _topic_publish_statements(self) -> list[Statement]:
-        return [
-            Statement(sid="PublishAlerts", actions=["sns:Publish"], resources=[self.topic.arn]),
-            # Publishing to a CMK-encrypted topic needs a data key from that CMK.
-            Statement(
-                sid="EncryptAlerts",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[self.primary_key.arn],
-                conditions={"StringEquals": {"kms:ViaService": f"sns.{self._ctx.region}.amazonaws.com"}},
-            ),
-        ]
+    @staticmethod
+    def _key_via(
+        sid: str, key_arn: pulumi.Input[str], actions: list[str], services: list[str], region: str
+    ) -> Statement:
+        """Use of a CMK only through the named services (SNS/SQS/DynamoDB encrypt with it for the caller)."""
+        via = [f"{service}.{region}.amazonaws.com" for service in services]
+        return Statement(
+            sid=sid,
+            actions=actions,
+            resources=[key_arn],
+            conditions={"StringEquals": {"kms:ViaService": via if len(via) > 1 else via[0]}},
+        )
 
     # -- functions ----------------------------------------------------------------------------
 
@@ -185,7 +186,15 @@ class BackupVault(pulumi.ComponentResource):
                 statements=[
                     # List APIs without resource-level permissions (filtered by vault in the call).
                     Statement(sid="ListJobs", actions=["backup:ListBackupJobs", "backup:ListCopyJobs"]),
-                    *self._topic_publish_statements(),
+                    Statement(sid="PublishAlerts", actions=["sns:Publish"], resources=[self.topic.arn]),
+                    # The alert topic and the dead-letter queue are encrypted with the primary CMK.
+                    self._key_via(
+                        "EncryptAlertsAndDeadLetters",
+                        self.primary_key.arn,
+                        ["kms:GenerateDataKey", "kms:Decrypt"],
+                        ["sns", "sqs"],
+                        ctx.region,
+                    ),
                 ],
                 environment={
                     "VAULT_NAME": self.vaults.primary.name,
@@ -268,11 +277,21 @@ class BackupVault(pulumi.ComponentResource):
                     ),
                     # The stream poller sends records that exhaust their retries to the failure queue.
                     Statement(sid="FailedBatches", actions=["sqs:SendMessage"], resources=[self.failure_queue.arn]),
-                    Statement(
-                        sid="EncryptFailedBatches",
-                        actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                        resources=[self.primary_key.arn],
-                        conditions={"StringEquals": {"kms:ViaService": f"sqs.{ctx.region}.amazonaws.com"}},
+                    # The stream (primary CMK) is decrypted through DynamoDB; failed batches are
+                    # encrypted into the queue (primary CMK); replica items under the DR CMK.
+                    self._key_via(
+                        "PrimaryKeyForStreamAndQueue",
+                        self.primary_key.arn,
+                        ["kms:GenerateDataKey", "kms:Decrypt"],
+                        ["dynamodb", "sqs"],
+                        ctx.region,
+                    ),
+                    self._key_via(
+                        "DrKeyForReplicaItems",
+                        self.dr_key.arn,
+                        ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
+                        ["dynamodb"],
+                        ctx.dr_region,
                     ),
                 ],
                 environment={"REPLICA_REGION": ctx.dr_region, "REPLICA_TABLE_NAME": replica.name},

@@ -500,6 +500,10 @@ def test_validation_function_may_list_jobs_and_alert_only(prod_plan: PlanGraph) 
         "kms:Decrypt": {key},
         "sqs:SendMessage": {queue},
     }
+    [via] = [s for s in policy(one(prod_plan, ROLE_POLICY, "backup-validate-policy"))["Statement"] if "Condition" in s]
+    assert via["Condition"] == {
+        "StringEquals": {"kms:ViaService": ["sns.us-east-1.amazonaws.com", "sqs.us-east-1.amazonaws.com"]}
+    }
     env = one(prod_plan, "aws:lambda/function:Function", "backup-validate-function").inputs["environment"]["variables"]
     assert env["VAULT_NAME"] == "platform-prod-backup-vault"
     assert env["DR_VAULT_ARN"] == arn_of(prod_plan, VAULT, "backup-dr-vault")
@@ -522,6 +526,7 @@ def test_replication_function_may_read_the_stream_and_write_the_replica_only(pro
     table = one(prod_plan, TABLE, "backup-app-table").outputs
     replica = arn_of(prod_plan, TABLE, "backup-app-table-replica")
     key = arn_of(prod_plan, KEY, "backup-primary-key-key")
+    dr_key = arn_of(prod_plan, KEY, "backup-dr-key-key")
     assert replica.startswith("arn:aws:dynamodb:us-west-2:")
     assert grants == {
         "dynamodb:DescribeStream": {table["streamArn"]},
@@ -531,8 +536,16 @@ def test_replication_function_may_read_the_stream_and_write_the_replica_only(pro
         "dynamodb:PutItem": {replica},
         "dynamodb:DeleteItem": {replica},
         "sqs:SendMessage": {one(prod_plan, "aws:sqs/queue:Queue", "backup-failures").outputs["arn"]},
-        "kms:GenerateDataKey": {key},
-        "kms:Decrypt": {key},
+        "kms:GenerateDataKey": {key, dr_key},
+        "kms:Decrypt": {key, dr_key},
+        "kms:Encrypt": {dr_key},
+    }
+    statements = statements_by_sid(policy(one(prod_plan, ROLE_POLICY, "backup-replicate-policy")))
+    assert statements["PrimaryKeyForStreamAndQueue"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": ["dynamodb.us-east-1.amazonaws.com", "sqs.us-east-1.amazonaws.com"]}
+    }
+    assert statements["DrKeyForReplicaItems"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "dynamodb.us-west-2.amazonaws.com"}
     }
 
 
