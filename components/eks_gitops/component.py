@@ -151,9 +151,7 @@ class EksGitOpsCluster(pulumi.ComponentResource):
             service_role=self.cluster_role,
             skip_default_node_group=True,
             deletion_protection=ctx.is_prod,
-            opts=ctx.stateful(
-                self._child(providers={"aws": ctx.primary}, depends_on=[log_group, network.nat_gateways[0]])
-            ),
+            opts=ctx.stateful(self._child(providers={"aws": ctx.primary}, depends_on=[log_group])),
         )
 
     def _node_launch_template(self) -> aws.ec2.LaunchTemplate:
@@ -208,7 +206,7 @@ class EksGitOpsCluster(pulumi.ComponentResource):
                 id=template.id, version=template.latest_version.apply(str)
             ),
             labels={"workload": "general"},
-            opts=self._child(providers={"aws": ctx.primary}),
+            opts=self._child(providers={"aws": ctx.primary}, depends_on=network.private_egress),
         )
 
     def _external_secrets_role(self) -> aws.iam.Role:

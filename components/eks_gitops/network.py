@@ -37,6 +37,8 @@ class ClusterNetwork:
     public_subnets: list[aws.ec2.Subnet]
     private_subnets: list[aws.ec2.Subnet]
     nat_gateways: list[aws.ec2.NatGateway]
+    # Private routes through NAT: nodes can only join the cluster (pull images, reach EKS) once these exist.
+    private_egress: list[pulumi.Resource]
 
     @property
     def public_subnet_ids(self) -> list[pulumi.Output[str]]:
@@ -118,6 +120,7 @@ def build_network(
                 opts=pulumi.ResourceOptions(parent=parent, depends_on=[igw]),
             )
         )
+    private_egress: list[pulumi.Resource] = []
     for index, private in enumerate(private_subnets):
         # With a single NAT every AZ egresses through AZ 0; per-AZ NAT keeps an AZ outage local.
         nat = nat_gateways[index if nat_per_az else 0]
@@ -128,7 +131,8 @@ def build_network(
             tags={"Name": ctx.name("eks", f"private-{index}")},
             opts=child,
         )
-        aws.ec2.RouteTableAssociation(
+        association = aws.ec2.RouteTableAssociation(
             f"eks-private-{index}", subnet_id=private.id, route_table_id=routes.id, opts=child
         )
-    return ClusterNetwork(vpc, public_subnets, private_subnets, nat_gateways)
+        private_egress += [routes, association]
+    return ClusterNetwork(vpc, public_subnets, private_subnets, nat_gateways, private_egress)

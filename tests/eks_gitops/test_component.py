@@ -449,3 +449,13 @@ def test_stack_outputs_name_the_cluster_and_keep_the_kubeconfig_secret(prod_plan
 
 def test_dev_argocd_url_is_the_in_cluster_service(dev_plan: PlanGraph) -> None:
     assert reveal(dev_plan.outputs["eks"])["argocdUrl"] == "https://argocd-server.argocd.svc.cluster.local"
+
+
+def test_nodes_wait_for_the_private_routes_through_nat(prod_plan: PlanGraph) -> None:
+    depends = set(prod_plan.one("eks:index:ManagedNodeGroup").depends_on)
+    routes = [r for r in prod_plan.resources if r.name.startswith("eks-private-rt-")]
+    associations = [
+        r for r in prod_plan.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation") if "private" in r.name
+    ]
+    assert len(routes) == len(associations) == 3
+    assert {r.urn for r in routes + associations} <= depends

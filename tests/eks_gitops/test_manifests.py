@@ -7,6 +7,7 @@ Core objects are validated offline by kubernetes-validate against the cluster's 
 from __future__ import annotations
 
 import functools
+import json
 import re
 import shutil
 import subprocess
@@ -29,10 +30,25 @@ WORKLOAD_KINDS = {"Deployment", "Service", "PodDisruptionBudget", "Job"}
 CORE_GROUPS = {"v1", "apps/v1", "batch/v1", "policy/v1"}
 
 
+MIN_KUSTOMIZE_MAJOR = 5  # overlays use `labels`, `replicas` and inline `patches` (kustomize v5, kubectl >= 1.27)
+
+
+@functools.cache
 def kubectl() -> str:
+    """kubectl with a kustomize recent enough for the overlays; a clear failure otherwise, never a skip."""
     path = shutil.which("kubectl")
     if path is None:
-        pytest.fail("kubectl is not installed: install the Debian package kubernetes-client (see .ci/run)")
+        pytest.fail("kubectl is not installed: install kubectl >= 1.27 (see the EKS notes in .ci/run)")
+    result = subprocess.run([path, "version", "--client", "-o", "json"], capture_output=True, text=True, check=False)
+    version = json.loads(result.stdout or "{}")
+    kustomize = version.get("kustomizeVersion", "")
+    major = re.match(r"v(\d+)\.", kustomize)
+    if major is None or int(major.group(1)) < MIN_KUSTOMIZE_MAJOR:
+        client = version.get("clientVersion", {}).get("gitVersion", "?")
+        pytest.fail(
+            f"kubectl {client} embeds kustomize {kustomize or '< v4'}; the overlays need kustomize "
+            f"v{MIN_KUSTOMIZE_MAJOR}+ (kubectl >= 1.27, e.g. from pkgs.k8s.io; Debian's kubernetes-client is too old)"
+        )
     return path
 
 
