@@ -3,8 +3,10 @@
     python -m offline.plan --stack prod [--json plan.json]
 
 Evaluates the real program with the recording mocks (no credentials, no network), prints the
-component tree and the count per resource type, and ends with `plan <stack>: <N> resources`.
-A configuration error prints every validation message and exits 2.
+component tree and the count per resource type, runs the policy pack (policy/) over the recorded
+resources, prints each violation with its remediation and each waiver, and ends with
+`plan <stack>: <N> resources, <M> policy violations`. A configuration error prints every validation
+message and exits 2; a mandatory policy violation that no waiver covers exits 1.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 import pulumi
 
 from offline.mocks import RecordedResource
+from offline.policy_run import PolicyConfigError, evaluate, waivers_of
+from offline.policy_run import render as render_policy_report
 from offline.runner import PlanGraph, read_stack_config, run_program
 
 
@@ -92,10 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = read_stack_config(args.stack)
         graph = run_program(args.stack, config)
+        report = evaluate(graph, waivers_of(config))
     except FileNotFoundError as error:
         print(f"plan {args.stack}: {error}", file=sys.stderr)
         return 2
-    except pulumi.RunError as error:
+    except (pulumi.RunError, PolicyConfigError) as error:
         print(f"plan {args.stack}: {error}", file=sys.stderr)
         return 2
     print(f"Resources of stack {args.stack!r} (what `pulumi preview` would create):")
@@ -105,8 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(plan_document(graph), indent=2, sort_keys=True) + "\n")
         print(f"\nwrote {args.json}")
-    print(f"plan {args.stack}: {len(graph.resources)} resources")
-    return 0
+    print()
+    print("\n".join(render_policy_report(report)))
+    print(f"plan {args.stack}: {len(graph.resources)} resources, {len(report.violations)} policy violations")
+    return 1 if report.mandatory else 0
 
 
 if __name__ == "__main__":
