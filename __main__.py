@@ -22,8 +22,10 @@ def main() -> None:
     pulumi.export("environment", config.environment)
     pulumi.export("regions", {"primary": config.region, "dr": config.dr_region})
     if config.eks.enabled:
-        eks = EksGitOpsCluster("eks", ctx, config.eks)
-        pulumi.export("eks", eks.stack_outputs())
+        eks_outputs = EksGitOpsCluster("eks", ctx, config.eks).stack_outputs()
+        # A secret anywhere in an output object makes all of it secret: keep the kubeconfig on its own.
+        pulumi.export("kubeconfig", eks_outputs.pop("kubeconfig"))
+        pulumi.export("eks", eks_outputs)
     if config.feature_store.enabled:
         feature_store = FeatureStorePipeline("feature-store", ctx, config.feature_store)
         pulumi.export("featureStore", feature_store.stack_outputs())

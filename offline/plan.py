@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.runtime import rpc
 
 from offline.mocks import RecordedResource
 from offline.policy_run import PolicyConfigError, evaluate, waivers_of
@@ -30,6 +31,8 @@ from offline.runner import PlanGraph, read_stack_config, run_program
 def jsonable(value: Any) -> Any:
     """Resolved inputs as plain JSON; assets and archives become their paths or texts."""
     if isinstance(value, dict):
+        if rpc._special_sig_key in value:  # a secret envelope: shown as preview shows it
+            return "[secret]"
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]

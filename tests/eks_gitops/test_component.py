@@ -438,13 +438,16 @@ def test_no_secret_material_anywhere(stack: str, request) -> None:
 
 def test_stack_outputs_name_the_cluster_and_keep_the_kubeconfig_secret(prod_plan: PlanGraph) -> None:
     exported = prod_plan.outputs["eks"]
-    assert is_secret(exported)  # the kubeconfig makes the whole export a secret
+    assert not is_secret(exported)  # the kubeconfig travels alone, so the rest stays readable
+    assert is_secret(prod_plan.outputs["kubeconfig"])
     outputs = reveal(exported)
+    assert "kubeconfig" not in outputs
     assert outputs["clusterName"] == "platform-prod-eks-cluster"
     assert outputs["argocdUrl"] == "https://argocd.platform.example.com"
     assert outputs["externalSecretsRoleArn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/platform-prod-eks-external-secrets"
     assert outputs["nodeRoleArn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/platform-prod-eks-node"
-    assert json.loads(outputs["kubeconfig"])["clusters"][0]["name"] == "platform-prod-eks-cluster"
+    kubeconfig = json.loads(reveal(prod_plan.outputs["kubeconfig"]))
+    assert kubeconfig["clusters"][0]["name"] == "platform-prod-eks-cluster"
 
 
 def test_dev_argocd_url_is_the_in_cluster_service(dev_plan: PlanGraph) -> None:
