@@ -40,7 +40,7 @@ RESOURCE_DOCUMENTS: dict[str, str] = {
     "aws:s3/bucketPolicy:BucketPolicy": "policy",
     "aws:cloudwatch/eventBusPolicy:EventBusPolicy": "policy",
     "aws:backup/vaultPolicy:VaultPolicy": "policy",
-    "aws:secretsmanager/secretPolicy:SecretPolicy": "policy",
+    "aws:secretsmanager/secretPolicy:SecretPolicy": "policy",  # pragma: allowlist secret
     "aws:lambda/resourcePolicy:ResourcePolicy": "policy",
 }
 ATTACHMENTS: dict[str, str] = {

@@ -30,7 +30,7 @@ AWS_EKS_CLUSTER = "aws:eks/cluster:Cluster"
 EKS_COMPONENT = "eks:index:Cluster"
 BACKUP_VAULT = "aws:backup/vault:Vault"
 BACKUP_PLAN = "aws:backup/plan:Plan"
-K8S_SECRET = "kubernetes:core/v1:Secret"  # noqa: S105 - a type token, not a password
+K8S_SECRET = "kubernetes:core/v1:Secret"  # noqa: S105 # pragma: allowlist secret - a type token
 K8S_CONFIG_GROUP = "kubernetes:yaml/v2:ConfigGroup"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 HELM_CHART = "kubernetes:helm.sh/v4:Chart"
@@ -62,7 +62,7 @@ STATEFUL_TYPES: frozenset[str] = frozenset(
 EXACT_CHART_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 KEY_MATERIAL_NAMES = re.compile(r"(ssh-?private|private-?key|id_(rsa|ecdsa|ed25519)$|^tls\.key$|\.pem$)", re.I)
 KEY_MATERIAL_TYPES = ("kubernetes.io/ssh-auth", "kubernetes.io/tls")
-PEM_PRIVATE_KEY = "PRIVATE KEY-----"
+PEM_PRIVATE_KEY = "PRIVATE KEY-----"  # pragma: allowlist secret - the PEM marker we look for
 
 
 # ---------------------------------------------------------------------------------------------
