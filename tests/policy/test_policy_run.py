@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from pulumi_policy import EnforcementLevel
@@ -89,3 +90,9 @@ def test_a_waiver_of_an_unknown_policy_is_an_error(baseline: PlanGraph) -> None:
         PolicyConfigError, match=re.escape("platform:policy.waivers: no policy named dynamodb-pitr; known: ")
     ):
         evaluate(baseline, waivers)
+
+
+def test_the_policy_readme_lists_exactly_the_pack() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "policy" / "README.md").read_text()
+    listed = re.findall(r"^\| `([a-z0-9-]+)` \|", readme, flags=re.MULTILINE)
+    assert listed == [p.name for p in ALL_POLICIES]
