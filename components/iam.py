@@ -32,6 +32,20 @@ UNSCOPED_ACTIONS: frozenset[str] = frozenset(
         "sagemaker:ListEndpoints",
         "ecr:GetAuthorizationToken",
         "glue:GetCrawlerMetrics",
+        # Step Functions: vended log delivery and X-Ray sampling accept only "*"; task-token callbacks
+        # are authorised by the token itself (no resource type in the authorization reference).
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "states:SendTaskSuccess",
+        "states:SendTaskHeartbeat",
     }
 )
 

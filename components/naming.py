@@ -18,6 +18,7 @@ LIMITS: dict[str, int] = {
     "glue": 255,
     "athena": 128,
     "events": 64,
+    "events-archive": 48,
     "sfn": 80,
     "backup": 50,
     "sagemaker": 63,
