@@ -200,6 +200,22 @@ def _rds_instance(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[
     }
 
 
+def _glue_table(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
+    """Glue catalog tables: id `<catalog>:<database>:<table>`, ARN `table/<database>/<table>`."""
+    name = _physical_name(logical, inputs)
+    database = inputs.get("databaseName", "default")
+    return f"{where.account}:{database}:{name}", {
+        "name": name,
+        "catalogId": where.account,
+        "arn": where.arn("glue", f"table/{database}/{name}"),
+    }
+
+
+def _s3_object(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
+    key = inputs.get("key") or logical
+    return key, {"key": key, "versionId": short_hash(logical, key, length=32), "etag": short_hash(key, length=32)}
+
+
 def _eks_cluster(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
     """Outputs of the `eks:index:Cluster` multi-language component."""
     name = inputs.get("name") or f"{logical}-eksCluster-{short_hash(logical, length=7)}"
@@ -270,6 +286,9 @@ OUTPUT_BUILDERS: dict[str, OutputBuilder] = {
     "aws:glue/catalogDatabase:CatalogDatabase": _named("glue", "database/{name}"),
     "aws:glue/crawler:Crawler": _named("glue", "crawler/{name}"),
     "aws:glue/job:Job": _named("glue", "job/{name}"),
+    "aws:glue/catalogTable:CatalogTable": _glue_table,
+    "aws:glue/securityConfiguration:SecurityConfiguration": _named("glue", "securityConfiguration/{name}"),
+    "aws:s3/bucketObjectv2:BucketObjectv2": _s3_object,
     "aws:athena/workgroup:Workgroup": _named("athena", "workgroup/{name}"),
     "aws:athena/namedQuery:NamedQuery": _prefixed_id("nq"),
     "aws:backup/vault:Vault": _named("backup", "backup-vault:{name}"),
