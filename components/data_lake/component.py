@@ -99,6 +99,7 @@ class DataLake(pulumi.ComponentResource):
             purpose="data",
             description="Data lake: S3 objects, Glue bookmarks, Athena results, log groups, queues",
             services=["logs"],
+            extra_statements=[self._access_log_delivery(ctx)] if args.access_logging else [],
             opts=self._child,
         )
         self._buckets()
@@ -131,6 +132,17 @@ class DataLake(pulumi.ComponentResource):
 
     # -- storage -------------------------------------------------------------------------------
 
+    @staticmethod
+    def _access_log_delivery(ctx: StackContext) -> Statement:
+        """S3 server access logging writes into the SSE-KMS log bucket as this service principal."""
+        return Statement(
+            sid="AllowS3ServerAccessLogDelivery",
+            principals={"Service": "logging.s3.amazonaws.com"},
+            actions=["kms:GenerateDataKey"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": ctx.account_id}},
+        )
+
     def _buckets(self) -> None:
         ctx, args, name = self._ctx, self._args, self._name
         self.log_bucket: LakeBucket | None = None
@@ -152,7 +164,7 @@ class DataLake(pulumi.ComponentResource):
                 ctx,
                 component=COMPONENT,
                 purpose="access-logs",
-                kms_key_arn=None,
+                kms_key_arn=self.key.arn,
                 lifecycle=[LifecycleRule("expire-access-logs", "", expiration_days=args.access_log_expiration_days)],
                 noncurrent_version_expiration_days=args.noncurrent_version_expiration_days,
                 policy_statements=log_delivery,

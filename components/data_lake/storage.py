@@ -49,10 +49,7 @@ def tls_only(bucket_arn: pulumi.Input[str]) -> Statement:
 
 
 class LakeBucket(pulumi.ComponentResource):
-    """One bucket and its versioning, encryption, public access block, ownership, policy and lifecycle.
-
-    `kms_key_arn=None` selects SSE-S3: S3 server access logging cannot deliver into SSE-KMS buckets.
-    """
+    """One bucket and its versioning, SSE-KMS encryption, public access block, ownership, policy and lifecycle."""
 
     bucket: aws.s3.Bucket
 
@@ -63,7 +60,7 @@ class LakeBucket(pulumi.ComponentResource):
         *,
         component: str,
         purpose: str,
-        kms_key_arn: pulumi.Input[str] | None,
+        kms_key_arn: pulumi.Input[str],
         lifecycle: Sequence[LifecycleRule],
         noncurrent_version_expiration_days: int,
         access_log_bucket: LakeBucket | None = None,
@@ -95,19 +92,17 @@ class LakeBucket(pulumi.ComponentResource):
         versioning = aws.s3.BucketVersioning(
             f"{name}-versioning", bucket=self.bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
         )
-        default_encryption = (
-            {"sse_algorithm": "aws:kms", "kms_master_key_id": kms_key_arn}
-            if kms_key_arn is not None
-            else {"sse_algorithm": "AES256"}
-        )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
             bucket=self.bucket.id,
             rules=[
                 {
-                    "apply_server_side_encryption_by_default": default_encryption,
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": kms_key_arn,
+                    },
                     # One data key per bucket instead of per object: far fewer KMS calls from Spark.
-                    "bucket_key_enabled": kms_key_arn is not None,
+                    "bucket_key_enabled": True,
                 }
             ],
             opts=child,
