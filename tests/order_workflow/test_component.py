@@ -1,0 +1,242 @@
+"""The OrderWorkflow component as `pulumi up` would declare it, checked on the inputs that reach each resource."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.order_workflow import events
+from offline.mocks import RecordedResource
+from offline.runner import PlanGraph
+
+SFN = "aws:sfn/stateMachine:StateMachine"
+RULE = "aws:cloudwatch/eventRule:EventRule"
+TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+POLICY = "aws:iam/rolePolicy:RolePolicy"
+FUNCTION = "aws:lambda/function:Function"
+QUEUE = "aws:sqs/queue:Queue"
+
+
+def _orders(plan: PlanGraph, type_token: str) -> list[RecordedResource]:
+    component = plan.one("platform:index:OrderWorkflow")
+    return [r for r in plan.descendants(component) if r.type == type_token]
+
+
+def _one(plan: PlanGraph, type_token: str, name: str) -> RecordedResource:
+    found = [r for r in _orders(plan, type_token) if r.name == f"orders-{name}"]
+    assert len(found) == 1, (type_token, name, [r.name for r in _orders(plan, type_token)])
+    return found[0]
+
+
+def _definition(plan: PlanGraph) -> dict[str, Any]:
+    return json.loads(_one(plan, SFN, "workflow").inputs["definition"])
+
+
+def _grants(plan: PlanGraph, function: str) -> dict[str, set[str]]:
+    """Actions granted by a function's role policy, per resource."""
+    document = json.loads(_one(plan, POLICY, f"{function}-policy").inputs["policy"])
+    grants: dict[str, set[str]] = {}
+    for statement in document["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for resource in resources:
+            grants.setdefault(resource, set()).update(actions)
+    return grants
+
+
+def _arn(plan: PlanGraph, type_token: str, name: str) -> str:
+    return _one(plan, type_token, name).outputs["arn"]
+
+
+def test_order_placed_rule_starts_the_state_machine_with_the_order(dev_plan: PlanGraph) -> None:
+    rule = _one(dev_plan, RULE, "order-placed")
+    assert json.loads(rule.inputs["eventPattern"]) == events.ORDER_PLACED_PATTERN
+    assert rule.inputs["eventBusName"] == _one(dev_plan, "aws:cloudwatch/eventBus:EventBus", "bus").outputs["name"]
+    target = _one(dev_plan, TARGET, "order-placed-target")
+    assert target.inputs["rule"] == rule.outputs["name"]
+    assert target.inputs["arn"] == _arn(dev_plan, SFN, "workflow")
+    assert target.inputs["inputTransformer"] == {
+        "inputPaths": {"order": "$.detail.orderData", "eventId": "$.id"},
+        "inputTemplate": '{"order": <order>, "eventId": "<eventId>"}',
+    }
+    # dev: eventRetryAttempts 3, eventMaxAgeSeconds 900
+    assert target.inputs["retryPolicy"] == {"maximumEventAgeInSeconds": 900, "maximumRetryAttempts": 3}
+    assert target.inputs["deadLetterConfig"] == {"arn": _arn(dev_plan, QUEUE, "events-dlq")}
+    role_policy = json.loads(_one(dev_plan, POLICY, "events-policy").inputs["policy"])
+    start = next(s for s in role_policy["Statement"] if s["Sid"] == "StartWorkflow")
+    assert (start["Action"], start["Resource"]) == ("states:StartExecution", _arn(dev_plan, SFN, "workflow"))
+
+
+def test_lifecycle_rules_route_to_the_queue_with_retry_and_dlq(prod_plan: PlanGraph) -> None:
+    lifecycle_arn = _arn(prod_plan, QUEUE, "lifecycle")
+    expected = {
+        "payment-completed": events.PAYMENT_COMPLETED_PATTERN,
+        "order-fulfilled": events.ORDER_FULFILLED_PATTERN,
+        "payment-progress": events.PAYMENT_PROGRESS_PATTERN,  # prod uses the callback gateway
+    }
+    for purpose, pattern in expected.items():
+        assert json.loads(_one(prod_plan, RULE, purpose).inputs["eventPattern"]) == pattern
+    targets = [t for t in _orders(prod_plan, TARGET) if t.inputs["arn"] == lifecycle_arn]
+    assert len(targets) == 3
+    for target in targets:
+        assert target.inputs["retryPolicy"] == {"maximumEventAgeInSeconds": 14400, "maximumRetryAttempts": 20}
+        assert target.inputs["deadLetterConfig"] == {"arn": _arn(prod_plan, QUEUE, "events-dlq")}
+    queue_policy = json.loads(_one(prod_plan, "aws:sqs/queuePolicy:QueuePolicy", "lifecycle-policy").inputs["policy"])
+    sources = queue_policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert sorted(sources) == sorted(_arn(prod_plan, RULE, p) for p in expected)
+
+
+def test_dev_direct_variant_has_no_callback_rule(dev_plan: PlanGraph) -> None:
+    assert sorted(r.name for r in _orders(dev_plan, RULE)) == [
+        "orders-order-fulfilled", "orders-order-placed", "orders-payment-completed",
+    ]  # fmt: skip
+
+
+def test_archive_keeps_the_bus_events_for_the_configured_days(dev_plan: PlanGraph, prod_plan: PlanGraph) -> None:
+    for plan, days in ((dev_plan, 7), (prod_plan, 90)):
+        archive = _one(plan, "aws:cloudwatch/eventArchive:EventArchive", "archive")
+        assert archive.inputs["eventSourceArn"] == _arn(plan, "aws:cloudwatch/eventBus:EventBus", "bus")
+        assert archive.inputs["retentionDays"] == days
+        assert len(archive.inputs["name"]) <= 48
+
+
+def test_tables_on_demand_pitr_cmk_and_protected_in_prod(dev_plan: PlanGraph, prod_plan: PlanGraph) -> None:
+    key_arn = _arn(prod_plan, "aws:kms/key:Key", "key-key")
+    for purpose in ("orders", "inventory", "callbacks"):
+        table = _one(prod_plan, "aws:dynamodb/table:Table", purpose)
+        assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
+        assert table.inputs["pointInTimeRecovery"]["enabled"] is True
+        assert table.inputs["serverSideEncryption"] == {"enabled": True, "kmsKeyArn": key_arn}
+        assert table.protect is True
+        assert _one(dev_plan, "aws:dynamodb/table:Table", purpose).protect is False
+    orders = _one(prod_plan, "aws:dynamodb/table:Table", "orders")
+    assert orders.inputs["hashKey"] == "orderId"
+    assert orders.inputs["globalSecondaryIndexes"] == [
+        {
+            "name": "CustomerIndex",
+            "keySchemas": [{"attributeName": "customerId", "keyType": "HASH"}],
+            "projectionType": "ALL",
+        }
+    ]
+    assert _one(prod_plan, "aws:dynamodb/table:Table", "inventory").inputs["hashKey"] == "productId"
+    assert _one(prod_plan, "aws:dynamodb/table:Table", "callbacks").inputs["ttl"] == {
+        "attributeName": "expiresAt",
+        "enabled": True,
+    }
+
+
+EXPECTED_TABLE_GRANTS = {
+    "validate": {"orders": {"dynamodb:PutItem", "dynamodb:GetItem"}},
+    "reserve": {"orders": {"dynamodb:GetItem", "dynamodb:UpdateItem"}, "inventory": {"dynamodb:UpdateItem"}},
+    "payment": {"orders": {"dynamodb:GetItem", "dynamodb:UpdateItem"}},
+    "fulfil": {"orders": {"dynamodb:GetItem", "dynamodb:UpdateItem"}, "inventory": {"dynamodb:UpdateItem"}},
+    "release": {"orders": {"dynamodb:GetItem", "dynamodb:UpdateItem"}, "inventory": {"dynamodb:UpdateItem"}},
+    "lifecycle": {"orders": {"dynamodb:GetItem", "dynamodb:UpdateItem"}},
+}
+PUBLISHERS = {"payment", "fulfil"}
+
+
+@pytest.mark.parametrize("function", sorted(EXPECTED_TABLE_GRANTS))
+def test_each_function_gets_exactly_its_table_actions_and_this_bus(dev_plan: PlanGraph, function: str) -> None:
+    grants = _grants(dev_plan, function)
+    tables = {p: _arn(dev_plan, "aws:dynamodb/table:Table", p) for p in ("orders", "inventory", "callbacks")}
+    table_grants = {purpose: grants[arn] for purpose, arn in tables.items() if arn in grants}
+    assert table_grants == EXPECTED_TABLE_GRANTS[function]
+    bus_arn = _arn(dev_plan, "aws:cloudwatch/eventBus:EventBus", "bus")
+    assert (grants.get(bus_arn) == {"events:PutEvents"}) == (function in PUBLISHERS)
+    every_action = set().union(*grants.values())
+    assert not any(a.startswith("events:") for r, acts in grants.items() if r != bus_arn for a in acts)
+    assert "dynamodb:Scan" not in every_action and "dynamodb:DeleteItem" not in every_action
+
+
+def test_callback_functions_grants(prod_plan: PlanGraph) -> None:
+    tables = {p: _arn(prod_plan, "aws:dynamodb/table:Table", p) for p in ("orders", "callbacks")}
+    request = _grants(prod_plan, "request-payment")
+    assert request[tables["orders"]] == {"dynamodb:GetItem"}
+    assert request[tables["callbacks"]] == {"dynamodb:PutItem"}
+    consumer = _grants(prod_plan, "lifecycle")
+    assert consumer[tables["callbacks"]] == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+    assert consumer["*"] >= {"states:SendTaskSuccess", "states:SendTaskHeartbeat"}
+    assert "states:SendTaskFailure" not in consumer["*"]
+    assert consumer[_arn(prod_plan, QUEUE, "lifecycle")] == {
+        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
+    }  # fmt: skip
+    assert not [f for f in _orders(prod_plan, FUNCTION) if f.name == "orders-payment-function"]
+
+
+def _task_arns(definition: dict[str, Any]) -> set[str]:
+    return {s["Parameters"]["FunctionName"] for s in definition["States"].values() if s["Type"] == "Task"}
+
+
+def test_definition_invokes_exactly_this_stacks_functions(dev_plan: PlanGraph, prod_plan: PlanGraph) -> None:
+    for plan in (dev_plan, prod_plan):
+        functions = {f.outputs["arn"] for f in _orders(plan, FUNCTION) if f.name != "orders-lifecycle-function"}
+        assert _task_arns(_definition(plan)) == functions
+        invoke = json.loads(_one(plan, POLICY, "workflow-policy").inputs["policy"])["Statement"][0]
+        assert invoke["Action"] == "lambda:InvokeFunction"
+        assert set(invoke["Resource"]) == functions
+        assert all(f":function:platform-{plan.stack}-orders-" in arn for arn in functions)
+
+
+def test_callback_definition_waits_for_the_token_with_heartbeat_and_timeout(prod_plan: PlanGraph) -> None:
+    payment = _definition(prod_plan)["States"]["ProcessPayment"]
+    assert payment["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert payment["Parameters"]["Payload"]["taskToken.$"] == "$$.Task.Token"
+    assert (payment["HeartbeatSeconds"], payment["TimeoutSeconds"]) == (300, 3600)
+    assert payment["Parameters"]["FunctionName"] == _arn(prod_plan, FUNCTION, "request-payment-function")
+
+
+def test_state_machine_logging_tracing_and_encryption(dev_plan: PlanGraph, prod_plan: PlanGraph) -> None:
+    for plan, level, data in ((dev_plan, "ALL", True), (prod_plan, "ERROR", False)):
+        machine = _one(plan, SFN, "workflow")
+        logs = _one(plan, "aws:cloudwatch/logGroup:LogGroup", "workflow-logs")
+        assert machine.inputs["type"] == "STANDARD"
+        assert machine.inputs["loggingConfiguration"] == {
+            "logDestination": f"{logs.outputs['arn']}:*",
+            "includeExecutionData": data,
+            "level": level,
+        }
+        assert machine.inputs["tracingConfiguration"] == {"enabled": True}
+        key_arn = _arn(plan, "aws:kms/key:Key", "key-key")
+        assert machine.inputs["encryptionConfiguration"]["kmsKeyId"] == key_arn
+        assert logs.inputs["kmsKeyId"] == key_arn
+        assert logs.inputs["retentionInDays"] == (14 if plan is dev_plan else 90)
+        assert machine.inputs["name"] == f"platform-{plan.stack}-orders-workflow"
+
+
+def test_consumer_mapping_reports_partial_failures_with_bounded_concurrency(prod_plan: PlanGraph) -> None:
+    mapping = _one(prod_plan, "aws:lambda/eventSourceMapping:EventSourceMapping", "lifecycle-source")
+    assert mapping.inputs["eventSourceArn"] == _arn(prod_plan, QUEUE, "lifecycle")
+    assert mapping.inputs["functionName"] == _arn(prod_plan, FUNCTION, "lifecycle-function")
+    assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping.inputs["scalingConfig"] == {"maximumConcurrency": 20}
+    redrive = json.loads(_one(prod_plan, QUEUE, "lifecycle").inputs["redrivePolicy"])
+    assert redrive == {"deadLetterTargetArn": _arn(prod_plan, QUEUE, "lifecycle-dlq"), "maxReceiveCount": 5}
+
+
+def test_failed_execution_alarm_notifies_the_topic(prod_plan: PlanGraph) -> None:
+    alarm = _one(prod_plan, "aws:cloudwatch/metricAlarm:MetricAlarm", "failed-executions")
+    assert (alarm.inputs["namespace"], alarm.inputs["metricName"]) == ("AWS/States", "ExecutionsFailed")
+    assert alarm.inputs["dimensions"] == {"StateMachineArn": _arn(prod_plan, SFN, "workflow")}
+    assert alarm.inputs["alarmActions"] == [_arn(prod_plan, "aws:sns/topic:Topic", "alarms")]
+    body = json.loads(_one(prod_plan, "aws:cloudwatch/dashboard:Dashboard", "dashboard").inputs["dashboardBody"])
+    metrics = [m[1] for w in body["widgets"] for m in w["properties"]["metrics"]]
+    assert {"ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut", "Invocations"} <= set(metrics)
+
+
+def test_outputs(staging_plan: PlanGraph) -> None:
+    outputs = staging_plan.outputs["orders"]
+    assert outputs["busName"] == "platform-staging-orders-bus"
+    assert outputs["stateMachineArn"].endswith(":stateMachine:platform-staging-orders-workflow")
+    assert set(outputs["tables"]) == {"orders", "inventory", "callbacks"}
+    assert outputs["queues"]["lifecycle"].startswith("https://sqs.eu-west-2.amazonaws.com/")
+
+
+def test_callback_with_express_is_rejected_naming_the_keys(plan_with: Any) -> None:
+    with pytest.raises(pulumi.RunError, match=r"paymentIntegration 'callback'.*stateMachineType"):
+        plan_with("dev", {"platform:orders": {"paymentIntegration": "callback", "stateMachineType": "EXPRESS"}})
+    with pytest.raises(pulumi.RunError, match=r"platform:orders.logLevel"):
+        plan_with("dev", {"platform:orders": {"logLevel": "DEBUG"}})
