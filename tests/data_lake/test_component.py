@@ -1,0 +1,451 @@
+"""The DataLake component under the recording mocks: what reaches each resource, per stack."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from components.config import ConfigError, parse_stack_config
+from components.data_lake import scripts
+from components.data_lake.queries import named_queries
+from glue.etl.tables import PROCESSED_TABLES, SALES_TABLES
+
+ACCOUNT = "123456789012"
+DEV = "platform-dev-datalake"
+PROD = "platform-prod-datalake"
+BUCKET_PURPOSES = ("raw", "processed", "athena-results")
+
+
+def key_arn(plan) -> str:
+    return plan.one("aws:kms/key:Key", "data-lake-key-key").outputs["arn"]
+
+
+def policy(resource) -> dict:
+    return json.loads(resource.inputs["policy"])
+
+
+def statements(resource) -> dict[str, dict]:
+    return {s.get("Sid", ""): s for s in policy(resource)["Statement"]}
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def entry_script_arguments(path: Path) -> list[str]:
+    """The names the entry script asks getResolvedOptions for (its ARGUMENTS tuple)."""
+    tree = ast.parse(path.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "ARGUMENTS" for t in node.targets):
+            return list(ast.literal_eval(node.value))
+    raise AssertionError(f"{path} has no ARGUMENTS")
+
+
+# -- buckets ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("purpose", BUCKET_PURPOSES)
+def test_every_bucket_is_versioned_kms_encrypted_private_and_tls_only(dev_plan, purpose):
+    name = f"{DEV}-{purpose}"
+    prefix = f"data-lake-{purpose}"
+    assert dev_plan.one("aws:s3/bucket:Bucket", f"{prefix}-bucket").inputs["bucket"] == name
+    assert dev_plan.one("aws:s3/bucketVersioning:BucketVersioning", f"{prefix}-versioning").inputs[
+        "versioningConfiguration"
+    ] == {"status": "Enabled"}
+    encryption = dev_plan.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        f"{prefix}-encryption",
+    ).inputs["rules"]
+    assert encryption == [
+        {
+            "applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key_arn(dev_plan)},
+            "bucketKeyEnabled": True,
+        }
+    ]
+    block = dev_plan.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", f"{prefix}-public-access-block")
+    assert all(
+        block.inputs[k] is True
+        for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
+    ownership = dev_plan.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls", f"{prefix}-ownership")
+    assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+    deny = statements(dev_plan.one("aws:s3/bucketPolicy:BucketPolicy", f"{prefix}-policy"))["DenyInsecureTransport"]
+    assert deny["Effect"] == "Deny" and deny["Action"] == "s3:*"
+    assert deny["Resource"] == [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def lifecycle(plan, purpose) -> dict[str, dict]:
+    resource = plan.one(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", f"data-lake-{purpose}-lifecycle"
+    )
+    return {rule["id"]: rule for rule in resource.inputs["rules"]}
+
+
+def test_raw_objects_move_to_ia_glacier_and_deep_archive(prod_plan):
+    rules = lifecycle(prod_plan, "raw")
+    tiering = rules["raw-storage-tiering"]
+    assert tiering["filter"] == {"prefix": "raw/"} and tiering["status"] == "Enabled"
+    assert [(t["days"], t["storageClass"]) for t in tiering["transitions"]] == [
+        (30, "STANDARD_IA"),
+        (90, "GLACIER"),
+        (365, "DEEP_ARCHIVE"),
+    ]
+    housekeeping = rules["expire-noncurrent-versions"]
+    assert housekeeping["noncurrentVersionExpiration"] == {"noncurrentDays": 90}
+    assert housekeeping["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
+
+
+def test_results_temp_and_spark_logs_expire(dev_plan, prod_plan):
+    assert lifecycle(prod_plan, "athena-results")["expire-query-results"]["expiration"] == {"days": 30}
+    assert lifecycle(dev_plan, "athena-results")["expire-query-results"]["expiration"] == {"days": 7}
+    processed = lifecycle(dev_plan, "processed")
+    assert (processed["expire-glue-temp"]["filter"], processed["expire-glue-temp"]["expiration"]) == (
+        {"prefix": "temp/"},
+        {"days": 7},
+    )
+    assert (processed["expire-spark-logs"]["filter"], processed["expire-spark-logs"]["expiration"]) == (
+        {"prefix": "spark-logs/"},
+        {"days": 30},
+    )
+
+
+def test_prod_logs_bucket_access_and_protects_stateful_resources(dev_plan, prod_plan):
+    logging = {r.name: r.inputs for r in prod_plan.of_type("aws:s3/bucketLogging:BucketLogging")}
+    for purpose in BUCKET_PURPOSES:
+        assert logging[f"data-lake-{purpose}-access-logging"] == {
+            "bucket": f"{PROD}-{purpose}",
+            "targetBucket": f"{PROD}-access-logs",
+            "targetPrefix": f"{purpose}/",
+        }
+    delivery = statements(prod_plan.one("aws:s3/bucketPolicy:BucketPolicy", "data-lake-access-logs-policy"))[
+        "S3ServerAccessLogDelivery"
+    ]
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert delivery["Resource"] == f"arn:aws:s3:::{PROD}-access-logs/*"
+    key_policy = statements(prod_plan.one("aws:kms/key:Key", "data-lake-key-key"))
+    assert key_policy["AllowS3ServerAccessLogDelivery"]["Action"] == "kms:GenerateDataKey"
+    assert not [r for r in dev_plan.of_type("aws:s3/bucketLogging:BucketLogging") if r.name.startswith("data-lake")]
+
+    stateful = [
+        ("aws:s3/bucket:Bucket", "data-lake-raw-bucket"),
+        ("aws:s3/bucket:Bucket", "data-lake-processed-bucket"),
+        ("aws:s3/bucket:Bucket", "data-lake-athena-results-bucket"),
+        ("aws:kms/key:Key", "data-lake-key-key"),
+        ("aws:glue/catalogDatabase:CatalogDatabase", "data-lake-database"),
+        ("aws:sqs/queue:Queue", "data-lake-trigger-dlq"),
+    ]
+    assert all(prod_plan.one(t, n).protect for t, n in stateful)
+    assert not any(dev_plan.one(t, n).protect for t, n in stateful)
+    assert prod_plan.one("aws:s3/bucket:Bucket", "data-lake-raw-bucket").inputs["forceDestroy"] is False
+
+
+def test_children_use_the_primary_region_provider(prod_plan):
+    component = prod_plan.one("platform:index:DataLake")
+    custom = [r for r in prod_plan.descendants(component) if r.custom]
+    assert custom and {prod_plan.provider_inputs(r).get("region") for r in custom} == {"us-east-1"}
+
+
+# -- Glue -------------------------------------------------------------------------------------
+
+
+def test_glue_role_is_limited_to_the_lake_prefixes_database_and_logs(dev_plan):
+    role = dev_plan.one("aws:iam/role:Role", "data-lake-glue-role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "glue.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    granted = statements(dev_plan.one("aws:iam/rolePolicy:RolePolicy", "data-lake-glue-policy"))
+    raw, processed = f"arn:aws:s3:::{DEV}-raw", f"arn:aws:s3:::{DEV}-processed"
+    assert granted["ReadRawFeeds"]["Resource"] == f"{raw}/raw/*"
+    assert granted["ReadGlueScripts"]["Resource"] == f"{processed}/glue-scripts/*"
+    assert as_list(granted["WriteProcessedZones"]["Resource"]) == [
+        f"{processed}/processed/*",
+        f"{processed}/temp/*",
+        f"{processed}/spark-logs/*",
+    ]
+    database = f"arn:aws:glue:eu-west-1:{ACCOUNT}:database/{DEV.replace('-', '_')}_analytics"
+    table = f"arn:aws:glue:eu-west-1:{ACCOUNT}:table/{DEV.replace('-', '_')}_analytics"
+    catalog = f"arn:aws:glue:eu-west-1:{ACCOUNT}:catalog"
+    assert granted["ReadCatalog"]["Resource"] == [catalog, database, f"{table}/*"]
+    assert granted["CrawlRawTables"]["Resource"] == [catalog, database, f"{table}/raw_*"]
+    assert granted["RegisterCustomerPartitions"]["Resource"] == [catalog, database, f"{table}/customers"]
+    assert granted["UseDataKey"]["Resource"] == key_arn(dev_plan)
+    assert granted["WriteJobLogs"]["Resource"] == [
+        f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws-glue/jobs/{DEV}-etl/output:*",
+        f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws-glue/jobs/{DEV}-etl/error:*",
+    ]
+    listings = [
+        s
+        for s in policy(dev_plan.one("aws:iam/rolePolicy:RolePolicy", "data-lake-glue-policy"))["Statement"]
+        if s["Action"] == "s3:ListBucket"
+    ]
+    assert [(s["Resource"], s["Condition"]["StringLike"]["s3:prefix"]) for s in listings] == [
+        (raw, ["raw", "raw/", "raw/*"]),
+        (
+            processed,
+            sorted(
+                [
+                    "processed",
+                    "processed/",
+                    "processed/*",
+                    "temp",
+                    "temp/",
+                    "temp/*",
+                    "spark-logs",
+                    "spark-logs/",
+                    "spark-logs/*",
+                ]
+            ),
+        ),
+    ]
+    unscoped = [s["Sid"] for s in granted.values() if "*" in as_list(s["Resource"])]
+    assert unscoped == ["JobMetrics"]
+    assert granted["JobMetrics"]["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Glue"}}
+
+
+def test_crawlers_follow_the_article_schema_change_policy(dev_plan):
+    for entity in ("customers", "transactions", "products"):
+        crawler = dev_plan.one("aws:glue/crawler:Crawler", f"data-lake-{entity}-crawler").inputs
+        assert crawler["name"] == f"{DEV}-{entity}-crawler"
+        assert crawler["s3Targets"] == [{"path": f"s3://{DEV}-raw/raw/{entity}/"}]
+        assert crawler["schemaChangePolicy"] == {"updateBehavior": "UPDATE_IN_DATABASE", "deleteBehavior": "LOG"}
+        assert json.loads(crawler["configuration"]) == {
+            "Version": 1.0,
+            "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}},
+        }
+        assert crawler["tablePrefix"] == "raw_"
+        assert crawler["role"] == f"arn:aws:iam::{ACCOUNT}:role/{DEV}-glue"
+        assert crawler["securityConfiguration"] == f"{DEV}-glue"
+
+
+def test_security_configuration_encrypts_with_the_lake_key(dev_plan):
+    config = dev_plan.one("aws:glue/securityConfiguration:SecurityConfiguration").inputs["encryptionConfiguration"]
+    assert config["s3Encryption"] == {"s3EncryptionMode": "SSE-KMS", "kmsKeyArn": key_arn(dev_plan)}
+    assert config["jobBookmarksEncryption"] == {"jobBookmarksEncryptionMode": "CSE-KMS", "kmsKeyArn": key_arn(dev_plan)}
+
+
+def test_scripts_are_uploaded_with_a_content_hash(dev_plan):
+    for script in (scripts.CUSTOMER_TRANSFORM, scripts.SALES_AGGREGATION):
+        uploaded = dev_plan.one("aws:s3/bucketObjectv2:BucketObjectv2", f"data-lake-script-{script.job}").inputs
+        assert (uploaded["bucket"], uploaded["key"]) == (f"{DEV}-processed", f"glue-scripts/{script.path.name}")
+        assert uploaded["source"].path == str(script.path)
+        digest = hashlib.sha256(f"glue-scripts/{script.path.name}".encode() + b"\0" + script.path.read_bytes() + b"\0")
+        assert uploaded["sourceHash"] == digest.hexdigest()
+        assert (uploaded["serverSideEncryption"], uploaded["kmsKeyId"]) == ("aws:kms", key_arn(dev_plan))
+    package = dev_plan.one("aws:s3/bucketObjectv2:BucketObjectv2", "data-lake-etl-package").inputs
+    assert package["key"] == "glue-scripts/glue_etl.zip"
+    members = sorted(package["source"].assets)
+    assert members == sorted(
+        ["glue/__init__.py", *(f"glue/etl/{p.name}" for p in (scripts.GLUE_DIR / "etl").glob("*.py"))]
+    )
+    assert "glue/etl/sales.py" in members and "glue/etl/customers.py" in members
+
+
+def test_content_hash_changes_with_the_code(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("a = 1\n")
+    before = scripts.content_hash({"glue/etl/m.py": module})
+    module.write_text("a = 2\n")
+    assert scripts.content_hash({"glue/etl/m.py": module}) != before
+
+
+@pytest.mark.parametrize(
+    ("script", "settings"),
+    [(scripts.CUSTOMER_TRANSFORM, ("G.1X", 2, 60, 2)), (scripts.SALES_AGGREGATION, ("G.2X", 5, 120, 2))],
+)
+def test_jobs_get_every_argument_their_script_reads(prod_plan, script, settings):
+    job = prod_plan.one("aws:glue/job:Job", f"data-lake-{script.job}").inputs
+    arguments = job["defaultArguments"]
+    wanted = [name for name in entry_script_arguments(script.path) if name != "JOB_NAME"]
+    assert [f"--{name}" for name in wanted if f"--{name}" not in arguments] == []
+    assert (job["workerType"], job["numberOfWorkers"], job["timeout"], job["maxRetries"]) == settings
+    assert job["glueVersion"] == "5.1"
+    assert job["command"] == {
+        "name": "glueetl",
+        "pythonVersion": "3",
+        "scriptLocation": f"s3://{PROD}-processed/glue-scripts/{script.path.name}",
+    }
+    assert job["executionProperty"] == {"maxConcurrentRuns": 1}
+    assert job["securityConfiguration"] == f"{PROD}-glue"
+    assert arguments["--processed-bucket"] == f"{PROD}-processed"
+    assert arguments["--database-name"] == "platform_prod_datalake_analytics"
+    assert arguments["--job-bookmark-option"] == "job-bookmark-enable"
+    assert arguments["--enable-continuous-cloudwatch-log"] == "true"
+    assert arguments["--custom-logGroup-prefix"] == f"/aws-glue/jobs/{PROD}-etl"
+    assert arguments["--enable-spark-ui"] == "true"
+    assert arguments["--spark-event-logs-path"] == f"s3://{PROD}-processed/spark-logs/{script.job}/"
+    assert arguments["--TempDir"] == f"s3://{PROD}-processed/temp/{script.job}/"
+    assert arguments["--extra-py-files"] == f"s3://{PROD}-processed/glue-scripts/glue_etl.zip"
+
+
+def test_job_specific_arguments(dev_plan):
+    customer = dev_plan.one("aws:glue/job:Job", "data-lake-customer-transform").inputs["defaultArguments"]
+    assert customer["--raw-bucket"] == f"{DEV}-raw"
+    sales = dev_plan.one("aws:glue/job:Job", "data-lake-sales-aggregation").inputs["defaultArguments"]
+    assert {
+        k: sales[k] for k in ("--transactions-table", "--products-table", "--customers-table", "--top-products")
+    } == {
+        "--transactions-table": "raw_transactions",
+        "--products-table": "raw_products",
+        "--customers-table": "raw_customers",
+        "--top-products": "10",
+    }
+
+
+def test_job_log_groups_have_the_configured_retention_and_key(dev_plan, prod_plan):
+    for plan, days in ((dev_plan, 30), (prod_plan, 90)):
+        prefix = DEV if plan is dev_plan else PROD
+        groups = {r.inputs["name"]: r.inputs for r in plan.of_type("aws:cloudwatch/logGroup:LogGroup")}
+        for stream in ("output", "error"):
+            group = groups[f"/aws-glue/jobs/{prefix}-etl/{stream}"]
+            assert (group["retentionInDays"], group["kmsKeyId"]) == (days, key_arn(plan))
+        assert groups[f"/aws/lambda/{prefix}-ingestion-trigger"]["retentionInDays"] == (14 if plan is dev_plan else 30)
+
+
+def test_catalog_tables_match_what_spark_writes(dev_plan):
+    for table in PROCESSED_TABLES:
+        inputs = dev_plan.one(
+            "aws:glue/catalogTable:CatalogTable", f"data-lake-table-{table.name.replace('_', '-')}"
+        ).inputs
+        descriptor = inputs["storageDescriptor"]
+        assert [(c["name"], c["type"]) for c in descriptor["columns"]] == [(c.name, c.type) for c in table.columns]
+        assert [(c["name"], c["type"]) for c in inputs["partitionKeys"]] == [
+            (c.name, c.type) for c in table.partition_keys
+        ]
+        assert descriptor["location"] == f"s3://{DEV}-processed/{table.prefix}"
+        assert (
+            descriptor["serDeInfo"]["serializationLibrary"]
+            == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+        )
+        projected = inputs["parameters"].get("projection.enabled") == "true"
+        assert projected == (table in SALES_TABLES)
+        if projected:
+            assert inputs["parameters"]["storage.location.template"] == (
+                f"s3://{DEV}-processed/{table.prefix}year=${{year}}/month=${{month}}/"
+            )
+
+
+# -- ingestion --------------------------------------------------------------------------------
+
+
+def test_ingestion_trigger_routes_each_prefix_to_its_crawler(dev_plan):
+    function = dev_plan.one("aws:lambda/function:Function", "data-lake-ingestion-trigger-function").inputs
+    assert json.loads(function["environment"]["variables"]["CRAWLER_ROUTES"]) == {
+        f"raw/{e}/": f"{DEV}-{e}-crawler" for e in ("customers", "products", "transactions")
+    }
+    assert function["reservedConcurrentExecutions"] == 5
+    assert function["deadLetterConfig"] == {"targetArn": f"arn:aws:sqs:eu-west-1:{ACCOUNT}:{DEV}-ingestion-trigger-dlq"}
+    granted = statements(dev_plan.one("aws:iam/rolePolicy:RolePolicy", "data-lake-ingestion-trigger-policy"))
+    assert granted["StartFeedCrawlers"]["Action"] == "glue:StartCrawler"
+    assert sorted(granted["StartFeedCrawlers"]["Resource"]) == [
+        f"arn:aws:glue:eu-west-1:{ACCOUNT}:crawler/{DEV}-{e}-crawler" for e in ("customers", "products", "transactions")
+    ]
+
+
+def test_raw_bucket_notifies_the_trigger_for_objects_under_raw(dev_plan):
+    permission = dev_plan.one("aws:lambda/permission:Permission", "data-lake-raw-bucket-invoke")
+    assert permission.inputs["principal"] == "s3.amazonaws.com"
+    assert permission.inputs["sourceArn"] == f"arn:aws:s3:::{DEV}-raw"
+    assert permission.inputs["sourceAccount"] == ACCOUNT
+    notification = dev_plan.one("aws:s3/bucketNotification:BucketNotification", "data-lake-raw-notifications")
+    assert notification.inputs["lambdaFunctions"] == [
+        {
+            "lambdaFunctionArn": f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{DEV}-ingestion-trigger",
+            "events": ["s3:ObjectCreated:*"],
+            "filterPrefix": "raw/",
+        }
+    ]
+    assert permission.urn in notification.depends_on
+
+
+def test_sample_generator_writes_only_under_raw_and_is_off_in_prod(dev_plan, prod_plan):
+    granted = statements(dev_plan.one("aws:iam/rolePolicy:RolePolicy", "data-lake-sample-data-policy"))
+    assert granted["WriteRawFeeds"] == {
+        "Effect": "Allow",
+        "Sid": "WriteRawFeeds",
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{DEV}-raw/raw/*",
+    }
+    assert not [r for r in prod_plan.of_type("aws:lambda/function:Function") if "sample-data" in r.name]
+
+
+# -- Athena -----------------------------------------------------------------------------------
+
+
+def test_workgroup_enforces_engine_v3_kms_results_and_scan_limit(dev_plan, prod_plan):
+    for plan, prefix, cutoff in ((dev_plan, DEV, 1024**3), (prod_plan, PROD, 10 * 1024**3)):
+        workgroup = plan.one("aws:athena/workgroup:Workgroup").inputs
+        config = workgroup["configuration"]
+        assert workgroup["name"] == f"{prefix}-analytics"
+        assert config["enforceWorkgroupConfiguration"] is True
+        assert config["engineVersion"] == {"selectedEngineVersion": "Athena engine version 3"}
+        assert config["bytesScannedCutoffPerQuery"] == cutoff
+        assert config["resultConfiguration"]["outputLocation"] == f"s3://{prefix}-athena-results/athena/"
+        assert config["resultConfiguration"]["encryptionConfiguration"] == {
+            "encryptionOption": "SSE_KMS",
+            "kmsKeyArn": key_arn(plan),
+        }
+
+
+def test_named_queries_carry_the_sql_files_verbatim(dev_plan):
+    recorded = {r.inputs["name"]: r.inputs for r in dev_plan.of_type("aws:athena/namedQuery:NamedQuery")}
+    expected = named_queries()
+    assert sorted(recorded) == [q.name for q in expected]
+    for query in expected:
+        assert recorded[query.name]["query"] == query.sql
+        assert recorded[query.name]["database"] == "platform_dev_datalake_analytics"
+        assert recorded[query.name]["workgroup"] == f"{DEV}-analytics"
+        assert recorded[query.name]["description"] == query.description
+
+
+def test_stack_outputs_name_what_operators_use(dev_plan):
+    outputs = dev_plan.outputs["dataLake"]
+    assert {
+        k: outputs[k] for k in ("rawBucket", "processedBucket", "athenaResultsBucket", "database", "workgroup")
+    } == {
+        "rawBucket": f"{DEV}-raw",
+        "processedBucket": f"{DEV}-processed",
+        "athenaResultsBucket": f"{DEV}-athena-results",
+        "database": "platform_dev_datalake_analytics",
+        "workgroup": f"{DEV}-analytics",
+    }
+    assert outputs["crawlers"] == {e: f"{DEV}-{e}-crawler" for e in ("customers", "transactions", "products")}
+    assert outputs["jobs"] == {
+        "customerTransform": f"{DEV}-customer-transform",
+        "salesAggregation": f"{DEV}-sales-aggregation",
+    }
+
+
+# -- configuration ----------------------------------------------------------------------------
+
+
+def base_config(data_lake: dict) -> dict[str, str]:
+    return {
+        "aws:region": "eu-west-1",
+        "platform:environment": "dev",
+        "platform:drRegion": "eu-central-1",
+        "platform:tags": json.dumps({"owner": "team", "costCenter": "CC-1"}),
+        "platform:dataLake": json.dumps(data_lake),
+    }
+
+
+@pytest.mark.parametrize(
+    ("data_lake", "message"),
+    [
+        ({"rawGlacierDays": 45}, "rawGlacierDays (45) must be at least rawInfrequentAccessDays (30) + 30"),
+        ({"rawDeepArchiveDays": 90}, "rawDeepArchiveDays (90) must be later than rawGlacierDays (90)"),
+        ({"bytesScannedCutoffPerQuery": 1000}, "platform:dataLake.bytesScannedCutoffPerQuery: got 1000"),
+        ({"salesAggregation": {"workerType": "G.16X"}}, 'platform:dataLake.salesAggregation.workerType: got "G.16X"'),
+        ({"glueLogRetentionDays": 10}, "10 is not a CloudWatch Logs retention"),
+        ({"glueVersion": "4.0"}, 'platform:dataLake.glueVersion: got "4.0"'),
+        ({"rawBucket": "x"}, "platform:dataLake.rawBucket: unknown key"),
+    ],
+)
+def test_bad_settings_are_reported_with_their_key(data_lake, message):
+    with pytest.raises(ConfigError) as error:
+        parse_stack_config(base_config(data_lake), project="platform", stack="dev")
+    assert message in str(error.value)
