@@ -247,7 +247,10 @@ def _mark_out_of_stock(ddb: Any, table: str, order_id: str, shortages: list[Shor
 def stored_payment(stored: dict[str, Any]) -> PaymentOutcome | None:
     if "paymentStatus" not in stored:
         return None
-    return PaymentOutcome(stored["paymentStatus"], stored.get("transactionId"), stored.get("paymentReason"))
+    # Absent values are stored as "" (DynamoDB has no null in SET); give them back as None.
+    return PaymentOutcome(
+        stored["paymentStatus"], stored.get("transactionId") or None, stored.get("paymentReason") or None
+    )
 
 
 def record_payment(ddb: Any, table: str, order_id: str, outcome: PaymentOutcome, now: str) -> PaymentOutcome:
