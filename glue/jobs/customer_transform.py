@@ -29,13 +29,16 @@ def main(argv: list[str]) -> None:
     job = Job(glue_context)
     job.init(args["JOB_NAME"], args)
 
-    raw = glue_context.create_dynamic_frame.from_options(
+    new_files = glue_context.create_dynamic_frame.from_options(
         connection_type="s3",
         format="csv",
         connection_options={"paths": [f"s3://{args['raw_bucket']}/{RAW_CUSTOMERS.prefix}"], "recurse": True},
         format_options={"withHeader": True, "separator": ","},
         transformation_ctx="raw_customers",
-    ).toDF()
+    )
+    # A column whose cells parse as different types becomes a ChoiceType (a struct after toDF);
+    # strings keep every cell, and the transform casts each column itself.
+    raw = new_files.resolveChoice(choice="cast:string").toDF()
     if not raw.columns:
         logger.info("customers: no new files since the last bookmarked run")
         job.commit()

@@ -40,7 +40,9 @@ ARGUMENTS = (
 
 
 def read_table(glue_context: GlueContext, database: str, table: str, entity: RawEntity) -> DataFrame:
-    frame = glue_context.create_dynamic_frame.from_catalog(database=database, table_name=table).toDF()
+    dynamic = glue_context.create_dynamic_frame.from_catalog(database=database, table_name=table)
+    # Cells that do not match the crawled type become ChoiceTypes; strings keep them for the checks.
+    frame = dynamic.resolveChoice(choice="cast:string").toDF()
     missing = missing_fields(frame, entity.fields)
     if missing:
         raise ValueError(f"table {database}.{table} lacks the columns {missing}; expected {list(entity.fields)}")
