@@ -152,9 +152,8 @@ def parse_order(raw: Any) -> Order:
         expected = sum((line.amount for line in lines), Decimal("0"))
         if expected != total:
             problems.append(f"order.totalAmount: {total} does not equal the sum of the items, {expected}")
-    if problems:
-        raise InvalidOrder(problems)
-    assert total is not None
+    if problems or total is None:
+        raise InvalidOrder(problems or ["order.totalAmount: required"])
     return Order(order_id, customer_id, currency, tuple(lines), total, payment_token)
 
 
