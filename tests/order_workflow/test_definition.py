@@ -1,0 +1,44 @@
+"""The ASL documents in the repo and their deploy-time rendering."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.order_workflow.definition import load_definition, placeholders, render_definition
+
+
+def test_variants_differ_only_in_the_payment_task() -> None:
+    direct, callback = load_definition("direct"), load_definition("callback")
+    assert direct["States"].keys() == callback["States"].keys()
+    differing = [name for name in direct["States"] if direct["States"][name] != callback["States"][name]]
+    assert differing == ["ProcessPayment"]
+
+
+def test_every_path_after_a_reservation_that_does_not_complete_releases_it() -> None:
+    states = load_definition("direct")["States"]
+    for task in ("ReserveInventory", "ProcessPayment", "FulfilOrder"):
+        assert [c["Next"] for c in states[task]["Catch"]] == ["ReleaseInventory"], task
+    assert states["PaymentCaptured?"]["Default"] == "ReleaseInventory"
+    assert states["ProcessPayment"]["Retry"][0] == {
+        "ErrorEquals": ["TransientPaymentError"],
+        "IntervalSeconds": 2,
+        "MaxAttempts": 4,
+        "BackoffRate": 2,
+        "MaxDelaySeconds": 20,
+        "JitterStrategy": "FULL",
+    }
+
+
+def test_rendering_substitutes_typed_values_and_refuses_drift() -> None:
+    document = load_definition("callback")
+    values = {name: f"arn:aws:lambda:eu-west-1:123456789012:function:{name}" for name in placeholders(document)}
+    values |= {"PaymentHeartbeatSeconds": 30, "PaymentTimeoutSeconds": 600}
+    rendered = json.loads(render_definition("callback", values))
+    assert rendered["States"]["ProcessPayment"]["TimeoutSeconds"] == 600
+    assert "${" not in json.dumps(rendered)
+    with pytest.raises(ValueError, match=r"placeholders without values \['PaymentTimeoutSeconds'\]"):
+        render_definition("callback", {k: v for k, v in values.items() if k != "PaymentTimeoutSeconds"})
+    with pytest.raises(ValueError, match=r"values without placeholders \['Extra'\]"):
+        render_definition("callback", {**values, "Extra": 1})
