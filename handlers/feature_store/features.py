@@ -1,13 +1,14 @@
 """Pure feature logic of the feature store: decode Kinesis records, group them per user and merge them
 into a user's feature state. No AWS calls here, so every rule is testable on plain values.
 
-The stored state carries what makes a blind, atomic, idempotent write possible:
+The item's `state` map carries what makes a blind, atomic, idempotent write possible:
 - `version`: optimistic-concurrency counter; a write only lands if the item is still at the version the
   new state was computed from, so two shards updating one user never lose an update;
 - `shardSequences`: per shard, the highest Kinesis sequence number already applied, so a redelivered
   batch (same shard and sequence numbers) changes nothing;
-- `recentEventTimes`: the event times (epoch ms) within the rolling window of the newest event, so the
-  5-minute count is exact (it rolls; it never resets).
+- `recentEventTimes`: the event times within the rolling window of the newest event, so the 5-minute
+  count is exact (it rolls; it never resets). Packed as 4-byte offsets (ms) before `lastEventTime`, so
+  even a user sending ~300 events a second stays far below DynamoDB's 400 KB item limit.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -29,7 +31,8 @@ ROLLING_WINDOW_MS = ROLLING_WINDOW // timedelta(milliseconds=1)
 MAX_USER_ID_BYTES = 2048
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# What the model sees (and the predict function may read): the features, never the bookkeeping.
+# Item layout: {userId, features: {...}, state: {...}, expiresAt}. The model sees `features` only.
+FEATURES, STATE, TTL_ATTRIBUTE = "features", "state", "expiresAt"
 FEATURE_ATTRIBUTES: tuple[str, ...] = ("lastEventTime", "lastEventType", "lastMetric", "totalCount", "count5min")
 
 
@@ -208,8 +211,18 @@ def apply_events(
     )
 
 
-def _ms(item: Mapping[str, Any], key: str) -> int | None:
-    value = item.get(key)
+def pack_window(recent_ms: Sequence[int], newest_ms: int) -> bytes:
+    """Window event times as big-endian uint32 offsets before the newest event (all fit: <= 5 min)."""
+    return struct.pack(f">{len(recent_ms)}I", *(newest_ms - t for t in recent_ms))
+
+
+def unpack_window(packed: bytes, newest_ms: int) -> tuple[int, ...]:
+    offsets = struct.unpack(f">{len(packed) // 4}I", packed)
+    return tuple(sorted(newest_ms - offset for offset in offsets))
+
+
+def _ms(values: Mapping[str, Any], key: str) -> int | None:
+    value = values.get(key)
     return None if value is None else parse_timestamp(value)
 
 
@@ -217,57 +230,51 @@ def state_from_item(user_id: str, item: Mapping[str, Any] | None) -> UserFeature
     """Rebuild the state from a deserialised DynamoDB item (None: the user has no item yet)."""
     if not item:
         return UserFeatures(user_id=user_id)
+    features: Mapping[str, Any] = item.get(FEATURES) or {}
+    state: Mapping[str, Any] = item.get(STATE) or {}
+    last_event_ms = _ms(features, "lastEventTime")
+    packed = state.get("recentEventTimes")
+    # boto3 hands binary attributes back wrapped in a Binary; its .value holds the bytes.
+    packed_bytes = bytes(getattr(packed, "value", packed) or b"")
     return UserFeatures(
         user_id=user_id,
-        version=int(item.get("version", 0)),
-        total_count=int(item.get("totalCount", 0)),
-        last_event_ms=_ms(item, "lastEventTime"),
-        last_event_type=item.get("lastEventType"),
-        last_event_type_ms=_ms(item, "lastEventTypeTime"),
-        last_metric=item.get("lastMetric"),
-        last_metric_ms=_ms(item, "lastMetricTime"),
-        recent_ms=tuple(sorted(int(t) for t in item.get("recentEventTimes", ()))),
+        version=int(state.get("version", 0)),
+        total_count=int(features.get("totalCount", 0)),
+        last_event_ms=last_event_ms,
+        last_event_type=features.get("lastEventType"),
+        last_event_type_ms=_ms(state, "lastEventTypeTime"),
+        last_metric=features.get("lastMetric"),
+        last_metric_ms=_ms(state, "lastMetricTime"),
+        recent_ms=unpack_window(packed_bytes, last_event_ms) if last_event_ms is not None else (),
         # Sequence numbers have up to 128 digits, past DynamoDB's 38-digit numbers: stored as text.
-        shard_sequences={shard: int(seq) for shard, seq in (item.get("shardSequences") or {}).items()},
+        shard_sequences={shard: int(seq) for shard, seq in (state.get("shardSequences") or {}).items()},
     )
 
 
-STATE_ATTRIBUTES: tuple[str, ...] = (
-    "version",
-    "totalCount",
-    "count5min",
-    "lastEventTime",
-    "lastEventType",
-    "lastEventTypeTime",
-    "lastMetric",
-    "lastMetricTime",
-    "recentEventTimes",
-    "shardSequences",
-    "expiresAt",
-)
-
-
 def item_attributes(state: UserFeatures, *, expires_at: int) -> dict[str, Any]:
-    """The attributes a write sets (all but the key), as Python values for the DynamoDB serializer."""
-    attributes: dict[str, Any] = {
+    """The attributes a write sets (all but the key), as Python values for the DynamoDB serializer.
+
+    Three attributes: `features` (what the model reads), `state` (bookkeeping, with the version the
+    write is conditioned on) and `expiresAt` (TTL, which must be a top-level number).
+    """
+    features: dict[str, Any] = {"totalCount": state.total_count, "count5min": state.count_5min}
+    bookkeeping: dict[str, Any] = {
         "version": state.version,
-        "totalCount": state.total_count,
-        "count5min": state.count_5min,
-        "recentEventTimes": list(state.recent_ms),
         "shardSequences": {shard: str(seq) for shard, seq in sorted(state.shard_sequences.items())},
-        "expiresAt": expires_at,
     }
     if state.last_event_ms is not None:
-        attributes["lastEventTime"] = format_timestamp(state.last_event_ms)
+        features["lastEventTime"] = format_timestamp(state.last_event_ms)
+        bookkeeping["recentEventTimes"] = pack_window(state.recent_ms, state.last_event_ms)
     if state.last_event_type_ms is not None:
-        attributes["lastEventType"] = state.last_event_type
-        attributes["lastEventTypeTime"] = format_timestamp(state.last_event_type_ms)
+        features["lastEventType"] = state.last_event_type
+        bookkeeping["lastEventTypeTime"] = format_timestamp(state.last_event_type_ms)
     if state.last_metric_ms is not None:
-        attributes["lastMetric"] = state.last_metric
-        attributes["lastMetricTime"] = format_timestamp(state.last_metric_ms)
-    return attributes
+        features["lastMetric"] = state.last_metric
+        bookkeeping["lastMetricTime"] = format_timestamp(state.last_metric_ms)
+    return {FEATURES: features, STATE: bookkeeping, TTL_ATTRIBUTE: expires_at}
 
 
 def model_features(item: Mapping[str, Any]) -> dict[str, Any]:
     """The feature vector sent to the model: exactly FEATURE_ATTRIBUTES present on the item."""
-    return {key: item[key] for key in FEATURE_ATTRIBUTES if key in item}
+    features: Mapping[str, Any] = item.get(FEATURES) or {}
+    return {key: features[key] for key in FEATURE_ATTRIBUTES if key in features}

@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handlers.common.jsonutil import dumps
 from handlers.common.log import get_logger
 from handlers.common.retry import with_backoff
-from handlers.feature_store.features import FEATURE_ATTRIBUTES, model_features
+from handlers.feature_store.features import FEATURES, TTL_ATTRIBUTE, model_features
 from handlers.feature_store.store import from_dynamo, to_dynamo
 
 LOGGER = get_logger("feature_store.predict")
@@ -80,8 +80,8 @@ def read_features(
     client: Any, table_name: str, user_id: str, *, now: float, sleep: Callable[[float], None] = time.sleep
 ) -> dict[str, Any] | None:
     """The user's model features, or None if the user has none (or they have expired)."""
-    wanted = (*FEATURE_ATTRIBUTES, "expiresAt")
-    aliases = {f"#f{i}": key for i, key in enumerate(wanted)}
+    # Only the features map and the expiry: the bookkeeping never leaves the table.
+    aliases = {"#f": FEATURES, "#e": TTL_ATTRIBUTE}
     response = with_backoff(
         lambda: client.get_item(
             TableName=table_name,
@@ -96,7 +96,7 @@ def read_features(
         return None
     item = from_dynamo(raw)
     # TTL deletion lags expiry by up to days; expired features must not reach the model.
-    expires_at = item.get("expiresAt")
+    expires_at = item.get(TTL_ATTRIBUTE)
     if expires_at is not None and int(expires_at) <= now:
         return None
     return model_features(item)

@@ -21,7 +21,9 @@ from botocore.exceptions import ClientError
 
 from handlers.common.retry import with_backoff
 from handlers.feature_store.features import (
-    STATE_ATTRIBUTES,
+    FEATURES,
+    STATE,
+    TTL_ATTRIBUTE,
     FeatureEvent,
     UserFeatures,
     apply_events,
@@ -55,19 +57,22 @@ def _is_conditional_failure(error: ClientError) -> bool:
 def update_request(table_name: str, state: UserFeatures, *, expected_version: int, expires_at: int) -> dict[str, Any]:
     """The UpdateItem parameters that write `state` only if the item is still at `expected_version`."""
     attributes = item_attributes(state, expires_at=expires_at)
-    names = {f"#a{i}": key for i, key in enumerate(attributes)}
-    values = {f":a{i}": to_dynamo(value) for i, value in enumerate(attributes.values())}
-    assignments = ", ".join(f"#a{i} = :a{i}" for i in range(len(attributes)))
-    version_name = next(alias for alias, key in names.items() if key == "version")
+    names = {"#f": FEATURES, "#s": STATE, "#e": TTL_ATTRIBUTE}
+    values = {
+        ":f": to_dynamo(attributes[FEATURES]),
+        ":s": to_dynamo(attributes[STATE]),
+        ":e": to_dynamo(attributes[TTL_ATTRIBUTE]),
+    }
     if expected_version == 0:
-        condition = f"attribute_not_exists({version_name})"
+        condition = "attribute_not_exists(#s)"
     else:
-        condition = f"{version_name} = :expected"
+        names["#v"] = "version"
         values[":expected"] = to_dynamo(expected_version)
+        condition = "#s.#v = :expected"
     return {
         "TableName": table_name,
         "Key": {"userId": to_dynamo(state.user_id)},
-        "UpdateExpression": f"SET {assignments}",
+        "UpdateExpression": "SET #f = :f, #s = :s, #e = :e",
         "ConditionExpression": condition,
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
@@ -115,7 +120,7 @@ class FeatureTable:
                     self._remember(state_from_item(user, found.get(user)))
 
     def _batch_get(self, user_ids: Sequence[str]) -> tuple[dict[str, dict[str, Any]], set[str]]:
-        aliases = {f"#p{i}": key for i, key in enumerate(("userId", *STATE_ATTRIBUTES))}
+        aliases = {f"#p{i}": key for i, key in enumerate(("userId", FEATURES, STATE, TTL_ATTRIBUTE))}
         request: dict[str, Any] = {
             self.table_name: {
                 "Keys": [{"userId": to_dynamo(user)} for user in user_ids],

@@ -82,6 +82,13 @@ def stored(client: Any, user: str) -> dict[str, Any] | None:
     return from_dynamo(raw) if raw else None
 
 
+def features(client: Any, user: str) -> dict[str, Any]:
+    """The user's `features` map (what the model reads); fails if the user has no item."""
+    item = stored(client, user)
+    assert item is not None, f"no item for {user!r}"
+    return item["features"]
+
+
 class ListHandler(logging.Handler):
     def __init__(self) -> None:
         super().__init__()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from handlers.feature_store import enrich
 from handlers.feature_store.enrich import process_batch
 from handlers.feature_store.features import UserFeatures, apply_events, decode_record, format_timestamp
-from tests.feature_store.conftest import TABLE, CallCounter, new_table, stored
+from tests.feature_store.conftest import TABLE, CallCounter, features, new_table, stored
 from tests.feature_store.streams import event, raw_record, record, sequence_number
 
 NOW = 1_795_428_000
@@ -39,15 +40,25 @@ def test_one_batch_writes_every_feature(dynamodb: Any) -> None:
     assert response == {"batchItemFailures": []}
     item = stored(dynamodb, "u1")
     assert item is not None
-    assert item["lastEventTime"] == "2026-11-23T10:03:00.000Z"
-    assert item["lastEventType"] == "purchase"
-    assert item["lastMetric"] == Decimal("12.5")
-    assert item["totalCount"] == 3
-    assert item["count5min"] == 3
+    assert set(item) == {"userId", "features", "state", "expiresAt"}
+    assert item["features"] == {
+        "lastEventTime": "2026-11-23T10:03:00.000Z",
+        "lastEventType": "purchase",
+        "lastMetric": Decimal("12.5"),
+        "totalCount": 3,
+        "count5min": 3,
+    }
     assert item["expiresAt"] == NOW + 30 * 86_400
-    assert item["version"] == 1
-    assert item["shardSequences"] == {"shardId-000000000000": sequence_number(4)}
-    assert stored(dynamodb, "u2")["totalCount"] == 1  # type: ignore[index]
+    state = item["state"]
+    assert state["version"] == 1
+    assert state["shardSequences"] == {"shardId-000000000000": sequence_number(4)}
+    assert (state["lastEventTypeTime"], state["lastMetricTime"]) == (
+        "2026-11-23T10:03:00.000Z",
+        "2026-11-23T10:01:00.000Z",
+    )
+    # Three window entries, packed as 4-byte offsets before the newest event: 3 min, 2 min, 0.
+    assert state["recentEventTimes"].value == struct.pack(">3I", 180_000, 120_000, 0)
+    assert features(dynamodb, "u2")["totalCount"] == 1
 
 
 def test_each_user_costs_one_conditional_update_per_batch(dynamodb: Any, counter: CallCounter) -> None:
@@ -61,18 +72,17 @@ def test_each_user_costs_one_conditional_update_per_batch(dynamodb: Any, counter
     process_batch(batch(*second, start=101), table)
     # Warm container: the versions are known, so no read at all.
     assert counter.calls == {"UpdateItem": 10}
-    assert all(stored(dynamodb, u)["totalCount"] == 20 for u in users)  # type: ignore[index]
+    assert all(features(dynamodb, u)["totalCount"] == 20 for u in users)
 
 
 def test_rolling_count_over_batches_keeps_the_true_window(dynamodb: Any) -> None:
     table = new_table(dynamodb)
     process_batch(batch(event("u1", 0), event("u1", 2), start=1), table)
     process_batch(batch(event("u1", 4), event("u1", 6), start=3), table)
-    item = stored(dynamodb, "u1")
-    assert item is not None and item["count5min"] == 3  # minutes 2, 4, 6
+    assert features(dynamodb, "u1")["count5min"] == 3  # minutes 2, 4, 6
     process_batch(batch(event("u1", 20), start=5), table)
-    item = stored(dynamodb, "u1")
-    assert item is not None and item["count5min"] == 1 and item["totalCount"] == 5
+    item = features(dynamodb, "u1")
+    assert item["count5min"] == 1 and item["totalCount"] == 5
 
 
 @pytest.mark.parametrize("same_container", [True, False], ids=["warm-container", "new-container"])
@@ -95,16 +105,15 @@ def test_retry_from_a_reported_record_applies_only_new_records(dynamodb: Any) ->
     # Lambda retries from the reported record: it and everything after it, plus newer records.
     retry = first[1:] + batch(event("u1", 2), start=4)
     process_batch(retry, table)
-    item = stored(dynamodb, "u1")
-    assert item is not None and item["totalCount"] == 3 and item["count5min"] == 3
+    item = features(dynamodb, "u1")
+    assert item["totalCount"] == 3 and item["count5min"] == 3
 
 
 def test_out_of_order_events_never_move_last_backwards(dynamodb: Any) -> None:
     table = new_table(dynamodb)
     process_batch(batch(event("u1", 10, eventType="purchase", metric=99), start=1), table)
     process_batch(batch(event("u1", 8, eventType="view", metric=1), event("u1", 2, eventType="old"), start=2), table)
-    item = stored(dynamodb, "u1")
-    assert item is not None
+    item = features(dynamodb, "u1")
     assert (item["lastEventTime"], item["lastEventType"], item["lastMetric"]) == (
         "2026-11-23T10:10:00.000Z",
         "purchase",
@@ -124,7 +133,7 @@ def test_three_malformed_records_among_97_good_ones(dynamodb: Any, captured) -> 
     records[88] = record({"userId": "user-4", "eventType": "x", "timestamp": "23/11/2026"}, sequence=88)
     response = process_batch(records, new_table(dynamodb), logger=logger)
     assert response == {"batchItemFailures": [{"itemIdentifier": sequence_number(i)} for i in sorted(bad_positions)]}
-    totals = sum(stored(dynamodb, f"user-{u}")["totalCount"] for u in range(7))  # type: ignore[index]
+    totals = sum(features(dynamodb, f"user-{u}")["totalCount"] for u in range(7))
     assert totals == 97
     errors = [r for r in logs.records if r.getMessage() == "malformed record"]
     assert [r.sequenceNumber for r in errors] == [sequence_number(i) for i in sorted(bad_positions)]
@@ -163,7 +172,7 @@ def test_throttled_write_is_retried_with_backoff(dynamodb: Any) -> None:
     table = new_table(client, sleep=delays.append)
     assert process_batch(batch(event("u1", 0), event("u2", 0)), table) == {"batchItemFailures": []}
     assert client.throttled == 6 and len(delays) == 6
-    assert stored(dynamodb, "u1")["totalCount"] == 1  # type: ignore[index]
+    assert features(dynamodb, "u1")["totalCount"] == 1
 
 
 def test_write_throttled_past_its_retries_is_reported_never_dropped(dynamodb: Any, captured) -> None:
@@ -175,13 +184,13 @@ def test_write_throttled_past_its_retries_is_reported_never_dropped(dynamodb: An
         "batchItemFailures": [{"itemIdentifier": sequence_number(1)}, {"itemIdentifier": sequence_number(3)}]
     }
     assert stored(dynamodb, "hot") is None
-    assert stored(dynamodb, "cool")["totalCount"] == 1  # type: ignore[index]
+    assert features(dynamodb, "cool")["totalCount"] == 1
     failure = next(r for r in logs.records if r.getMessage() == "feature write failed")
     assert failure.userId == "hot" and "ProvisionedThroughputExceededException" in failure.error
     # The retry Lambda makes once the table has capacity again applies them exactly once.
     process_batch(records, new_table(dynamodb))
-    assert stored(dynamodb, "hot")["totalCount"] == 2  # type: ignore[index]
-    assert stored(dynamodb, "cool")["totalCount"] == 1  # type: ignore[index]
+    assert features(dynamodb, "hot")["totalCount"] == 2
+    assert features(dynamodb, "cool")["totalCount"] == 1
 
 
 def test_stale_container_recovers_from_the_refused_write_in_one_extra_call(dynamodb: Any) -> None:
@@ -194,7 +203,8 @@ def test_stale_container_recovers_from_the_refused_write_in_one_extra_call(dynam
     process_batch(batch(event("u1", 2), start=1, shard="shardId-000000000001"), shard_b)
     assert counter.calls == {"UpdateItem": 2}
     item = stored(dynamodb, "u1")
-    assert item is not None and item["totalCount"] == 3 and item["version"] == 3 and item["count5min"] == 3
+    assert item is not None and item["state"]["version"] == 3
+    assert item["features"]["totalCount"] == 3 and item["features"]["count5min"] == 3
 
 
 @pytest.fixture
@@ -256,21 +266,22 @@ def test_two_shards_writing_one_user_concurrently_lose_no_update(dynamodb: Any, 
     assert client.refused > 0, "the writers never collided; the test proved nothing"
     item = stored(dynamodb, "shared")
     assert item is not None
-    assert item["totalCount"] == 2 * rounds * per_batch
+    assert item["features"]["totalCount"] == 2 * rounds * per_batch
     expected = apply_events(
         UserFeatures("shared"), [decode_record(r) for shard in shards for b in batches[shard] for r in b]
     )
     assert expected is not None
-    assert item["count5min"] == expected.count_5min == len(item["recentEventTimes"])
-    assert item["lastEventTime"] == format_timestamp(expected.last_event_ms or 0) == "2026-11-23T10:24:42.600Z"
-    assert item["shardSequences"] == {s: sequence_number(rounds * per_batch) for s in shards}
+    assert item["features"]["count5min"] == expected.count_5min == len(item["state"]["recentEventTimes"].value) // 4
+    assert item["features"]["lastEventTime"] == format_timestamp(expected.last_event_ms or 0)
+    assert item["features"]["lastEventTime"] == "2026-11-23T10:24:42.600Z"
+    assert item["state"]["shardSequences"] == {s: sequence_number(rounds * per_batch) for s in shards}
 
 
 def test_many_users_are_written_in_parallel(dynamodb: Any) -> None:
     records = batch(*[event(f"user-{i % 40}", i / 100) for i in range(400)])
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert process_batch(records, new_table(dynamodb), executor=pool) == {"batchItemFailures": []}
-    assert sum(stored(dynamodb, f"user-{i}")["totalCount"] for i in range(40)) == 400  # type: ignore[index]
+    assert sum(features(dynamodb, f"user-{i}")["totalCount"] for i in range(40)) == 400
 
 
 def test_lambda_entry_point_reads_its_settings_from_the_environment(

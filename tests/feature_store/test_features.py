@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import struct
 from decimal import Decimal
 
 import pytest
+from boto3.dynamodb.types import Binary
 
 from handlers.feature_store.features import (
     FEATURE_ATTRIBUTES,
@@ -204,15 +206,20 @@ def test_state_round_trips_through_the_item() -> None:
     )
     assert state is not None
     item = {"userId": "u1", **item_attributes(state, expires_at=1_800_000_000)}
-    assert item["shardSequences"] == {"shardId-000000000000": sequence_number(2)}
-    assert item["lastEventTime"] == "2026-11-23T10:01:00.000Z"
-    assert item["count5min"] == 2 and item["expiresAt"] == 1_800_000_000
+    assert item["state"]["shardSequences"] == {"shardId-000000000000": sequence_number(2)}
+    assert item["features"]["lastEventTime"] == "2026-11-23T10:01:00.000Z"
+    assert item["features"]["count5min"] == 2 and item["expiresAt"] == 1_800_000_000
+    assert item["state"]["recentEventTimes"] == struct.pack(">2I", 60_000, 0)
     assert state.last_metric == Decimal("2.5")
+    assert state_from_item("u1", item) == state
+    # boto3 reads binary attributes back as Binary; the state must rebuild from that too.
+    item["state"]["recentEventTimes"] = Binary(item["state"]["recentEventTimes"])
     assert state_from_item("u1", item) == state
     assert state_from_item("u1", None) == UserFeatures("u1")
 
 
 def test_model_features_are_only_the_features() -> None:
-    item = {"userId": "u1", "version": 3, "shardSequences": {}, "recentEventTimes": [1], "totalCount": 3}
+    item = {"userId": "u1", "state": {"version": 3}, "features": {"totalCount": 3, "debug": "x"}, "expiresAt": 1}
     assert model_features(item) == {"totalCount": 3}
+    assert model_features({"userId": "u1"}) == {}
     assert set(FEATURE_ATTRIBUTES) == {"lastEventTime", "lastEventType", "lastMetric", "totalCount", "count5min"}
