@@ -40,6 +40,9 @@ def decode_batch(
             events.append(decode_record(record))
         except MalformedRecordError as error:
             sequence_number = str((record.get("kinesis") or {}).get("sequenceNumber", ""))
+            if not sequence_number:
+                # Unreportable: fail the invocation so Lambda bisects, retries and parks the batch.
+                raise ValueError(f"record without kinesis.sequenceNumber: {error}") from error
             logger.error(
                 "malformed record",
                 extra={

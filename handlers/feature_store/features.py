@@ -7,8 +7,9 @@ The item's `state` map carries what makes a blind, atomic, idempotent write poss
 - `shardSequences`: per shard, the highest Kinesis sequence number already applied, so a redelivered
   batch (same shard and sequence numbers) changes nothing;
 - `recentEventTimes`: the event times within the rolling window of the newest event, so the 5-minute
-  count is exact (it rolls; it never resets). Packed as 4-byte offsets (ms) before `lastEventTime`, so
-  even a user sending ~300 events a second stays far below DynamoDB's 400 KB item limit.
+  count is exact (it rolls; it never resets). Packed as 4-byte offsets (ms) before `lastEventTime`:
+  only a user sustaining ~300 events a second would reach DynamoDB's 400 KB item limit (the write is
+  then refused, reported and parked in the failure queue, never silently cut).
 """
 
 from __future__ import annotations

@@ -141,6 +141,13 @@ def test_three_malformed_records_among_97_good_ones(dynamodb: Any, captured) -> 
         assert bad_positions[position] in log.reason
 
 
+def test_record_that_cannot_be_reported_fails_the_invocation(dynamodb: Any) -> None:
+    broken = record(event("u1", 0), sequence=1)
+    del broken["kinesis"]["sequenceNumber"]
+    with pytest.raises(ValueError, match=r"without kinesis\.sequenceNumber"):
+        process_batch([broken], new_table(dynamodb))
+
+
 class ThrottlingClient:
     """A real (moto) client whose UpdateItem is throttled for the first `throttles` calls per user."""
 
