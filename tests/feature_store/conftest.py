@@ -21,7 +21,7 @@ TABLE = "platform-test-featurestore-features"
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # pragma: allowlist secret
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
     }.items():
