@@ -21,7 +21,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """An in-process moto account, reachable in both regions, with credentials that cannot leak."""
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # pragma: allowlist secret
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": PRIMARY_REGION,
     }.items():

@@ -47,7 +47,7 @@ def replica(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
         DBInstanceClass="db.r6g.large",
         Engine="mysql",
         MasterUsername="dbadmin",
-        MasterUserPassword="not-a-real-password-1",
+        MasterUserPassword="not-a-real-password-1",  # pragma: allowlist secret
         AllocatedStorage=20,
         StorageEncrypted=True,
     )["DBInstance"]["DBInstanceArn"]

@@ -311,7 +311,10 @@ def test_slack_notifications_read_the_token_from_a_secret_fed_by_secrets_manager
     assert external["metadata"] == {"name": "argocd-notifications-secret", "namespace": "argocd"}
     assert external["spec"]["target"]["name"] == "argocd-notifications-secret"
     assert external["spec"]["data"] == [
-        {"secretKey": "slack-token", "remoteRef": {"key": "platform/prod/argocd/slack", "property": "token"}}
+        {
+            "secretKey": "slack-token",  # pragma: allowlist secret
+            "remoteRef": {"key": "platform/prod/argocd/slack", "property": "token"},
+        }
     ]
 
 

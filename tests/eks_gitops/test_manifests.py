@@ -256,9 +256,9 @@ def sample_metadata() -> gitops.ClusterMetadata:
         region="eu-west-1",
         cluster_name="platform-dev-eks-cluster",
         vpc_id="vpc-0123456789abcdef0",
-        external_secrets_role_arn="arn:aws:iam::123456789012:role/eso",
+        external_secrets_role_arn="arn:aws:iam::123456789012:role/eso",  # pragma: allowlist secret
         node_role_arn="arn:aws:iam::123456789012:role/node",
-        secrets_prefix="platform/dev/",
+        secrets_prefix="platform/dev/",  # pragma: allowlist secret
         repo_url="git@github.com:o/r.git",
         target_revision="main",
     )
