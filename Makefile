@@ -38,6 +38,7 @@ lint: $(VENV)/.dev node_modules/.installed
 
 # Benchmarks print figures against the targets in the issues (no timed tests).
 bench: $(VENV)/.dev
+	$(PY) -m bench.plan_speed
 	$(PY) -m bench.feature_store_throughput
 	$(PY) -m bench.data_lake_scan_bytes
 
