@@ -26,9 +26,15 @@ class JsonFormatter(logging.Formatter):
 
 
 def get_logger(name: str) -> logging.Logger:
-    """A logger that writes one JSON object per line; level from LOG_LEVEL (default INFO)."""
+    """A logger that writes one JSON object per line; level from LOG_LEVEL (default INFO).
+
+    Inside Lambda with the JSON log format (`AWS_LAMBDA_LOG_FORMAT=JSON`, which our functions set),
+    records go to the runtime's own handler, which adds the request id and keeps `extra` fields.
+    Elsewhere (tests, local runs) our formatter writes the same shape to stdout.
+    """
     logger = logging.getLogger(name)
-    if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
+    in_lambda_json = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
+    if not in_lambda_json and not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)

@@ -1,0 +1,116 @@
+"""handlers/common: the pieces every Lambda shares, against moto where they call AWS."""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from handlers.common import params
+from handlers.common.batch import batch_response, record_id
+from handlers.common.jsonutil import dumps, loads
+from handlers.common.log import get_logger
+from handlers.common.retry import with_backoff
+
+
+def test_batch_response_reports_each_failed_item_once_in_order() -> None:
+    assert batch_response(["3", "1", "3", "", "2"]) == {
+        "batchItemFailures": [{"itemIdentifier": "3"}, {"itemIdentifier": "1"}, {"itemIdentifier": "2"}]
+    }
+    assert batch_response([]) == {"batchItemFailures": []}
+
+
+def test_record_id_for_every_batch_source() -> None:
+    assert record_id({"kinesis": {"sequenceNumber": "495"}}) == "495"
+    assert record_id({"dynamodb": {"SequenceNumber": "111"}}) == "111"
+    assert record_id({"messageId": "m-1"}) == "m-1"
+    with pytest.raises(ValueError, match="neither Kinesis"):
+        record_id({"body": "x"})
+
+
+def test_json_round_trip_keeps_exact_numbers_for_dynamodb() -> None:
+    parsed = loads('{"price": 19.99, "qty": 3, "tags": ["a"]}')
+    assert parsed == {"price": Decimal("19.99"), "qty": 3, "tags": ["a"]}
+    assert json.loads(dumps({"price": Decimal("19.99"), "qty": Decimal("3"), "s": {"b", "a"}, "raw": b"\x00\x01"})) == {
+        "price": 19.99,
+        "qty": 3,
+        "s": ["a", "b"],
+        "raw": "AAE=",
+    }
+
+
+def throttled() -> ClientError:
+    return ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "UpdateItem")
+
+
+def test_backoff_retries_throttles_then_succeeds() -> None:
+    calls: list[int] = []
+    sleeps: list[float] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise throttled()
+        return "ok"
+
+    assert with_backoff(flaky, sleep=sleeps.append, base_delay=0.1) == "ok"
+    assert len(calls) == 3
+    assert 0 <= sleeps[0] <= 0.1 and 0 <= sleeps[1] <= 0.2
+
+
+def test_backoff_gives_up_after_its_attempts_and_never_retries_other_errors() -> None:
+    attempts: list[int] = []
+
+    def always_throttled() -> None:
+        attempts.append(1)
+        raise throttled()
+
+    with pytest.raises(ClientError):
+        with_backoff(always_throttled, attempts=4, sleep=lambda _: None)
+    assert len(attempts) == 4
+
+    def broken() -> None:
+        attempts.append(2)
+        raise ValueError("bad input")
+
+    with pytest.raises(ValueError, match="bad input"):
+        with_backoff(broken, sleep=lambda _: None)
+    assert attempts.count(2) == 1
+
+
+@mock_aws
+def test_parameters_are_read_by_path_across_pages_decrypted_and_cached() -> None:
+    ssm = boto3.client("ssm", region_name="eu-west-1")
+    for i in range(12):  # more than one GetParametersByPath page (10)
+        ssm.put_parameter(Name=f"/platform/dev/orders/key{i:02d}", Value=f"v{i}", Type="String")
+    ssm.put_parameter(Name="/platform/dev/orders/apiToken", Value="t0ps3cret", Type="SecureString")
+    ssm.put_parameter(Name="/platform/dev/other/leak", Value="x", Type="String")
+    params._CACHE.clear()
+    values = params.load_parameters(ssm, "/platform/dev/orders/", now=0.0)
+    assert len(values) == 13
+    assert values["key11"] == "v11" and values["apiToken"] == "t0ps3cret"
+    assert "leak" not in values
+    ssm.put_parameter(Name="/platform/dev/orders/key00", Value="changed", Type="String", Overwrite=True)
+    assert params.load_parameters(ssm, "/platform/dev/orders", now=60.0)["key00"] == "v0"
+    assert params.load_parameters(ssm, "/platform/dev/orders", now=301.0)["key00"] == "changed"
+
+
+def test_logger_writes_one_json_object_per_line_with_extra_fields(capsys, monkeypatch) -> None:
+    monkeypatch.delenv("AWS_LAMBDA_LOG_FORMAT", raising=False)
+    logger = get_logger("tests.common.local")
+    logger.info("batch done", extra={"records": 3, "failed": ["1"]})
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["message"] == "batch done" and line["level"] == "INFO"
+    assert line["records"] == 3 and line["failed"] == ["1"]
+
+
+def test_logger_hands_records_to_the_lambda_runtime_when_it_formats_json(monkeypatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_LOG_FORMAT", "JSON")
+    logger = get_logger("tests.common.in_lambda")
+    assert logger.handlers == [] and logger.propagate is True
+    assert logger.level == logging.INFO
