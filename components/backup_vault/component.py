@@ -22,6 +22,16 @@ from components.context import StackContext
 from components.iam import Statement, policy_document
 from components.kms import CustomerManagedKey
 from components.lambda_function import FunctionSpec, PythonFunction
+from components.observability import (
+    CLOUDWATCH_ALARMS,
+    Metric,
+    Publisher,
+    alarm_topic,
+    iterator_age,
+    lambda_errors,
+    metric_alarm,
+    queue_depth,
+)
 
 COMPONENT = "backup"
 # Stream records live 24 h; older ones can no longer be read, so stop retrying them by then.
@@ -118,44 +128,16 @@ class BackupVault(pulumi.ComponentResource):
     # -- notifications -------------------------------------------------------------------------
 
     def _notification_topic(self, key_arn: pulumi.Input[str]) -> aws.sns.Topic:
-        ctx = self._ctx
-        topic = aws.sns.Topic(
+        return alarm_topic(
             "backup-notifications",
-            name=ctx.name(COMPONENT, "notifications", service="sns"),
+            self._ctx,
+            component=COMPONENT,
+            purpose="notifications",
             display_name="Backup and Recovery Notifications",
-            kms_master_key_id=key_arn,
+            kms_key_arn=key_arn,
+            publishers=[Publisher("AwsBackupPublishesJobEvents", "backup.amazonaws.com"), CLOUDWATCH_ALARMS],
             opts=pulumi.ResourceOptions(parent=self),
         )
-        aws.sns.TopicPolicy(
-            "backup-notifications-policy",
-            arn=topic.arn,
-            policy=policy_document(
-                Statement(
-                    sid="AwsBackupPublishesJobEvents",
-                    principals={"Service": "backup.amazonaws.com"},
-                    actions=["sns:Publish"],
-                    resources=[topic.arn],
-                    conditions={"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-                ),
-                Statement(
-                    sid="CloudWatchAlarmsPublish",
-                    principals={"Service": "cloudwatch.amazonaws.com"},
-                    actions=["sns:Publish"],
-                    resources=[topic.arn],
-                    conditions={"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-                ),
-                Statement(
-                    sid="DenyInsecureTransport",
-                    effect="Deny",
-                    principals={"AWS": "*"},
-                    actions=["sns:Publish"],
-                    resources=[topic.arn],
-                    conditions={"Bool": {"aws:SecureTransport": "false"}},
-                ),
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return topic
 
     @staticmethod
     def _key_via(
@@ -357,81 +339,53 @@ class BackupVault(pulumi.ComponentResource):
 
     # -- alarms -------------------------------------------------------------------------------
 
-    def _alarm(self, name: str, purpose: str, description: str, **metric: Any) -> aws.cloudwatch.MetricAlarm:
-        return aws.cloudwatch.MetricAlarm(
+    def _alarm(
+        self, name: str, purpose: str, description: str, metric: Metric, threshold: float = 0
+    ) -> aws.cloudwatch.MetricAlarm:
+        return metric_alarm(
             name,
-            name=self._ctx.name(COMPONENT, purpose, service="alarm"),
-            alarm_description=description,
-            alarm_actions=[self.topic.arn],
-            ok_actions=[self.topic.arn],
-            treat_missing_data="notBreaching",
+            self._ctx,
+            component=COMPONENT,
+            purpose=purpose,
+            description=description,
+            metric=metric,
+            threshold=threshold,
+            topic_arn=self.topic.arn,
             opts=pulumi.ResourceOptions(parent=self),
-            **metric,
         )
 
     def _alarms(self) -> None:
-        function_errors = {
-            "namespace": "AWS/Lambda",
-            "metric_name": "Errors",
-            "statistic": "Sum",
-            "period": 300,
-            "evaluation_periods": 1,
-            "threshold": 0,
-            "comparison_operator": "GreaterThanThreshold",
-        }
         self._alarm(
             "backup-validate-errors",
             "validate-errors",
             "The backup-validation function failed: backup jobs went unchecked",
-            dimensions={"FunctionName": self.validation.name},
-            **function_errors,
+            lambda_errors(self.validation.name),
         )
         self._alarm(
             "backup-failures-queued",
             "failures-queued",
             "Replication batches or validation runs exhausted their retries and are in the failure queue",
-            namespace="AWS/SQS",
-            metric_name="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": self.failure_queue.name},
-            statistic="Maximum",
-            period=300,
-            evaluation_periods=1,
-            threshold=0,
-            comparison_operator="GreaterThanThreshold",
+            queue_depth(self.failure_queue.name),
         )
         if self.replication is not None:
             self._alarm(
                 "backup-replicate-errors",
                 "replicate-errors",
                 "DynamoDB replication to the DR region is failing",
-                dimensions={"FunctionName": self.replication.name},
-                **function_errors,
+                lambda_errors(self.replication.name),
             )
             self._alarm(
                 "backup-replicate-iterator-age",
                 "replicate-iterator-age",
                 "DynamoDB replication lags the table stream by more than 5 minutes",
-                namespace="AWS/Lambda",
-                metric_name="IteratorAge",
-                dimensions={"FunctionName": self.replication.name},
-                statistic="Maximum",
-                period=60,
-                evaluation_periods=5,
+                iterator_age(self.replication.name),
                 threshold=300_000,
-                comparison_operator="GreaterThanThreshold",
             )
         self._alarm(
             "backup-table-throttles",
             "table-throttles",
             "Requests to the app table are throttled",
-            namespace="AWS/DynamoDB",
-            metric_name="ThrottledRequests",
-            dimensions={"TableName": self.tables.primary.name},
-            statistic="Sum",
-            period=300,
-            evaluation_periods=1,
-            threshold=0,
-            comparison_operator="GreaterThanThreshold",
+            Metric("AWS/DynamoDB", "ThrottledRequests", {"TableName": self.tables.primary.name}, "Sum"),
         )
 
     # -- outputs ------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ endpoint behind an inference API, with the alarms an operator watches."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -15,6 +14,7 @@ from components.feature_store.inference import VARIANT, InferenceApi, InferenceE
 from components.iam import Statement, policy_document
 from components.kms import CustomerManagedKey
 from components.lambda_function import FunctionSpec, PythonFunction
+from components.observability import Metric, alarm_topic, lambda_errors, metric_alarm, queue_depth
 
 COMPONENT = "featurestore"
 TTL_ATTRIBUTE = "expiresAt"
@@ -197,121 +197,70 @@ class FeatureStorePipeline(pulumi.ComponentResource):
     # --- alarms -------------------------------------------------------------------------------
 
     def _alarm_topic(self) -> aws.sns.Topic:
-        topic = aws.sns.Topic(
+        return alarm_topic(
             "featurestore-alarms",
-            name=self._ctx.name(COMPONENT, "alarms", service="sns"),
-            kms_master_key_id=self.key.arn,
+            self._ctx,
+            component=COMPONENT,
+            kms_key_arn=self.key.arn,
+            email=self._args.alarm_email,
             opts=self._child(),
         )
-        if self._args.alarm_email is not None:
-            aws.sns.TopicSubscription(
-                "featurestore-alarms-email",
-                topic=topic.arn,
-                protocol="email",
-                endpoint=self._args.alarm_email,
-                opts=self._child(),
-            )
-        return topic
 
-    def _alarm(
-        self,
-        purpose: str,
-        description: str,
-        *,
-        namespace: str,
-        metric: str,
-        dimensions: Mapping[str, pulumi.Input[str]],
-        statistic: str,
-        threshold: float,
-        period: int = 60,
-        evaluation_periods: int = 5,
-    ) -> aws.cloudwatch.MetricAlarm:
-        return aws.cloudwatch.MetricAlarm(
+    def _alarm(self, purpose: str, description: str, metric: Metric, threshold: float = 0) -> None:
+        metric_alarm(
             f"featurestore-{purpose}",
-            name=self._ctx.name(COMPONENT, purpose, service="alarm"),
-            alarm_description=description,
-            namespace=namespace,
-            metric_name=metric,
-            dimensions=dict(dimensions),
-            statistic=statistic,
-            period=period,
-            evaluation_periods=evaluation_periods,
+            self._ctx,
+            component=COMPONENT,
+            purpose=purpose,
+            description=description,
+            metric=metric,
             threshold=threshold,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=[self.alarm_topic.arn],
-            ok_actions=[self.alarm_topic.arn],
+            topic_arn=self.alarm_topic.arn,
             opts=self._child(),
         )
 
     def _alarms(self) -> None:
         args = self._args
-        enrich = {"FunctionName": self.enrich.name}
         self._alarm(
             "iterator-age",
             f"Enrichment is more than {args.iterator_age_alarm_seconds}s behind the stream",
-            namespace="AWS/Lambda",
-            metric="IteratorAge",
-            dimensions=enrich,
-            statistic="Maximum",
+            Metric(
+                "AWS/Lambda",
+                "IteratorAge",
+                {"FunctionName": self.enrich.name},
+                "Maximum",
+                period=60,
+                evaluation_periods=5,
+            ),
             threshold=args.iterator_age_alarm_seconds * 1000,
         )
         self._alarm(
-            "enrich-errors",
-            "The enrichment function failed whole invocations",
-            namespace="AWS/Lambda",
-            metric="Errors",
-            dimensions=enrich,
-            statistic="Sum",
-            threshold=0,
-            period=300,
-            evaluation_periods=1,
+            "enrich-errors", "The enrichment function failed whole invocations", lambda_errors(self.enrich.name)
         )
         for operation in ("Write", "Read"):
             self._alarm(
                 f"table-{operation.lower()}-throttles",
                 f"DynamoDB throttled {operation.lower()}s on the feature table",
-                namespace="AWS/DynamoDB",
-                metric=f"{operation}ThrottleEvents",
-                dimensions={"TableName": self.table.name},
-                statistic="Sum",
-                threshold=0,
-                period=300,
-                evaluation_periods=1,
+                Metric("AWS/DynamoDB", f"{operation}ThrottleEvents", {"TableName": self.table.name}, "Sum"),
             )
         self._alarm(
             "enrich-failures",
             "Records gave up after their retries and wait in the failure queue",
-            namespace="AWS/SQS",
-            metric="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": self.failure_queue.name},
-            statistic="Maximum",
-            threshold=0,
-            period=300,
-            evaluation_periods=1,
+            queue_depth(self.failure_queue.name),
         )
         if self.api is not None and self.endpoint is not None:
             self._alarm(
-                "predict-errors",
-                "The predict function failed invocations",
-                namespace="AWS/Lambda",
-                metric="Errors",
-                dimensions={"FunctionName": self.api.function.name},
-                statistic="Sum",
-                threshold=0,
-                period=300,
-                evaluation_periods=1,
+                "predict-errors", "The predict function failed invocations", lambda_errors(self.api.function.name)
             )
             self._alarm(
                 "model-errors",
                 "The model endpoint answered with 5xx errors",
-                namespace="AWS/SageMaker",
-                metric="Invocation5XXErrors",
-                dimensions={"EndpointName": self.endpoint.endpoint.name, "VariantName": VARIANT},
-                statistic="Sum",
-                threshold=0,
-                period=300,
-                evaluation_periods=1,
+                Metric(
+                    "AWS/SageMaker",
+                    "Invocation5XXErrors",
+                    {"EndpointName": self.endpoint.endpoint.name, "VariantName": VARIANT},
+                    "Sum",
+                ),
             )
 
     def stack_outputs(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from components.context import BACKUP_TAG, StackContext
 from components.iam import Statement, policy_document, service_trust_policy
 from components.kms import CustomerManagedKey
 from components.lambda_function import FunctionSpec, PythonFunction
+from components.observability import Metric, alarm_topic, metric_alarm, queue_depth
 from components.order_workflow import events
 from components.order_workflow.args import OrderWorkflowArgs
 from components.order_workflow.definition import render_definition
@@ -88,11 +89,8 @@ class OrderWorkflow(pulumi.ComponentResource):
         self.lifecycle_function = self._lifecycle_consumer()
         self.state_machine = self._state_machine()
         self.rules = self._rules()
-        self.alarm_topic = aws.sns.Topic(
-            f"{name}-alarms",
-            name=ctx.name(COMPONENT, "alarms", service="sns"),
-            kms_master_key_id=self.key.arn,
-            opts=self._child,
+        self.alarm_topic = alarm_topic(
+            f"{name}-alarms", ctx, component=COMPONENT, kms_key_arn=self.key.arn, opts=self._child
         )
         self.alarms = self._alarms()
         self.dashboard = self._dashboard()
@@ -540,38 +538,30 @@ class OrderWorkflow(pulumi.ComponentResource):
 
     def _alarms(self) -> list[aws.cloudwatch.MetricAlarm]:
         ctx = self._ctx
-        failed = aws.cloudwatch.MetricAlarm(
+        failed = metric_alarm(
             f"{self._name}-failed-executions",
-            name=ctx.name(COMPONENT, "failed-executions", service="alarm"),
-            alarm_description="Order executions failed (declined, out of stock or errors): check the execution history",
-            namespace="AWS/States",
-            metric_name="ExecutionsFailed",
-            dimensions={"StateMachineArn": self.state_machine.arn},
-            statistic="Sum",
-            period=300,
-            evaluation_periods=1,
+            ctx,
+            component=COMPONENT,
+            purpose="failed-executions",
+            description="Order executions failed (declined, out of stock or errors): check the execution history",
+            metric=Metric("AWS/States", "ExecutionsFailed", {"StateMachineArn": self.state_machine.arn}, "Sum"),
             threshold=self._args.failed_executions_threshold,
             comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=[self.alarm_topic.arn],
-            ok_actions=[self.alarm_topic.arn],
+            topic_arn=self.alarm_topic.arn,
             opts=self._child,
         )
         dlq_alarms = [
-            aws.cloudwatch.MetricAlarm(
+            metric_alarm(
                 f"{self._name}-{purpose}-messages",
-                name=ctx.name(COMPONENT, f"{purpose}-messages", service="alarm"),
-                alarm_description=f"Messages in {purpose}: undeliverable events or failing lifecycle messages",
-                namespace="AWS/SQS",
-                metric_name="ApproximateNumberOfMessagesVisible",
-                dimensions={"QueueName": queue.name},
-                statistic="Maximum",
-                period=300,
-                evaluation_periods=1,
+                ctx,
+                component=COMPONENT,
+                purpose=f"{purpose}-messages",
+                description=f"Messages in {purpose}: undeliverable events or failing lifecycle messages",
+                metric=queue_depth(queue.name),
                 threshold=1,
                 comparison_operator="GreaterThanOrEqualToThreshold",
-                treat_missing_data="notBreaching",
-                alarm_actions=[self.alarm_topic.arn],
+                topic_arn=self.alarm_topic.arn,
+                notify_ok=False,
                 opts=self._child,
             )
             for purpose, queue in (("events-dlq", self.events_dlq), ("lifecycle-dlq", self.lifecycle_dlq))

@@ -1,0 +1,153 @@
+"""Alarm building blocks every component uses: the CMK-encrypted topic alarms notify, and metric alarms.
+
+One place decides how an alarm is named (`<project>-<stack>-<component>-<purpose>` via ctx.name), where it
+notifies (the component's topic, on ALARM and by default on OK) and how missing data counts (not
+breaching: a queue or function with no traffic is healthy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.context import StackContext
+from components.iam import Statement, policy_document
+
+
+@dataclass(frozen=True)
+class Publisher:
+    """An AWS service allowed to publish to a topic, for this account only (statement id `sid`)."""
+
+    sid: str
+    service: str
+
+
+CLOUDWATCH_ALARMS = Publisher("CloudWatchAlarmsPublish", "cloudwatch.amazonaws.com")
+
+
+def topic_publish_policy(
+    ctx: StackContext, topic_arn: pulumi.Input[str], publishers: Sequence[Publisher]
+) -> pulumi.Output[str]:
+    """Named services of this account may publish; nobody may publish without TLS."""
+    return policy_document(
+        *(
+            Statement(
+                sid=publisher.sid,
+                principals={"Service": publisher.service},
+                actions=["sns:Publish"],
+                resources=[topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": ctx.account_id}},
+            )
+            for publisher in publishers
+        ),
+        Statement(
+            sid="DenyInsecureTransport",
+            effect="Deny",
+            principals={"AWS": "*"},
+            actions=["sns:Publish"],
+            resources=[topic_arn],
+            conditions={"Bool": {"aws:SecureTransport": "false"}},
+        ),
+    )
+
+
+def alarm_topic(
+    name: str,
+    ctx: StackContext,
+    *,
+    component: str,
+    kms_key_arn: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+    purpose: str = "alarms",
+    display_name: str | None = None,
+    publishers: Sequence[Publisher] = (),
+    email: str | None = None,
+) -> aws.sns.Topic:
+    """The SNS topic a component's alarms (and any `publishers`) notify, encrypted with the component's CMK.
+
+    The key must let `cloudwatch.amazonaws.com` use it (CustomerManagedKey services=["cloudwatch", ...]), or
+    alarms cannot publish to the encrypted topic. With `publishers` the topic gets a resource policy
+    (`<name>-policy`) naming exactly those services; with `email` an email subscription (`<name>-email`).
+    """
+    topic = aws.sns.Topic(
+        name,
+        name=ctx.name(component, purpose, service="sns"),
+        display_name=display_name,
+        kms_master_key_id=kms_key_arn,
+        opts=opts,
+    )
+    if publishers:
+        aws.sns.TopicPolicy(
+            f"{name}-policy", arn=topic.arn, policy=topic_publish_policy(ctx, topic.arn, publishers), opts=opts
+        )
+    if email is not None:
+        aws.sns.TopicSubscription(f"{name}-email", topic=topic.arn, protocol="email", endpoint=email, opts=opts)
+    return topic
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A CloudWatch metric, its statistic, and the window an alarm evaluates it over."""
+
+    namespace: str
+    name: str
+    dimensions: Mapping[str, pulumi.Input[str]]
+    statistic: str
+    period: int = 300
+    evaluation_periods: int = 1
+
+
+def lambda_errors(function_name: pulumi.Input[str]) -> Metric:
+    """Failed invocations of one function, summed over 5 minutes."""
+    return Metric("AWS/Lambda", "Errors", {"FunctionName": function_name}, "Sum")
+
+
+def iterator_age(function_name: pulumi.Input[str]) -> Metric:
+    """How far (ms) a stream-reading function lags behind the newest record: the worst minute, 5 in a row."""
+    return Metric(
+        "AWS/Lambda", "IteratorAge", {"FunctionName": function_name}, "Maximum", period=60, evaluation_periods=5
+    )
+
+
+def queue_depth(queue_name: pulumi.Input[str]) -> Metric:
+    """The most messages visible in one queue over 5 minutes (dead letters waiting to be looked at)."""
+    return Metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue_name}, "Maximum")
+
+
+def metric_alarm(
+    name: str,
+    ctx: StackContext,
+    *,
+    component: str,
+    purpose: str,
+    description: str,
+    metric: Metric,
+    threshold: pulumi.Input[float],
+    topic_arn: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+    comparison_operator: str = "GreaterThanThreshold",
+    treat_missing_data: str = "notBreaching",
+    notify_ok: bool = True,
+) -> aws.cloudwatch.MetricAlarm:
+    """An alarm on `metric` named via ctx.name(component, purpose, service="alarm") that notifies `topic_arn`
+    when it fires and, unless `notify_ok` is False, when it recovers."""
+    return aws.cloudwatch.MetricAlarm(
+        name,
+        name=ctx.name(component, purpose, service="alarm"),
+        alarm_description=description,
+        namespace=metric.namespace,
+        metric_name=metric.name,
+        dimensions=dict(metric.dimensions),
+        statistic=metric.statistic,
+        period=metric.period,
+        evaluation_periods=metric.evaluation_periods,
+        threshold=threshold,
+        comparison_operator=comparison_operator,
+        treat_missing_data=treat_missing_data,
+        alarm_actions=[topic_arn],
+        ok_actions=[topic_arn] if notify_ok else None,
+        opts=opts,
+    )
