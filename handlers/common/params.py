@@ -23,3 +23,8 @@ def load_parameters(client: Any, path: str | None = None, *, now: float | None =
             values[parameter["Name"][len(path) + 1 :]] = parameter["Value"]
     _CACHE[path] = (moment, values)
     return values
+
+
+def clear_cache() -> None:
+    """Forget cached parameters, as a new container would (tests, or after a deliberate change)."""
+    _CACHE.clear()

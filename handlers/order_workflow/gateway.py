@@ -1,4 +1,4 @@
-"""Payment gateways behind one interface, chosen by configuration (`PAYMENT_GATEWAY`).
+"""Payment gateways behind one interface, chosen by the `paymentGateway` runtime parameter.
 
 `local` is a deterministic sandbox: its answer depends only on the payment token and the attempt
 number, like a card network's test cards, so the workflow's paths are reproducible without sleeps
@@ -77,4 +77,4 @@ def gateway_named(name: str) -> PaymentGateway:
     try:
         return GATEWAYS[name]()
     except KeyError:
-        raise ValueError(f"PAYMENT_GATEWAY={name!r} is not a known gateway; choose one of {sorted(GATEWAYS)}") from None
+        raise ValueError(f"paymentGateway={name!r} is not a known gateway; choose one of {sorted(GATEWAYS)}") from None

@@ -1,6 +1,7 @@
-"""What every order-workflow function shares: settings from the environment, clients, events.
+"""What every order-workflow function shares: settings, clients, events.
 
-Clients are created once per container (first use), from the environment the component sets.
+Resource names come from the environment the component sets; tunable settings from SSM Parameter
+Store under `PARAMETERS_PATH`. Clients are created once per container (first use).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import boto3
 
 from handlers.common.jsonutil import dumps
+from handlers.common.params import clear_cache, load_parameters
 
 # Event vocabulary of the bus (sources and detail-types the rules match on).
 ORDERS_SOURCE = "ecommerce.orders"
@@ -30,6 +33,16 @@ class EventPublishError(RuntimeError):
     """EventBridge refused an entry; raised so the task is retried rather than the event lost."""
 
 
+# Settings the operators tune live in SSM Parameter Store under the component's path (PARAMETERS_PATH);
+# the names of the resources a function is wired to travel in its environment.
+WIRING = ("ORDERS_TABLE", "INVENTORY_TABLE", "CALLBACK_TABLE", "EVENT_BUS_NAME", "PARAMETERS_PATH")
+PARAMETERS = ("paymentGateway", "callbackTtlSeconds")
+
+
+class SettingsError(RuntimeError):
+    """The function is deployed without a setting it needs: a deployment error, named precisely."""
+
+
 @dataclass(frozen=True)
 class Settings:
     orders_table: str
@@ -40,20 +53,31 @@ class Settings:
     callback_ttl_seconds: int
 
     @classmethod
-    def from_env(cls) -> Settings:
+    def load(cls, environ: Mapping[str, str], parameters: Mapping[str, str]) -> Settings:
+        missing = [key for key in WIRING if not environ.get(key)]
+        if missing:
+            raise SettingsError(f"environment variables {missing} are not set")
+        path = environ["PARAMETERS_PATH"]
+        absent = [key for key in PARAMETERS if key not in parameters]
+        if absent:
+            raise SettingsError(f"runtime parameters {[f'{path}/{k}' for k in absent]} are not set")
+        ttl = parameters["callbackTtlSeconds"]
+        if not ttl.isdigit() or int(ttl) <= 0:
+            raise SettingsError(f"{path}/callbackTtlSeconds is {ttl!r}; expected a positive whole number of seconds")
         return cls(
-            orders_table=os.environ.get("ORDERS_TABLE", ""),
-            inventory_table=os.environ.get("INVENTORY_TABLE", ""),
-            callback_table=os.environ.get("CALLBACK_TABLE", ""),
-            event_bus_name=os.environ.get("EVENT_BUS_NAME", ""),
-            payment_gateway=os.environ.get("PAYMENT_GATEWAY", "local"),
-            callback_ttl_seconds=int(os.environ.get("CALLBACK_TTL_SECONDS", "86400")),
+            orders_table=environ["ORDERS_TABLE"],
+            inventory_table=environ["INVENTORY_TABLE"],
+            callback_table=environ["CALLBACK_TABLE"],
+            event_bus_name=environ["EVENT_BUS_NAME"],
+            payment_gateway=parameters["paymentGateway"],
+            callback_ttl_seconds=int(ttl),
         )
 
 
-@functools.cache
 def settings() -> Settings:
-    return Settings.from_env()
+    """Current settings: parameters are re-read at most every few minutes (see handlers.common.params)."""
+    path = os.environ.get("PARAMETERS_PATH")
+    return Settings.load(os.environ, load_parameters(client("ssm"), path) if path else {})
 
 
 @functools.cache
@@ -67,7 +91,7 @@ def utc_now() -> str:
 
 def reset() -> None:
     """Forget settings and clients (a new container); used by tests between emulated accounts."""
-    settings.cache_clear()
+    clear_cache()
     client.cache_clear()
 
 

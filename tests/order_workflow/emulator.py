@@ -60,9 +60,17 @@ ENVIRONMENT = {
     "INVENTORY_TABLE": "inventory",
     "CALLBACK_TABLE": "callbacks",
     "EVENT_BUS_NAME": "orders-bus",
-    "PAYMENT_GATEWAY": "local",
-    "CALLBACK_TTL_SECONDS": "3600",
+    "PARAMETERS_PATH": "/platform/test/orders",
 }
+# The runtime parameters the component writes to SSM under PARAMETERS_PATH.
+PARAMETERS = {"paymentGateway": "local", "callbackTtlSeconds": "3600"}
+
+
+def put_parameters(ssm: Any, values: dict[str, str] | None = None) -> None:
+    for key, value in (values or PARAMETERS).items():
+        ssm.put_parameter(Name=f"{ENVIRONMENT['PARAMETERS_PATH']}/{key}", Value=value, Type="String", Overwrite=True)
+
+
 # Function per placeholder of the definitions, with the handler module the component packages.
 FUNCTIONS = {
     "ValidateOrderFunctionArn": ("validate-order", "validate"),
@@ -289,6 +297,7 @@ def emulated_account(
         runtime.reset()
         stack.callback(runtime.reset)
         _create_tables(boto3.client("dynamodb", region_name=REGION))
+        put_parameters(boto3.client("ssm", region_name=REGION))
         events, sqs = boto3.client("events", region_name=REGION), boto3.client("sqs", region_name=REGION)
         probe = _create_bus_and_probe(events, sqs)
         arns = _create_functions(integration)

@@ -15,7 +15,7 @@ from moto import mock_aws
 from handlers.order_workflow import fulfil, lifecycle, payment, release, reserve, runtime, validate
 from handlers.order_workflow.store import DuplicateOrder, InventoryContention, OrderConflict, get_order
 from handlers.order_workflow.store import reserve as reserve_order
-from tests.order_workflow.emulator import ENVIRONMENT, REGION, _create_tables, order
+from tests.order_workflow.emulator import ENVIRONMENT, REGION, _create_tables, order, put_parameters
 
 
 @pytest.fixture
@@ -28,6 +28,7 @@ def ddb() -> Iterator[Any]:
             runtime.reset()
             client = boto3.client("dynamodb", region_name=REGION)
             _create_tables(client)
+            put_parameters(boto3.client("ssm", region_name=REGION))
             boto3.client("events", region_name=REGION).create_event_bus(Name=ENVIRONMENT["EVENT_BUS_NAME"])
             yield client
             runtime.reset()
