@@ -19,7 +19,7 @@ from components.backup_vault.args import BackupVaultArgs
 from components.backup_vault.database import Database, database
 from components.backup_vault.protection import backup_plan, backup_vaults, restore_testing
 from components.context import StackContext
-from components.iam import Statement, policy_document
+from components.iam import Statement
 from components.kms import CustomerManagedKey
 from components.lambda_function import FunctionSpec, PythonFunction
 from components.observability import (
@@ -32,6 +32,7 @@ from components.observability import (
     metric_alarm,
     queue_depth,
 )
+from components.queues import allow_service_to_send, encrypted_queue
 
 COMPONENT = "backup"
 # Stream records live 24 h; older ones can no longer be read, so stop retrying them by then.
@@ -78,13 +79,8 @@ class BackupVault(pulumi.ComponentResource):
         primary_key_arn, dr_key_arn = self.primary_key.arn, self.dr_key.arn
 
         self.topic = self._notification_topic(primary_key_arn)
-        self.failure_queue = aws.sqs.Queue(
-            "backup-failures",
-            name=ctx.name(COMPONENT, "failures", service="sqs"),
-            kms_master_key_id=primary_key_arn,
-            kms_data_key_reuse_period_seconds=300,
-            message_retention_seconds=14 * 24 * 3600,
-            opts=ctx.stateful(child),
+        self.failure_queue = encrypted_queue(
+            "backup-failures", ctx, component=COMPONENT, purpose="failures", kms_key_arn=primary_key_arn, opts=child
         )
 
         self.vaults = backup_vaults(
@@ -206,18 +202,12 @@ class BackupVault(pulumi.ComponentResource):
             source_arn=rule.arn,
             opts=child,
         )
-        aws.sqs.QueuePolicy(
+        allow_service_to_send(
             "backup-failures-policy",
-            queue_url=self.failure_queue.url,
-            policy=policy_document(
-                Statement(
-                    sid="ScheduleDeadLetters",
-                    principals={"Service": "events.amazonaws.com"},
-                    actions=["sqs:SendMessage"],
-                    resources=[self.failure_queue.arn],
-                    conditions={"ArnEquals": {"aws:SourceArn": rule.arn}},
-                )
-            ),
+            self.failure_queue,
+            sid="ScheduleDeadLetters",
+            service="events.amazonaws.com",
+            source_arns=rule.arn,
             opts=child,
         )
         aws.cloudwatch.EventTarget(

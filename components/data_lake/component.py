@@ -22,6 +22,7 @@ from components.data_lake.storage import LakeBucket, LifecycleRule
 from components.iam import Statement, policy_document, service_trust_policy
 from components.kms import CustomerManagedKey
 from components.lambda_function import FunctionSpec, PythonFunction
+from components.queues import encrypted_queue
 from glue.etl.tables import (
     CUSTOMERS,
     PROCESSED_PREFIX,
@@ -460,13 +461,13 @@ class DataLake(pulumi.ComponentResource):
 
     def _ingestion(self) -> None:
         ctx, args, name = self._ctx, self._args, self._name
-        self.trigger_dlq = aws.sqs.Queue(
+        self.trigger_dlq = encrypted_queue(
             f"{name}-trigger-dlq",
-            name=ctx.name(COMPONENT, "ingestion-trigger-dlq", service="sqs"),
-            kms_master_key_id=self.key.arn,
-            kms_data_key_reuse_period_seconds=300,
-            message_retention_seconds=14 * 24 * 3600,
-            opts=ctx.stateful(self._child),
+            ctx,
+            component=COMPONENT,
+            purpose="ingestion-trigger-dlq",
+            kms_key_arn=self.key.arn,
+            opts=self._child,
         )
         routes = {entity.prefix: self.crawler_names[entity.name] for entity in RAW_ENTITIES}
         self.trigger = PythonFunction(

@@ -15,6 +15,7 @@ from components.iam import Statement, policy_document
 from components.kms import CustomerManagedKey
 from components.lambda_function import FunctionSpec, PythonFunction
 from components.observability import Metric, alarm_topic, lambda_errors, metric_alarm, queue_depth
+from components.queues import encrypted_queue
 
 COMPONENT = "featurestore"
 TTL_ATTRIBUTE = "expiresAt"
@@ -27,7 +28,6 @@ KINESIS_READ_ACTIONS = [
     "kinesis:GetShardIterator",
     "kinesis:ListShards",
 ]
-FAILURE_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum: two weeks to inspect and replay
 
 
 class FeatureStorePipeline(pulumi.ComponentResource):
@@ -55,13 +55,13 @@ class FeatureStorePipeline(pulumi.ComponentResource):
         )
         self.stream = self._stream()
         self.table = self._table()
-        self.failure_queue = aws.sqs.Queue(
+        self.failure_queue = encrypted_queue(
             "featurestore-enrich-failures",
-            name=ctx.name(COMPONENT, "enrich-failures", service="sqs"),
-            kms_master_key_id=self.key.arn,
-            kms_data_key_reuse_period_seconds=300,
-            message_retention_seconds=FAILURE_RETENTION_SECONDS,
-            opts=ctx.stateful(self._child()),
+            ctx,
+            component=COMPONENT,
+            purpose="enrich-failures",
+            kms_key_arn=self.key.arn,
+            opts=self._child(),
         )
         self.enrich = self._enrich_function()
         self.mapping = self._event_source_mapping()

@@ -24,6 +24,7 @@ from components.observability import Metric, alarm_topic, metric_alarm, queue_de
 from components.order_workflow import events
 from components.order_workflow.args import OrderWorkflowArgs
 from components.order_workflow.definition import render_definition
+from components.queues import MAX_RETENTION_SECONDS, allow_service_to_send, encrypted_queue
 
 COMPONENT = "orders"
 LIFECYCLE_TIMEOUT_SECONDS = 30
@@ -77,8 +78,8 @@ class OrderWorkflow(pulumi.ComponentResource):
             description="Every event of the orders bus, for replay",
             opts=ctx.stateful(self._child),
         )
-        self.events_dlq = self._queue("events-dlq", retention_seconds=14 * 86_400)
-        self.lifecycle_dlq = self._queue("lifecycle-dlq", retention_seconds=14 * 86_400)
+        self.events_dlq = self._queue("events-dlq", retention_seconds=MAX_RETENTION_SECONDS)
+        self.lifecycle_dlq = self._queue("lifecycle-dlq", retention_seconds=MAX_RETENTION_SECONDS)
         self.lifecycle_queue = self._queue(
             "lifecycle",
             retention_seconds=4 * 86_400,
@@ -164,22 +165,17 @@ class OrderWorkflow(pulumi.ComponentResource):
         visibility_timeout: int = 30,
         redrive_to: aws.sqs.Queue | None = None,
     ) -> aws.sqs.Queue:
-        redrive = (
-            pulumi.Output.json_dumps(
-                {"deadLetterTargetArn": redrive_to.arn, "maxReceiveCount": self._args.consumer_max_receive_count}
-            )
-            if redrive_to is not None
-            else None
-        )
-        return aws.sqs.Queue(
+        return encrypted_queue(
             f"{self._name}-{purpose}",
-            name=self._ctx.name(COMPONENT, purpose, service="sqs"),
-            kms_master_key_id=self.key.arn,
-            kms_data_key_reuse_period_seconds=300,
-            message_retention_seconds=retention_seconds,
+            self._ctx,
+            component=COMPONENT,
+            purpose=purpose,
+            kms_key_arn=self.key.arn,
+            retention_seconds=retention_seconds,
             visibility_timeout_seconds=visibility_timeout,
-            redrive_policy=redrive,
-            opts=self._ctx.stateful(self._child),
+            dead_letter_queue=redrive_to,
+            max_receive_count=self._args.consumer_max_receive_count if redrive_to is not None else None,
+            opts=self._child,
         )
 
     # ------------------------------------------------------------------------------------ functions
@@ -519,18 +515,12 @@ class OrderWorkflow(pulumi.ComponentResource):
         return {"OrderPlaced": order_placed, **lifecycle_rules}
 
     def _allow_events_to_send(self, queue: aws.sqs.Queue, purpose: str, rules: list[aws.cloudwatch.EventRule]) -> None:
-        aws.sqs.QueuePolicy(
+        allow_service_to_send(
             f"{self._name}-{purpose}-policy",
-            queue_url=queue.url,
-            policy=policy_document(
-                Statement(
-                    sid="EventBridgeRulesOfThisBus",
-                    principals={"Service": "events.amazonaws.com"},
-                    actions=["sqs:SendMessage"],
-                    resources=[queue.arn],
-                    conditions={"ArnEquals": {"aws:SourceArn": [r.arn for r in rules]}},
-                )
-            ),
+            queue,
+            sid="EventBridgeRulesOfThisBus",
+            service="events.amazonaws.com",
+            source_arns=[r.arn for r in rules],
             opts=self._child,
         )
 
