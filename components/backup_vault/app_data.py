@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from components.backup_vault.args import BackupVaultArgs
 from components.context import BACKUP_TAG, StackContext
 from components.iam import Statement, policy_document, service_trust_policy
+from components.storage import BucketNames, SecureBucket
 
 COMPONENT = "backup"
 
@@ -82,26 +83,11 @@ def app_tables(
     return Tables(primary, replica)
 
 
-def _tls_only(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:
-    return policy_document(
-        Statement(
-            sid="DenyInsecureTransport",
-            effect="Deny",
-            principals={"AWS": "*"},
-            actions=["s3:*"],
-            resources=[bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
-            conditions={"Bool": {"aws:SecureTransport": "false"}},
-        )
-    )
+# The backup bucket's resources keep the logical names they had before components.storage existed.
+BUCKET_NAMES = BucketNames(bucket="", public_access_block="-public-access", policy="-tls-only")
 
 
-@dataclass(frozen=True)
-class SecureBucket:
-    bucket: aws.s3.Bucket
-    versioning: aws.s3.BucketVersioning
-
-
-def secure_bucket(
+def _data_bucket(
     ctx: StackContext,
     name: str,
     *,
@@ -110,34 +96,20 @@ def secure_bucket(
     tags: dict[str, str],
     opts: pulumi.ResourceOptions,
 ) -> SecureBucket:
-    """A versioned, CMK-encrypted, private, TLS-only bucket."""
-    bucket = aws.s3.Bucket(name, bucket=ctx.name(COMPONENT, purpose, service="s3"), tags=tags, opts=ctx.stateful(opts))
-    on_bucket = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[bucket]))
-    versioning = aws.s3.BucketVersioning(
-        f"{name}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=on_bucket
+    """A versioned, CMK-encrypted, private, TLS-only bucket. No lifecycle rules: every version is kept (and
+    replicated), and the bucket is never force-destroyed, not even outside prod."""
+    return SecureBucket(
+        name,
+        ctx,
+        component=COMPONENT,
+        purpose=purpose,
+        kms_key_arn=key_arn,
+        tags=tags,
+        enforce_ownership=False,
+        force_destroy_outside_prod=False,
+        names=BUCKET_NAMES,
+        opts=opts,
     )
-    aws.s3.BucketServerSideEncryptionConfiguration(
-        f"{name}-encryption",
-        bucket=bucket.id,
-        rules=[
-            {
-                "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": key_arn},
-                "bucket_key_enabled": True,
-            }
-        ],
-        opts=on_bucket,
-    )
-    aws.s3.BucketPublicAccessBlock(
-        f"{name}-public-access",
-        bucket=bucket.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-        opts=on_bucket,
-    )
-    aws.s3.BucketPolicy(f"{name}-tls-only", bucket=bucket.id, policy=_tls_only(bucket.arn), opts=on_bucket)
-    return SecureBucket(bucket, versioning)
 
 
 def replication_statements(
@@ -206,7 +178,7 @@ def app_buckets(
     dr_key_arn: pulumi.Input[str],
 ) -> Buckets:
     """The data bucket, tagged for backup, replicating every object version to a DR-region bucket."""
-    source = secure_bucket(
+    source = _data_bucket(
         ctx,
         "backup-app-bucket",
         purpose="data",
@@ -214,7 +186,7 @@ def app_buckets(
         tags=dict(BACKUP_TAG),
         opts=pulumi.ResourceOptions(parent=parent),
     )
-    replica = secure_bucket(
+    replica = _data_bucket(
         ctx,
         "backup-app-bucket-replica",
         purpose="data-replica",

@@ -1,0 +1,159 @@
+"""components/storage.py: the shared secure S3 bucket, checked on the inputs it sends."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+
+from components.config import load_stack_config
+from components.context import StackContext
+from components.iam import Statement
+from components.storage import BucketNames, LifecycleRule, SecureBucket
+from offline.mocks import ACCOUNT_ID
+from offline.runner import PlanGraph, run_program
+from tests.conftest import stack_config
+
+KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/00000000-0000-0000-0000-000000000003"
+BUCKET = "aws:s3/bucket:Bucket"
+POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+
+
+def storage_program() -> None:
+    ctx = StackContext.create(load_stack_config())
+    opts = pulumi.ResourceOptions(provider=ctx.primary)
+
+    def reader(arn: pulumi.Output[str]) -> list[Statement]:
+        return [
+            Statement(
+                sid="ReadObjects",
+                principals={"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+                actions=["s3:GetObject"],
+                resources=[pulumi.Output.concat(arn, "/*")],
+            )
+        ]
+
+    logs = SecureBucket(
+        "demo-logs", ctx, component="demo", purpose="logs", kms_key_arn=KEY_ARN, policy_statements=reader, opts=opts
+    )
+    SecureBucket(
+        "demo-data",
+        ctx,
+        component="demo",
+        purpose="data",
+        kms_key_arn=KEY_ARN,
+        lifecycle=[LifecycleRule("tiering", "raw/", transitions=((30, "STANDARD_IA"),), expiration_days=365)],
+        noncurrent_version_expiration_days=14,
+        access_log_bucket=logs,
+        opts=opts,
+    )
+    SecureBucket(
+        "demo-kept",
+        ctx,
+        component="demo",
+        purpose="kept",
+        kms_key_arn=KEY_ARN,
+        tags={"BackupEnabled": "true"},
+        enforce_ownership=False,
+        force_destroy_outside_prod=False,
+        names=BucketNames(bucket="", public_access_block="-public-access", policy="-tls-only"),
+        opts=opts,
+    )
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def storage_plan(request: pytest.FixtureRequest) -> PlanGraph:
+    return run_program(request.param, stack_config(request.param), program=storage_program)
+
+
+def of_bucket(plan: PlanGraph, type_token: str, bucket: str) -> list[str]:
+    bucket_id = plan.one(BUCKET, bucket).id
+    return sorted(r.name for r in plan.of_type(type_token) if r.inputs.get("bucket") == bucket_id)
+
+
+def test_bucket_is_named_per_component_protected_in_prod_and_force_destroyed_elsewhere(storage_plan) -> None:
+    data = storage_plan.one(BUCKET, "demo-data-bucket")
+    assert data.inputs["bucket"] == f"platform-{storage_plan.stack}-demo-data"
+    assert data.inputs["forceDestroy"] is (storage_plan.stack != "prod")
+    assert {b.protect for b in storage_plan.of_type(BUCKET)} == {storage_plan.stack == "prod"}
+
+
+def test_every_bucket_is_versioned_kms_encrypted_private_and_tls_only(storage_plan: PlanGraph) -> None:
+    for bucket in ("demo-logs-bucket", "demo-data-bucket", "demo-kept"):
+        resource = storage_plan.one(BUCKET, bucket)
+        assert of_bucket(storage_plan, "aws:s3/bucketVersioning:BucketVersioning", bucket) != []
+        [encryption] = [
+            r.inputs["rules"]
+            for r in storage_plan.of_type(
+                "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+            )
+            if r.inputs["bucket"] == resource.id
+        ]
+        assert encryption == [
+            {
+                "applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": KEY_ARN},
+                "bucketKeyEnabled": True,
+            }
+        ]
+        [block] = [r for r in storage_plan.of_type(BLOCK) if r.inputs["bucket"] == resource.id]
+        assert all(
+            block.inputs[k] is True
+            for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        )
+        [policy] = [r for r in storage_plan.of_type(POLICY) if r.inputs["bucket"] == resource.id]
+        assert block.urn in policy.depends_on
+        deny = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}["DenyInsecureTransport"]
+        arn = resource.outputs["arn"]
+        assert deny["Effect"] == "Deny" and deny["Action"] == "s3:*"
+        assert deny["Resource"] == [arn, f"{arn}/*"]
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_extra_policy_statements_follow_the_tls_rule(storage_plan: PlanGraph) -> None:
+    policy = json.loads(storage_plan.one(POLICY, "demo-logs-policy").inputs["policy"])
+    arn = storage_plan.one(BUCKET, "demo-logs-bucket").outputs["arn"]
+    assert [s["Sid"] for s in policy["Statement"]] == ["DenyInsecureTransport", "ReadObjects"]
+    assert policy["Statement"][1]["Resource"] == f"{arn}/*"
+
+
+def test_lifecycle_renders_the_rules_then_housekeeping(storage_plan: PlanGraph) -> None:
+    lifecycle = storage_plan.one(LIFECYCLE, "demo-data-lifecycle")
+    tiering, housekeeping = lifecycle.inputs["rules"]
+    assert tiering == {
+        "id": "tiering",
+        "status": "Enabled",
+        "filter": {"prefix": "raw/"},
+        "transitions": [{"days": 30, "storageClass": "STANDARD_IA"}],
+        "expiration": {"days": 365},
+    }
+    assert housekeeping["noncurrentVersionExpiration"] == {"noncurrentDays": 14}
+    assert housekeeping["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
+    versioning = storage_plan.one("aws:s3/bucketVersioning:BucketVersioning", "demo-data-versioning")
+    assert versioning.urn in lifecycle.depends_on
+
+
+def test_access_logs_go_to_the_log_bucket_under_the_purpose_prefix(storage_plan: PlanGraph) -> None:
+    [logging] = storage_plan.of_type(LOGGING)
+    assert logging.name == "demo-data-access-logging"
+    assert logging.inputs["bucket"] == storage_plan.one(BUCKET, "demo-data-bucket").id
+    assert logging.inputs["targetBucket"] == storage_plan.one(BUCKET, "demo-logs-bucket").id
+    assert logging.inputs["targetPrefix"] == "data/"
+    assert storage_plan.one(POLICY, "demo-logs-policy").urn in logging.depends_on
+
+
+def test_optional_parts_are_left_out_when_not_asked_for(storage_plan: PlanGraph) -> None:
+    kept = storage_plan.one(BUCKET, "demo-kept")
+    assert kept.inputs["tags"] == {"BackupEnabled": "true"}
+    assert "forceDestroy" not in kept.inputs
+    assert of_bucket(storage_plan, OWNERSHIP, "demo-kept") == []
+    assert of_bucket(storage_plan, LIFECYCLE, "demo-kept") == []
+    assert of_bucket(storage_plan, LIFECYCLE, "demo-logs-bucket") == []
+    assert of_bucket(storage_plan, BLOCK, "demo-kept") == ["demo-kept-public-access"]
+    assert of_bucket(storage_plan, POLICY, "demo-kept") == ["demo-kept-tls-only"]
+    ownership = storage_plan.one(OWNERSHIP, "demo-data-ownership")
+    assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
