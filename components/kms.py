@@ -13,6 +13,20 @@ from components.iam import Statement, policy_document, root_administration
 KEY_USE_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey")
 
 
+def key_use_through(
+    sid: str, key_arn: pulumi.Input[str], actions: Sequence[str], services: Sequence[str], region: str
+) -> Statement:
+    """Use of a CMK only through the named services in `region` (e.g. DynamoDB, SQS, S3 encrypt and
+    decrypt with it on the caller's behalf): an identity statement with a kms:ViaService condition."""
+    via = [f"{service}.{region}.amazonaws.com" for service in services]
+    return Statement(
+        sid=sid,
+        actions=list(actions),
+        resources=[key_arn],
+        conditions={"StringEquals": {"kms:ViaService": via if len(via) > 1 else via[0]}},
+    )
+
+
 def service_use_statement(ctx: StackContext, service: str, region: str) -> Statement:
     """Let an AWS service principal (e.g. `sns`, `logs`) use the key on behalf of this account only."""
     if service == "logs":

@@ -20,7 +20,7 @@ from components.backup_vault.database import Database, database
 from components.backup_vault.protection import backup_plan, backup_vaults, restore_testing
 from components.context import StackContext
 from components.iam import Statement
-from components.kms import CustomerManagedKey
+from components.kms import CustomerManagedKey, key_use_through
 from components.lambda_function import FunctionSpec, PythonFunction
 from components.observability import (
     CLOUDWATCH_ALARMS,
@@ -135,19 +135,6 @@ class BackupVault(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    @staticmethod
-    def _key_via(
-        sid: str, key_arn: pulumi.Input[str], actions: list[str], services: list[str], region: str
-    ) -> Statement:
-        """Use of a CMK only through the named services (SNS/SQS/DynamoDB encrypt with it for the caller)."""
-        via = [f"{service}.{region}.amazonaws.com" for service in services]
-        return Statement(
-            sid=sid,
-            actions=actions,
-            resources=[key_arn],
-            conditions={"StringEquals": {"kms:ViaService": via if len(via) > 1 else via[0]}},
-        )
-
     # -- functions ----------------------------------------------------------------------------
 
     def _validation_function(self, args: BackupVaultArgs) -> PythonFunction:
@@ -166,7 +153,7 @@ class BackupVault(pulumi.ComponentResource):
                     Statement(sid="ListJobs", actions=["backup:ListBackupJobs", "backup:ListCopyJobs"]),
                     Statement(sid="PublishAlerts", actions=["sns:Publish"], resources=[self.topic.arn]),
                     # The alert topic and the dead-letter queue are encrypted with the primary CMK.
-                    self._key_via(
+                    key_use_through(
                         "EncryptAlertsAndDeadLetters",
                         self.primary_key.arn,
                         ["kms:GenerateDataKey", "kms:Decrypt"],
@@ -251,14 +238,14 @@ class BackupVault(pulumi.ComponentResource):
                     Statement(sid="FailedBatches", actions=["sqs:SendMessage"], resources=[self.failure_queue.arn]),
                     # The stream (primary CMK) is decrypted through DynamoDB; failed batches are
                     # encrypted into the queue (primary CMK); replica items under the DR CMK.
-                    self._key_via(
+                    key_use_through(
                         "PrimaryKeyForStreamAndQueue",
                         self.primary_key.arn,
                         ["kms:GenerateDataKey", "kms:Decrypt"],
                         ["dynamodb", "sqs"],
                         ctx.region,
                     ),
-                    self._key_via(
+                    key_use_through(
                         "DrKeyForReplicaItems",
                         self.dr_key.arn,
                         ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],

@@ -20,7 +20,7 @@ from components.data_lake.args import DataLakeArgs, GlueJobSettings
 from components.data_lake.queries import named_queries
 from components.data_lake.storage import LakeBucket, LifecycleRule
 from components.iam import Statement, policy_document, service_trust_policy
-from components.kms import CustomerManagedKey
+from components.kms import CustomerManagedKey, key_use_through
 from components.lambda_function import FunctionSpec, PythonFunction
 from components.queues import encrypted_queue
 from glue.etl.tables import (
@@ -641,11 +641,8 @@ class DataLake(pulumi.ComponentResource):
                 actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
                 resources=[results],
             ),
-            Statement(
-                sid="DecryptLakeData",
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=[self.key.arn],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{ctx.region}.amazonaws.com"}},
+            key_use_through(
+                "DecryptLakeData", self.key.arn, ["kms:Decrypt", "kms:GenerateDataKey"], ["s3"], ctx.region
             ),
         ]
 

@@ -18,7 +18,7 @@ import pulumi_aws as aws
 
 from components.context import BACKUP_TAG, StackContext
 from components.iam import Statement, policy_document, service_trust_policy
-from components.kms import CustomerManagedKey
+from components.kms import CustomerManagedKey, key_use_through
 from components.lambda_function import FunctionSpec, PythonFunction
 from components.observability import Metric, alarm_topic, metric_alarm, queue_depth
 from components.order_workflow import events
@@ -182,11 +182,12 @@ class OrderWorkflow(pulumi.ComponentResource):
 
     def _dynamodb_key_use(self) -> Statement:
         # DynamoDB encrypts and decrypts with the table's CMK on the caller's behalf.
-        return Statement(
-            sid="UseTableKeyThroughDynamoDB",
-            actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-            resources=[self.key.arn],
-            conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{self._ctx.region}.amazonaws.com"}},
+        return key_use_through(
+            "UseTableKeyThroughDynamoDB",
+            self.key.arn,
+            ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            ["dynamodb"],
+            self._ctx.region,
         )
 
     def _put_events(self) -> Statement:

@@ -10,7 +10,7 @@ import pytest
 from components.config import load_stack_config
 from components.context import StackContext
 from components.iam import PolicyError, Statement
-from components.kms import CustomerManagedKey
+from components.kms import CustomerManagedKey, key_use_through
 from components.lambda_function import FunctionSpec, PythonFunction, handler_archive
 from components.naming import LIMITS, physical_name
 from components.runtime_params import RuntimeParameters
@@ -200,3 +200,25 @@ def test_archive_holds_the_module_its_package_and_common_only() -> None:
     assert all(n.startswith("handlers/common/") or n == "handlers/__init__.py" for n in names)
     with pytest.raises(FileNotFoundError, match="missing_module"):
         handler_archive("common.missing_module")
+
+
+# --- KMS use through services -------------------------------------------------------------------
+
+
+def test_key_use_through_one_service_is_a_single_via_service_value() -> None:
+    statement = key_use_through(
+        "UseTableKey", "arn:aws:kms:us-east-1:1:key/k", ["kms:Decrypt"], ["dynamodb"], "us-east-1"
+    )
+    assert (statement.sid, statement.actions, statement.resources) == (
+        "UseTableKey",
+        ["kms:Decrypt"],
+        ["arn:aws:kms:us-east-1:1:key/k"],
+    )
+    assert statement.conditions == {"StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}}
+
+
+def test_key_use_through_several_services_lists_each_in_the_region() -> None:
+    statement = key_use_through("Queue", "arn:k", ["kms:GenerateDataKey"], ["sns", "sqs"], "eu-west-1")
+    assert statement.conditions == {
+        "StringEquals": {"kms:ViaService": ["sns.eu-west-1.amazonaws.com", "sqs.eu-west-1.amazonaws.com"]}
+    }
