@@ -43,13 +43,21 @@ class EksGitOpsArgs(ComponentConfig):
     node_max_size: int = Field(5, ge=1, le=100, description="Maximum nodes in the managed node group.")
     node_disk_size_gib: int = Field(50, ge=20, le=1000, description="Encrypted gp3 root volume size per node (GiB).")
     high_availability: bool | None = Field(
-        None, description="ArgoCD HA (replicas, redis-ha) and ESO replicas; unset = on in prod, off elsewhere."
+        None,
+        description="ArgoCD HA (replicas, redis-ha), ESO and load balancer controller replicas; unset = on in prod, "
+        "off elsewhere.",
     )
     argocd_chart_version: str = Field(
         "9.5.17", pattern=_SEMVER, description="Pinned version of the argo-cd Helm chart."
     )
     external_secrets_chart_version: str = Field(
         "2.10.0", pattern=_SEMVER, description="Pinned version of the external-secrets Helm chart."
+    )
+    load_balancer_controller_chart_version: str = Field(
+        "1.14.0",
+        pattern=_SEMVER,
+        description="Pinned version of the aws-load-balancer-controller Helm chart (eks-charts); its IAM policy "
+        "in components/eks_gitops/load_balancer.py follows that controller release.",
     )
     argocd_hostname: Hostname | None = Field(
         None, description="Host name of the ArgoCD UI behind an ALB Ingress; requires `argocdCertificateArn`."

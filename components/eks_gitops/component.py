@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 from components.context import StackContext, default_tags
 from components.eks_gitops import gitops
+from components.eks_gitops import load_balancer as lbc
 from components.eks_gitops.args import EksGitOpsArgs
 from components.eks_gitops.network import ClusterNetwork, build_network
 from components.iam import Statement, policy_document, service_trust_policy, web_identity_trust_policy
@@ -70,6 +71,7 @@ class EksGitOpsCluster(pulumi.ComponentResource):
         self.cluster = self._cluster(self.network)
         self.node_group = self._node_group(self.network)
         self.eso_role = self._external_secrets_role()
+        self.lbc_role, self.lbc_policy = self._load_balancer_controller_role()
 
         self.k8s_provider = k8s.Provider("eks-k8s", kubeconfig=self.cluster.kubeconfig_json, opts=self._child())
         self._install_gitops()
@@ -236,7 +238,52 @@ class EksGitOpsCluster(pulumi.ComponentResource):
         )
         return role
 
+    def _load_balancer_controller_role(self) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        ctx = self._ctx
+        role = aws.iam.Role(
+            "eks-load-balancer-controller-role",
+            name=ctx.name(COMPONENT, "load-balancer-controller", service="iam"),
+            assume_role_policy=web_identity_trust_policy(
+                self.cluster.oidc_provider_arn, self.cluster.oidc_issuer, lbc.NAMESPACE, lbc.SERVICE_ACCOUNT
+            ),
+            opts=self._child(),
+        )
+        role_policy = aws.iam.RolePolicy(
+            "eks-load-balancer-controller",
+            role=role.id,
+            policy=policy_document(*lbc.controller_statements(ctx, self.cluster_name, self.network.vpc.id)),
+            opts=self._child(),
+        )
+        return role, role_policy
+
     # --- Kubernetes side ------------------------------------------------------------------------------
+
+    def _load_balancer_controller(self) -> k8s.helm.v3.Release:
+        """Installed in every stack, with or without the ArgoCD Ingress: GitOps workloads may declare their
+        own Ingresses and LoadBalancer Services, which must get ALBs/NLBs the same way in dev as in prod
+        (never in-tree classic load balancers), and the ArgoCD UI can gain an Ingress by configuration alone."""
+        ctx = self._ctx
+        return k8s.helm.v3.Release(
+            lbc.RELEASE,
+            name=lbc.RELEASE,
+            chart="aws-load-balancer-controller",
+            version=self._args.load_balancer_controller_chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=lbc.HELM_REPO),
+            namespace=lbc.NAMESPACE,
+            values=lbc.controller_values(
+                cluster_name=self.cluster_name,
+                region=ctx.region,
+                vpc_id=self.network.vpc.id,
+                role_arn=self.lbc_role.arn,
+                high_availability=self._ha,
+            ),
+            atomic=True,
+            cleanup_on_fail=True,
+            max_history=10,
+            timeout=HELM_TIMEOUT_SECONDS,
+            # The role's permissions exist before the first pod assumes it.
+            opts=self._k8s([self.node_group, self.lbc_policy]),
+        )
 
     def _install_gitops(self) -> None:
         ctx, args = self._ctx, self._args
@@ -246,6 +293,10 @@ class EksGitOpsCluster(pulumi.ComponentResource):
         eso_ns = k8s.core.v1.Namespace(
             "external-secrets-namespace", metadata={"name": gitops.ESO_NAMESPACE}, opts=self._k8s([self.node_group])
         )
+        # The controller's admission webhooks (Service mutation, Ingress validation) answer for every release
+        # installed after it: the charts below create Services and the ArgoCD Ingress only once it is ready.
+        # On destroy the order reverses, so the controller is still there to delete the ALB.
+        self.lbc_release = self._load_balancer_controller()
         self.eso_release = k8s.helm.v3.Release(
             "external-secrets",
             name="external-secrets",
@@ -258,7 +309,7 @@ class EksGitOpsCluster(pulumi.ComponentResource):
             cleanup_on_fail=True,
             max_history=10,
             timeout=HELM_TIMEOUT_SECONDS,
-            opts=self._k8s([eso_ns, self.node_group]),
+            opts=self._k8s([eso_ns, self.node_group, self.lbc_release]),
         )
         self.argocd_release = k8s.helm.v3.Release(
             "argocd",
@@ -272,7 +323,7 @@ class EksGitOpsCluster(pulumi.ComponentResource):
             cleanup_on_fail=True,
             max_history=10,
             timeout=HELM_TIMEOUT_SECONDS,
-            opts=self._k8s([argocd_ns, self.node_group]),
+            opts=self._k8s([argocd_ns, self.node_group, self.lbc_release]),
         )
         store = self._custom_resource(
             "secrets-manager-store",
@@ -305,6 +356,7 @@ class EksGitOpsCluster(pulumi.ComponentResource):
                 vpc_id=self.network.vpc.id,
                 external_secrets_role_arn=self.eso_role.arn,
                 node_role_arn=self.node_role.arn,
+                load_balancer_controller_role_arn=self.lbc_role.arn,
                 secrets_prefix=self._prefix,
                 repo_url=self._repo_url,
                 target_revision=args.target_revision,
@@ -337,6 +389,7 @@ class EksGitOpsCluster(pulumi.ComponentResource):
             "argocdUrl": self.argocd_url,
             "externalSecretsRoleArn": self.eso_role.arn,
             "nodeRoleArn": self.node_role.arn,
+            "loadBalancerControllerRoleArn": self.lbc_role.arn,
             "clusterRoleArn": self.cluster_role.arn,
             "oidcProviderArn": self.cluster.oidc_provider_arn,
             "vpcId": self.network.vpc.id,

@@ -130,6 +130,7 @@ class ClusterMetadata:
     vpc_id: pulumi.Input[str]
     external_secrets_role_arn: pulumi.Input[str]
     node_role_arn: pulumi.Input[str]
+    load_balancer_controller_role_arn: pulumi.Input[str]
     secrets_prefix: str
     repo_url: str
     target_revision: str
@@ -146,6 +147,7 @@ def cluster_secret(metadata: ClusterMetadata) -> dict[str, Any]:
             "vpcId": metadata.vpc_id,
             "externalSecretsRoleArn": metadata.external_secrets_role_arn,
             "nodeRoleArn": metadata.node_role_arn,
+            "loadBalancerControllerRoleArn": metadata.load_balancer_controller_role_arn,
             "secretsPrefix": metadata.secrets_prefix,
             "repoUrl": metadata.repo_url,
             "targetRevision": metadata.target_revision,

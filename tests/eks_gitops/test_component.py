@@ -409,7 +409,7 @@ def test_every_kubernetes_resource_uses_the_clusters_provider(stack: str, reques
     [provider] = plan.of_type("pulumi:providers:kubernetes")
     assert provider.inputs["kubeconfig"] == plan.one(CLUSTER).outputs["kubeconfigJson"]
     kubernetes = [r for r in plan.resources if r.type.startswith("kubernetes:")]
-    assert len(kubernetes) == 10  # 2 namespaces, 2 releases, store, 2 external secrets, secret, project, set
+    assert len(kubernetes) == 11  # 2 namespaces, 3 releases, store, 2 external secrets, secret, project, set
     assert {r.provider_urn for r in kubernetes} == {provider.urn}
 
 

@@ -17,7 +17,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components.eks_gitops import gitops
+from components.eks_gitops import gitops, load_balancer
 from components.eks_gitops.args import EksGitOpsArgs
 from components.eks_gitops.manifests import K8S_ROOT, OVERLAYS, TemplateError, placeholders, render, render_one
 
@@ -258,6 +258,7 @@ def sample_metadata() -> gitops.ClusterMetadata:
         vpc_id="vpc-0123456789abcdef0",
         external_secrets_role_arn="arn:aws:iam::123456789012:role/eso",  # pragma: allowlist secret
         node_role_arn="arn:aws:iam::123456789012:role/node",
+        load_balancer_controller_role_arn="arn:aws:iam::123456789012:role/lbc",
         secrets_prefix="platform/dev/",  # pragma: allowlist secret
         repo_url="git@github.com:o/r.git",
         target_revision="main",
@@ -275,6 +276,9 @@ def test_every_template_placeholder_is_filled_by_the_component() -> None:
     documents = [
         gitops.argocd_values(args, high_availability=True),
         gitops.external_secrets_values("arn:role", high_availability=True),
+        load_balancer.controller_values(
+            cluster_name="c", region="eu-west-1", vpc_id="vpc-1", role_arn="arn:role", high_availability=True
+        ),
         gitops.cluster_secret_store("eu-west-1", envs),
         gitops.cluster_secret(metadata),
         gitops.app_project("u", envs),
