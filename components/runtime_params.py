@@ -38,7 +38,7 @@ class RuntimeParameters(pulumi.ComponentResource):
         self.parameters: dict[str, aws.ssm.Parameter] = {}
         for key, value in sorted(values.items()):
             self.parameters[key] = aws.ssm.Parameter(
-                f"{name}-{key}", name=f"{self.path}/{key}", type="String", value=value, opts=child
+                f"{name}-{key}", name=f"{self.path}/{key}", type="String", insecure_value=value, opts=child
             )
         for key, value in sorted((secrets or {}).items()):
             self.parameters[key] = aws.ssm.Parameter(

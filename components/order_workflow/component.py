@@ -25,6 +25,7 @@ from components.order_workflow import events
 from components.order_workflow.args import OrderWorkflowArgs
 from components.order_workflow.definition import render_definition
 from components.queues import MAX_RETENTION_SECONDS, allow_service_to_send, encrypted_queue
+from components.runtime_params import RuntimeParameters
 
 COMPONENT = "orders"
 LIFECYCLE_TIMEOUT_SECONDS = 30
@@ -85,6 +86,18 @@ class OrderWorkflow(pulumi.ComponentResource):
             retention_seconds=4 * 86_400,
             visibility_timeout=6 * LIFECYCLE_TIMEOUT_SECONDS,
             redrive_to=self.lifecycle_dlq,
+        )
+        # What operators tune without a deploy lives in Parameter Store; functions re-read it every few minutes.
+        self.settings = RuntimeParameters(
+            f"{name}-settings",
+            ctx,
+            component=COMPONENT,
+            kms_key_arn=self.key.arn,
+            values={
+                "paymentGateway": args.payment_gateway,
+                "callbackTtlSeconds": str(args.payment_timeout_seconds + 86_400),
+            },
+            opts=self._child,
         )
         self.functions = self._task_functions()
         self.lifecycle_function = self._lifecycle_consumer()
@@ -199,8 +212,7 @@ class OrderWorkflow(pulumi.ComponentResource):
             "INVENTORY_TABLE": self.inventory_table.name,
             "CALLBACK_TABLE": self.callback_table.name,
             "EVENT_BUS_NAME": self.bus.name,
-            "PAYMENT_GATEWAY": self._args.payment_gateway,
-            "CALLBACK_TTL_SECONDS": str(self._args.payment_timeout_seconds + 86_400),
+            "PARAMETERS_PATH": self.settings.path,
         }
 
     def _function(
@@ -214,7 +226,7 @@ class OrderWorkflow(pulumi.ComponentResource):
                 purpose=purpose,
                 module=f"order_workflow.{module}",
                 description=description,
-                statements=[*statements, self._dynamodb_key_use()],
+                statements=[*statements, self._dynamodb_key_use(), *self.settings.read_statements()],
                 environment=self._environment(),
                 include=["runtime", *include],
                 reserved_concurrency=self._args.task_reserved_concurrency,
@@ -320,7 +332,7 @@ class OrderWorkflow(pulumi.ComponentResource):
                 purpose="lifecycle",
                 module="order_workflow.lifecycle",
                 description="Order lifecycle consumer (SQS, partial batch failures)",
-                statements=[*statements, self._dynamodb_key_use()],
+                statements=[*statements, self._dynamodb_key_use(), *self.settings.read_statements()],
                 environment=self._environment(),
                 include=["runtime", "orders", "store", "gateway"],
                 timeout=LIFECYCLE_TIMEOUT_SECONDS,

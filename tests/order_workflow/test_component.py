@@ -9,8 +9,8 @@ import pulumi
 import pytest
 
 from components.order_workflow import events
-from offline.mocks import RecordedResource
-from offline.runner import PlanGraph
+from offline.mocks import ACCOUNT_ID, RecordedResource
+from offline.runner import PlanGraph, read_stack_config
 
 SFN = "aws:sfn/stateMachine:StateMachine"
 RULE = "aws:cloudwatch/eventRule:EventRule"
@@ -150,6 +150,30 @@ def test_each_function_gets_exactly_its_table_actions_and_this_bus(dev_plan: Pla
     every_action = set().union(*grants.values())
     assert not any(a.startswith("events:") for r, acts in grants.items() if r != bus_arn for a in acts)
     assert "dynamodb:Scan" not in every_action and "dynamodb:DeleteItem" not in every_action
+
+
+@pytest.mark.parametrize("function", sorted(EXPECTED_TABLE_GRANTS))
+def test_each_function_reads_its_settings_from_the_component_parameter_path(dev_plan: PlanGraph, function: str) -> None:
+    env = _one(dev_plan, "aws:lambda/function:Function", f"{function}-function").inputs["environment"]["variables"]
+    assert env["PARAMETERS_PATH"] == "/platform/dev/orders"
+    assert "PAYMENT_GATEWAY" not in env and "CALLBACK_TTL_SECONDS" not in env
+    path_arn = f"arn:aws:ssm:eu-west-1:{ACCOUNT_ID}:parameter/platform/dev/orders"
+    grants = _grants(dev_plan, function)
+    assert grants[path_arn] == grants[f"{path_arn}/*"] == {"ssm:GetParametersByPath"}
+    assert not any(a.startswith("ssm:") for r, acts in grants.items() if not r.startswith(path_arn) for a in acts)
+
+
+def test_settings_parameters_hold_the_configured_gateway_and_token_lifetime(prod_plan: PlanGraph) -> None:
+    parameters = {
+        r.inputs["name"]: r.inputs
+        for r in prod_plan.of_type("aws:ssm/parameter:Parameter")
+        if r.inputs["name"].startswith("/platform/prod/orders/")
+    }
+    assert set(parameters) == {"/platform/prod/orders/paymentGateway", "/platform/prod/orders/callbackTtlSeconds"}
+    assert all(p["type"] == "String" for p in parameters.values())
+    assert parameters["/platform/prod/orders/paymentGateway"]["insecureValue"] == "local"
+    timeout = read_stack_config("prod")["platform:orders"]["paymentTimeoutSeconds"]
+    assert parameters["/platform/prod/orders/callbackTtlSeconds"]["insecureValue"] == str(timeout + 86_400)
 
 
 def test_callback_functions_grants(prod_plan: PlanGraph) -> None:

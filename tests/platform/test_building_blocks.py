@@ -145,6 +145,9 @@ def test_key_policy_names_only_root_and_the_given_services(blocks_plan: PlanGrap
 def test_parameters_live_under_the_component_path(blocks_plan: PlanGraph) -> None:
     params = {r.inputs["name"]: r.inputs for r in blocks_plan.of_type("aws:ssm/parameter:Parameter")}
     assert params["/platform/prod/demo/tableName"]["type"] == "String"
+    # Plain settings stay readable in previews; only SecureString values are secret.
+    assert params["/platform/prod/demo/tableName"]["insecureValue"] == "t"
+    assert "value" not in params["/platform/prod/demo/tableName"]
     secret = params["/platform/prod/demo/apiToken"]
     assert secret["type"] == "SecureString"
     assert secret["keyId"].startswith(f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/")
