@@ -14,6 +14,52 @@ from typing import Any, Literal
 
 import pulumi
 
+# Vended log delivery (Step Functions execution logs to CloudWatch Logs) accepts only "*".
+LOG_DELIVERY_ACTIONS: tuple[str, ...] = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
+
+# Read-only EC2/ELB/ACM calls without resource-level permissions, as the AWS Load Balancer
+# Controller makes them (components/eks_gitops/load_balancer.py); its mutating calls stay scoped.
+NETWORK_DESCRIBE_ACTIONS: tuple[str, ...] = (
+    "ec2:DescribeAccountAttributes",
+    "ec2:DescribeAddresses",
+    "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeInternetGateways",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeVpcPeeringConnections",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeInstances",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeTags",
+    "ec2:DescribeIpamPools",
+    "ec2:DescribeRouteTables",
+    "ec2:GetSecurityGroupsForVpc",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeListenerAttributes",
+    "elasticloadbalancing:DescribeListenerCertificates",
+    "elasticloadbalancing:DescribeSSLPolicies",
+    "elasticloadbalancing:DescribeRules",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeTrustStores",
+    "elasticloadbalancing:DescribeCapacityReservation",
+    "acm:ListCertificates",
+    "iam:ListServerCertificates",
+)
+
 # Actions that only accept `"Resource": "*"` (AWS service authorization reference).
 UNSCOPED_ACTIONS: frozenset[str] = frozenset(
     {
@@ -32,50 +78,13 @@ UNSCOPED_ACTIONS: frozenset[str] = frozenset(
         "sagemaker:ListEndpoints",
         "ecr:GetAuthorizationToken",
         "glue:GetCrawlerMetrics",
-        # Step Functions: vended log delivery and X-Ray sampling accept only "*"; task-token callbacks
-        # are authorised by the token itself (no resource type in the authorization reference).
-        "logs:CreateLogDelivery",
-        "logs:GetLogDelivery",
-        "logs:UpdateLogDelivery",
-        "logs:DeleteLogDelivery",
-        "logs:ListLogDeliveries",
-        "logs:PutResourcePolicy",
-        "logs:DescribeResourcePolicies",
-        "logs:DescribeLogGroups",
         "xray:GetSamplingRules",
         "xray:GetSamplingTargets",
+        # Task-token callbacks are authorised by the token itself (no resource type).
         "states:SendTaskSuccess",
         "states:SendTaskHeartbeat",
-        # AWS Load Balancer Controller (components/eks_gitops/load_balancer.py): read-only describe/list
-        # calls without resource-level permissions; its mutating calls stay scoped and tag-conditioned.
-        "ec2:DescribeAccountAttributes",
-        "ec2:DescribeAddresses",
-        "ec2:DescribeAvailabilityZones",
-        "ec2:DescribeInternetGateways",
-        "ec2:DescribeVpcs",
-        "ec2:DescribeVpcPeeringConnections",
-        "ec2:DescribeSubnets",
-        "ec2:DescribeSecurityGroups",
-        "ec2:DescribeInstances",
-        "ec2:DescribeTags",
-        "ec2:DescribeIpamPools",
-        "ec2:DescribeRouteTables",
-        "ec2:GetSecurityGroupsForVpc",
-        "elasticloadbalancing:DescribeLoadBalancers",
-        "elasticloadbalancing:DescribeLoadBalancerAttributes",
-        "elasticloadbalancing:DescribeListeners",
-        "elasticloadbalancing:DescribeListenerAttributes",
-        "elasticloadbalancing:DescribeListenerCertificates",
-        "elasticloadbalancing:DescribeSSLPolicies",
-        "elasticloadbalancing:DescribeRules",
-        "elasticloadbalancing:DescribeTargetGroups",
-        "elasticloadbalancing:DescribeTargetGroupAttributes",
-        "elasticloadbalancing:DescribeTargetHealth",
-        "elasticloadbalancing:DescribeTags",
-        "elasticloadbalancing:DescribeTrustStores",
-        "elasticloadbalancing:DescribeCapacityReservation",
-        "acm:ListCertificates",
-        "iam:ListServerCertificates",
+        *LOG_DELIVERY_ACTIONS,
+        *NETWORK_DESCRIBE_ACTIONS,
     }
 )
 

@@ -24,7 +24,7 @@ import pulumi
 
 from components.context import StackContext
 from components.eks_gitops.manifests import deep_merge, render_one
-from components.iam import Statement
+from components.iam import NETWORK_DESCRIBE_ACTIONS, Statement
 
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "aws-load-balancer-controller"
@@ -34,37 +34,7 @@ CLUSTER_TAG = "elbv2.k8s.aws/cluster"  # written by the controller on everything
 ELB_SERVICE = "elasticloadbalancing.amazonaws.com"
 
 # Read-only calls the controller makes to resolve subnets, security groups, targets and its own state.
-DESCRIBE_ACTIONS = [
-    "ec2:DescribeAccountAttributes",
-    "ec2:DescribeAddresses",
-    "ec2:DescribeAvailabilityZones",
-    "ec2:DescribeInternetGateways",
-    "ec2:DescribeVpcs",
-    "ec2:DescribeVpcPeeringConnections",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeInstances",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeTags",
-    "ec2:DescribeIpamPools",
-    "ec2:DescribeRouteTables",
-    "ec2:GetSecurityGroupsForVpc",
-    "elasticloadbalancing:DescribeLoadBalancers",
-    "elasticloadbalancing:DescribeLoadBalancerAttributes",
-    "elasticloadbalancing:DescribeListeners",
-    "elasticloadbalancing:DescribeListenerAttributes",
-    "elasticloadbalancing:DescribeListenerCertificates",
-    "elasticloadbalancing:DescribeSSLPolicies",
-    "elasticloadbalancing:DescribeRules",
-    "elasticloadbalancing:DescribeTargetGroups",
-    "elasticloadbalancing:DescribeTargetGroupAttributes",
-    "elasticloadbalancing:DescribeTargetHealth",
-    "elasticloadbalancing:DescribeTags",
-    "elasticloadbalancing:DescribeTrustStores",
-    "elasticloadbalancing:DescribeCapacityReservation",
-    "acm:ListCertificates",
-    "iam:ListServerCertificates",
-]
+DESCRIBE_ACTIONS = list(NETWORK_DESCRIBE_ACTIONS)
 LISTENER_ACTIONS = [
     "elasticloadbalancing:CreateListener",
     "elasticloadbalancing:DeleteListener",

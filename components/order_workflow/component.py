@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import BACKUP_TAG, StackContext
-from components.iam import Statement, policy_document, service_trust_policy
+from components.iam import LOG_DELIVERY_ACTIONS, Statement, policy_document, service_trust_policy
 from components.kms import CustomerManagedKey, key_use_through
 from components.lambda_function import FunctionSpec, PythonFunction
 from components.observability import Metric, alarm_topic, metric_alarm, queue_depth
@@ -393,16 +393,7 @@ class OrderWorkflow(pulumi.ComponentResource):
                 ),
                 Statement(
                     sid="DeliverExecutionLogs",
-                    actions=[
-                        "logs:CreateLogDelivery",
-                        "logs:GetLogDelivery",
-                        "logs:UpdateLogDelivery",
-                        "logs:DeleteLogDelivery",
-                        "logs:ListLogDeliveries",
-                        "logs:PutResourcePolicy",
-                        "logs:DescribeResourcePolicies",
-                        "logs:DescribeLogGroups",
-                    ],
+                    actions=list(LOG_DELIVERY_ACTIONS),
                 ),
                 Statement(
                     sid="Tracing",
