@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from moto import mock_aws
 
 from offline.runner import PlanGraph, merge_config, read_stack_config, run_program
 
 STACKS_DIR = Path(__file__).parent / "stacks"
 
 PlanFactory = Callable[..., PlanGraph]
+
+# Credentials moto accepts and no real account does, so a test can never reach AWS.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # pragma: allowlist secret
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+@contextmanager
+def moto_account(monkeypatch: pytest.MonkeyPatch, region: str) -> Iterator[None]:
+    """An in-process moto account with fake credentials and `region` as the default region."""
+    for key, value in {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": region}.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        yield
 
 
 def stack_config(stack: str) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
+
+from tests.conftest import moto_account
 
 PRIMARY_REGION = "us-east-1"
 DR_REGION = "us-west-2"
@@ -19,14 +20,7 @@ DR_REGION = "us-west-2"
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """An in-process moto account, reachable in both regions, with credentials that cannot leak."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",  # pragma: allowlist secret
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": PRIMARY_REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
+    with moto_account(monkeypatch, PRIMARY_REGION):
         yield
 
 

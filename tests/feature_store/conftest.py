@@ -9,9 +9,9 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from handlers.feature_store.store import FeatureTable, from_dynamo
+from tests.conftest import moto_account
 
 REGION = "eu-west-1"
 TABLE = "platform-test-featurestore-features"
@@ -19,14 +19,7 @@ TABLE = "platform-test-featurestore-features"
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",  # pragma: allowlist secret
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
+    with moto_account(monkeypatch, REGION):
         yield
 
 
