@@ -101,3 +101,35 @@ def test_stack_files_hold_realistic_ownership_tags() -> None:
     for stack in ("dev", "prod"):
         tags = read_stack_config(stack)["platform:tags"]
         assert tags["owner"] and tags["costCenter"].startswith("CC-")
+
+
+def test_a_cidr_that_does_not_parse_is_refused_with_an_example() -> None:
+    [message] = problems(overrides={"platform:eks": {"vpcCidr": "10.0.0.0/33"}})
+    assert message.startswith('platform:eks.vpcCidr: got "10.0.0.0/33"')
+    assert "is not a CIDR block such as 10.0.0.0/16" in message
+
+
+def test_a_cidr_with_host_bits_is_refused() -> None:
+    [message] = problems(overrides={"platform:eks": {"vpcCidr": "10.0.0.1/16"}})
+    assert "platform:eks.vpcCidr" in message and "has host bits set" in message
+
+
+def test_node_counts_out_of_order_name_all_three_keys_and_values() -> None:
+    [message] = problems(overrides={"platform:eks": {"nodeMinSize": 4, "nodeDesiredSize": 3, "nodeMaxSize": 5}})
+    assert message.startswith("platform:eks:")
+    assert "nodeMinSize (4) <= nodeDesiredSize (3) <= nodeMaxSize (5) must hold" in message
+
+
+def test_errors_from_several_sections_arrive_together() -> None:
+    found = problems(
+        overrides={
+            "platform:eks": {"vpcCidr": "not-a-cidr"},
+            "platform:logRetentionDays": 2,
+            "platform:featureStore": {"shardCount": 0},
+        }
+    )
+    assert {p.split(":", 2)[1].split(" ")[0] for p in found} == {
+        "eks.vpcCidr",
+        "logRetentionDays",
+        "featureStore.shardCount",
+    }
