@@ -333,7 +333,8 @@ class OrderWorkflow(pulumi.ComponentResource):
                 module="order_workflow.lifecycle",
                 description="Order lifecycle consumer (SQS, partial batch failures)",
                 statements=[*statements, self._dynamodb_key_use(), *self.settings.read_statements()],
-                environment=self._environment(),
+                # Structural (it decides the grants above), so it travels with the deployment, not in SSM.
+                environment={**self._environment(), "PAYMENT_INTEGRATION": self._args.payment_integration},
                 include=["runtime", "orders", "store", "gateway"],
                 timeout=LIFECYCLE_TIMEOUT_SECONDS,
                 log_retention_days=self._retention,

@@ -9,6 +9,8 @@ Completed / Payment Declined) or SendTaskHeartbeat (Payment Processing).
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,11 +105,23 @@ def resume_waiting_execution(event: LifecycleEvent, ddb: Any, sfn: Any, settings
     return f"resumed with {outcome.status}"
 
 
+def waits_for_callbacks(environ: Mapping[str, str] = os.environ) -> bool:
+    """True in the callback variant (PAYMENT_INTEGRATION, set by the component).
+
+    In the direct variant nothing parks a task token, and the consumer's role has no grant on the
+    callback table: reading it there would fail every Payment Completed message into the DLQ.
+    """
+    integration = environ.get("PAYMENT_INTEGRATION")
+    if integration not in ("direct", "callback"):
+        raise runtime.SettingsError(f"PAYMENT_INTEGRATION is {integration!r}; expected 'direct' or 'callback'")
+    return integration == "callback"
+
+
 def process(event: LifecycleEvent) -> None:
     settings = runtime.settings()
     ddb = runtime.client("dynamodb")
     action = "recorded"
-    if event.source == runtime.PAYMENTS_SOURCE:
+    if event.source == runtime.PAYMENTS_SOURCE and waits_for_callbacks():
         action = resume_waiting_execution(event, ddb, runtime.client("stepfunctions"), settings)
     if event.detail_type != runtime.PAYMENT_PROCESSING:
         first = record_lifecycle(

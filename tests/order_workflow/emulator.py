@@ -289,7 +289,12 @@ def emulated_account(
 ) -> Iterator[Account]:
     sleeps = _RecordedSleeps()
     with ExitStack() as stack:
-        stack.enter_context(mock.patch.dict(runtime.os.environ, {**ENVIRONMENT, "AWS_DEFAULT_REGION": REGION}))
+        stack.enter_context(
+            mock.patch.dict(
+                runtime.os.environ,
+                {**ENVIRONMENT, "AWS_DEFAULT_REGION": REGION, "PAYMENT_INTEGRATION": integration},
+            )
+        )
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", _invoke_in_process))
         stack.enter_context(mock.patch.object(DynamoHandler, "call_action", _serialised(DynamoHandler.call_action)))

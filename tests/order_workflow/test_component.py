@@ -264,3 +264,13 @@ def test_callback_with_express_is_rejected_naming_the_keys(plan_with: Any) -> No
         plan_with("dev", {"platform:orders": {"paymentIntegration": "callback", "stateMachineType": "EXPRESS"}})
     with pytest.raises(pulumi.RunError, match=r"platform:orders.logLevel"):
         plan_with("dev", {"platform:orders": {"logLevel": "DEBUG"}})
+
+
+def test_consumer_knows_whether_tokens_wait_and_has_callback_grants_only_then(
+    dev_plan: PlanGraph, prod_plan: PlanGraph
+) -> None:
+    for plan, integration in ((dev_plan, "direct"), (prod_plan, "callback")):
+        consumer = _one(plan, FUNCTION, "lifecycle-function")
+        assert consumer.inputs["environment"]["variables"]["PAYMENT_INTEGRATION"] == integration
+        callbacks = _arn(plan, "aws:dynamodb/table:Table", "callbacks")
+        assert (callbacks in _grants(plan, "lifecycle")) is (integration == "callback")

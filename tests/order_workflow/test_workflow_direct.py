@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from unittest import mock
 
 import pytest
+from botocore.exceptions import ClientError
 
 from handlers.order_workflow import lifecycle
 from tests.order_workflow.emulator import Account, emulated_account, order
@@ -132,3 +134,17 @@ def test_lifecycle_events_reach_the_consumer_and_are_recorded_once(direct: Accou
     assert sorted(recorded) == kinds
     by_type = {json.loads(r["body"])["detail-type"]: json.loads(r["body"])["id"] for r in records}
     assert {k: v["eventId"] for k, v in recorded.items()} == by_type
+
+
+def test_direct_consumer_never_reads_the_callback_table_it_has_no_grant_on(direct: Account) -> None:
+    direct.lifecycle_messages()
+    direct.put_stock("LIFE-B", 2)
+    direct.run(order("life-2", lines=[("LIFE-B", 1, "3.00")]))
+    records = direct.lifecycle_messages()
+    assert "Payment Completed" in {json.loads(r["body"])["detail-type"] for r in records}
+    # What the real role answers: the direct variant grants nothing on the callback table.
+    denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no grant"}}, "GetItem")
+    with mock.patch.object(lifecycle, "pending_callback", side_effect=denied) as read_tokens:
+        assert lifecycle.handler({"Records": records}, None) == {"batchItemFailures": []}
+    read_tokens.assert_not_called()
+    assert "Payment Completed" in direct.order("life-2")["lifecycle"]
