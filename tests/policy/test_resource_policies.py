@@ -462,3 +462,42 @@ def test_every_policy_judges_real_resources_and_they_pass(policy, plans: dict[st
         judged = [r for r in graph.resources if policy.applies_to(r.type)]
         assert judged, f"{policy.name} judges nothing in {case.plan}"
         assert messages(check(graph, policy.name), policy.name) == []
+
+
+# Resource kinds no shipped stack creates, so their cases can only run on the building blocks: no component
+# keeps a secret in SSM (RuntimeParameters' SecureString path) and async functions take their dead-letter
+# queue on the function itself, not through a FunctionEventInvokeConfig.
+NOT_IN_SHIPPED_STACKS = {"ssm-secure-string-customer-key", "lambda-async-invoke-failure-destination"}
+BASELINE_CASES = [c for c in CASES if c.plan == "baseline" and c.policy not in NOT_IN_SHIPPED_STACKS]
+
+
+@pytest.mark.parametrize("case", BASELINE_CASES, ids=str)
+def test_the_same_break_is_caught_on_a_component_resource_of_the_shipped_stack(
+    case: Case, plans: dict[str, PlanGraph]
+) -> None:
+    """The baseline only stands in for the components: each break must also be caught on what a component
+    really builds (the prod stack, all five components enabled), on a resource that passes as shipped."""
+    kind = _resource(plans["baseline"], case.resource, case.policy).type
+    graph = plans["prod_plan"]
+    shipped = [r for r in graph.resources if r.type == kind]
+    assert shipped, f"no component of the prod stack creates a {kind}"
+    assert messages(check(graph, case.policy), case.policy) == []
+    caught = [
+        r.name
+        for r in shipped
+        if any(case.expected in m for m in messages(check(mutated(graph, r, case.change), case.policy), case.policy))
+    ]
+    assert caught, f"{case.policy}: no {kind} of the prod stack reports {case.expected!r} once broken"
+
+
+@pytest.mark.parametrize("stack", ["dev_plan", "prod_plan", "staging_plan"])
+def test_every_policy_judges_component_resources_of_each_shipped_stack(stack: str, request: pytest.FixtureRequest):
+    """The passing case from real component output: each policy has something to judge in every shipped stack
+    (and test_shipped_stacks.py shows they all pass)."""
+    graph: PlanGraph = request.getfixturevalue(stack)
+    idle = [
+        p.name
+        for p in RESOURCE_POLICIES
+        if p.name not in NOT_IN_SHIPPED_STACKS and not any(p.applies_to(r.type) for r in graph.resources)
+    ]
+    assert idle == []
