@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from offline import plan
-from offline.runner import PlanGraph
+from offline.runner import ROOT, PlanGraph
 from tests.conftest import stack_config
 from tests.policy.conftest import mutated, set_path
 
@@ -66,3 +71,52 @@ def test_a_waiver_of_an_unknown_policy_stops_the_plan(
     )
     assert plan.main(["--stack", "prod"]) == 2
     assert "platform:policy.waivers: no policy named no-such-policy" in capsys.readouterr().err
+
+
+# Started by the interpreter `make plan` runs (PYTHONPATH first): the real program, then point-in-time
+# recovery switched off on the prod feature table, so the exit status is the one of the real entry point.
+BREAK_A_TABLE = """
+import sys
+sys.path.insert(0, {root!r})
+import offline.runner as runner
+from tests.policy.conftest import mutated, set_path
+
+_real_run_program = runner.run_program
+
+
+def run_program(stack, config, **kwargs):
+    graph = _real_run_program(stack, config, **kwargs)
+    table = graph.one("aws:dynamodb/table:Table", "featurestore-features")
+    return mutated(graph, table, set_path("pointInTimeRecovery.enabled", False))
+
+
+runner.run_program = run_program
+"""
+
+
+def _make_plan(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    # -o: use the installed .venv as it is (no pip run from the test).
+    return subprocess.run(
+        ["make", "--no-print-directory", "-o", ".venv/.runtime", "plan", "STACK=prod"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_make_plan_exits_zero_on_the_shipped_prod_stack() -> None:
+    result = _make_plan(dict(os.environ))
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^plan prod: \d+ resources, 0 policy violations$", result.stdout, re.M)
+
+
+def test_make_plan_exits_non_zero_on_a_mandatory_violation(tmp_path: Path) -> None:
+    (tmp_path / "sitecustomize.py").write_text(BREAK_A_TABLE.format(root=str(ROOT)))
+    result = _make_plan({**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert result.returncode != 0
+    assert re.search(r"^plan prod: \d+ resources, 1 policy violations$", result.stdout, re.M), result.stderr
+    at = result.stdout.index("  aws:dynamodb/table:Table featurestore-features\n")
+    assert result.stdout[at:].splitlines()[1] == "    [mandatory] dynamodb-point-in-time-recovery"
