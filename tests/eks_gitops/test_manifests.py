@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import typing
 from typing import Any
 
 import kubernetes_validate
@@ -18,11 +19,13 @@ import pytest
 import yaml
 
 from components.eks_gitops import gitops, load_balancer
-from components.eks_gitops.args import EksGitOpsArgs
+from components.eks_gitops.args import EksGitOpsArgs, KubernetesVersion
 from components.eks_gitops.manifests import K8S_ROOT, OVERLAYS, TemplateError, placeholders, render, render_one
 
 ENVIRONMENTS = {"dev": "development", "staging": "staging", "prod": "production"}
 CLUSTER_VERSION = f"{EksGitOpsArgs().kubernetes_version}.0"
+# A stack may pick any version `eks.kubernetesVersion` accepts: the manifests must be valid on each of them.
+SUPPORTED_VERSIONS = [f"{version}.0" for version in typing.get_args(KubernetesVersion)]
 WAVE = "argocd.argoproj.io/sync-wave"
 HOOK = "argocd.argoproj.io/hook"
 WORKLOAD_KINDS = {"Deployment", "Service", "PodDisruptionBudget", "Job"}
@@ -97,12 +100,14 @@ def test_every_overlay_renders_the_whole_application(rendered) -> None:
     assert {o["metadata"]["namespace"] for o in objects} == {ENVIRONMENTS[env]}
 
 
-def test_core_objects_validate_against_the_cluster_version(rendered) -> None:
+def test_core_objects_validate_against_every_cluster_version_the_config_accepts(rendered) -> None:
     _, objects = rendered
     core = [o for o in objects if o["apiVersion"] in CORE_GROUPS]
     assert len(core) == 7
-    for obj in core:
-        kubernetes_validate.validate(obj, CLUSTER_VERSION, strict=True)
+    assert CLUSTER_VERSION in SUPPORTED_VERSIONS
+    for version in SUPPORTED_VERSIONS:
+        for obj in core:
+            kubernetes_validate.validate(obj, version, strict=True)
 
 
 def test_validation_would_catch_a_broken_object(rendered) -> None:
