@@ -81,3 +81,42 @@ def test_an_invoke_config_with_on_failure_destination_is_enough(baseline: PlanGr
         messages(check(graph, "lambda-async-sources-failure-destination"), "lambda-async-sources-failure-destination")
         == []
     )
+
+
+# The same relations on what the components really build (prod stack, all components enabled).
+PROD_RAW_SETTINGS = {
+    "data-lake-raw-encryption": "has no SSE-KMS encryption configuration",
+    "data-lake-raw-public-access-block": "has no public access block",
+    "data-lake-raw-policy": "has no TLS-only bucket policy",
+    "data-lake-raw-versioning": "holds data but has no versioning configuration",
+    "data-lake-raw-lifecycle": "(raw or results) has no lifecycle configuration",
+}
+ASYNC = "lambda-async-sources-failure-destination"
+
+
+@pytest.mark.parametrize(("setting", "expected"), sorted(PROD_RAW_SETTINGS.items()))
+def test_a_data_lake_bucket_missing_a_setting_is_reported(prod_plan: PlanGraph, setting: str, expected: str) -> None:
+    assert [r.name for r in prod_plan.resources if r.name == setting] == [setting]
+    bucket = prod_plan.one("aws:s3/bucket:Bucket", "data-lake-raw-bucket").inputs["bucket"]
+    report = check(_without(prod_plan, setting), "s3-bucket-baseline")
+    assert messages(report, "s3-bucket-baseline") == [f"bucket {bucket} {expected}"]
+
+
+@pytest.mark.parametrize(
+    ("function", "sources"),
+    [
+        ("backup-validate-function", "backup-validate-invoke, backup-validate-target"),
+        ("data-lake-ingestion-trigger-function", "data-lake-raw-bucket-invoke, data-lake-raw-notifications"),
+    ],
+)
+def test_a_component_function_invoked_asynchronously_without_its_dlq_is_reported(
+    prod_plan: PlanGraph, function: str, sources: str
+) -> None:
+    assert messages(check(prod_plan, ASYNC), ASYNC) == []
+    resource = prod_plan.one("aws:lambda/function:Function", function)
+    assert resource.inputs["deadLetterConfig"]["targetArn"]
+    graph = mutated(prod_plan, resource, set_path("deadLetterConfig", None))
+    assert messages(check(graph, ASYNC), ASYNC) == [
+        f"function {function} is invoked asynchronously by {sources} but has neither a dead-letter queue nor an "
+        "on-failure destination"
+    ]
