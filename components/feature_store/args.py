@@ -144,7 +144,12 @@ class FeatureStoreArgs(ComponentConfig):
     batching_window_seconds: int = Field(
         1, ge=0, le=300, description="How long Lambda gathers records before invoking."
     )
-    parallelization_factor: int = Field(1, ge=1, le=10, description="Concurrent batches per shard.")
+    parallelization_factor: int = Field(
+        1,
+        ge=1,
+        le=10,
+        description="Concurrent batches per shard; above 1, producers must use the userId as partition key.",
+    )
     maximum_retry_attempts: int = Field(
         5, ge=0, le=10_000, description="Retries of a failing batch before it goes to the failure queue."
     )

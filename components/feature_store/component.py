@@ -150,6 +150,8 @@ class FeatureStorePipeline(pulumi.ComponentResource):
                     "TABLE_NAME": self.table.name,
                     "FEATURE_TTL_DAYS": str(args.feature_ttl_days),
                     "WRITE_CONCURRENCY": str(args.write_concurrency),
+                    # Above 1 the handler requires records keyed by userId (order is kept per key only).
+                    "PARALLELIZATION_FACTOR": str(args.parallelization_factor),
                 },
                 timeout=args.enrich_timeout_seconds,
                 memory_size=args.enrich_memory_mb,

@@ -6,7 +6,7 @@ rest still apply), group the events per user, and write each user once, atomical
 its records reported in `batchItemFailures`: Lambda retries them, then sends them to the on-failure
 queue. Nothing is dropped silently.
 
-Environment: TABLE_NAME, FEATURE_TTL_DAYS, WRITE_CONCURRENCY (set by the component).
+Environment: TABLE_NAME, FEATURE_TTL_DAYS, WRITE_CONCURRENCY, PARALLELIZATION_FACTOR (set by the component).
 """
 
 from __future__ import annotations
@@ -30,14 +30,18 @@ LOGGER = get_logger("feature_store.enrich")
 
 
 def decode_batch(
-    records: Sequence[Mapping[str, Any]], logger: logging.Logger, request_id: str | None = None
+    records: Sequence[Mapping[str, Any]],
+    logger: logging.Logger,
+    request_id: str | None = None,
+    *,
+    user_partition_key: bool = False,
 ) -> tuple[list[FeatureEvent], list[str]]:
     """The valid events, and the sequence numbers of records that can never be applied."""
     events: list[FeatureEvent] = []
     malformed: list[str] = []
     for record in records:
         try:
-            events.append(decode_record(record))
+            events.append(decode_record(record, user_partition_key=user_partition_key))
         except MalformedRecordError as error:
             sequence_number = str((record.get("kinesis") or {}).get("sequenceNumber", ""))
             if not sequence_number:
@@ -84,9 +88,13 @@ def process_batch(
     logger: logging.Logger = LOGGER,
     executor: ThreadPoolExecutor | None = None,
     request_id: str | None = None,
+    user_partition_key: bool = False,
 ) -> BatchResponse:
-    """Apply a Kinesis batch and report exactly the records that did not make it."""
-    events, failed = decode_batch(records, logger, request_id)
+    """Apply a Kinesis batch and report exactly the records that did not make it.
+
+    `user_partition_key`: refuse records not keyed by their userId (see features.decode_record).
+    """
+    events, failed = decode_batch(records, logger, request_id, user_partition_key=user_partition_key)
     by_user = group_by_user(events)
     try:
         table.prefetch(by_user)
@@ -122,4 +130,12 @@ def _container() -> tuple[FeatureTable, ThreadPoolExecutor]:
 def handler(event: Mapping[str, Any], context: Any) -> BatchResponse:
     table, executor = _container()
     request_id = getattr(context, "aws_request_id", None)
-    return process_batch(event.get("Records", []), table, executor=executor, request_id=request_id)
+    # Concurrent batches per shard keep the order per partition key only: a user's records need one.
+    user_partition_key = int(os.environ.get("PARALLELIZATION_FACTOR", "1")) > 1
+    return process_batch(
+        event.get("Records", []),
+        table,
+        executor=executor,
+        request_id=request_id,
+        user_partition_key=user_partition_key,
+    )

@@ -119,8 +119,15 @@ def parse_event(payload: Any, *, shard_id: str, sequence_number: str) -> Feature
     )
 
 
-def decode_record(record: Mapping[str, Any]) -> FeatureEvent:
-    """A Kinesis event source record -> FeatureEvent. Its `kinesis.data` is base64 of JSON."""
+def decode_record(record: Mapping[str, Any], *, user_partition_key: bool = False) -> FeatureEvent:
+    """A Kinesis event source record -> FeatureEvent. Its `kinesis.data` is base64 of JSON.
+
+    `user_partition_key`: the mapping runs several batches of one shard at once (parallelization
+    factor > 1), and Lambda then keeps the order only per partition key. The per-shard sequence
+    watermark that makes redeliveries no-ops would take a user's lower-numbered record in a slower
+    concurrent batch for a redelivery and skip it, so each record must be keyed by its userId; one
+    that is not is refused (reported, then parked in the failure queue), never silently skipped.
+    """
     kinesis = record.get("kinesis") or {}
     sequence_number = kinesis.get("sequenceNumber")
     if not isinstance(sequence_number, str) or not sequence_number.isdigit():
@@ -137,7 +144,14 @@ def decode_record(record: Mapping[str, Any]) -> FeatureEvent:
         payload = loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise MalformedRecordError("kinesis.data does not hold JSON") from None
-    return parse_event(payload, shard_id=shard_id, sequence_number=sequence_number)
+    event = parse_event(payload, shard_id=shard_id, sequence_number=sequence_number)
+    partition_key = kinesis.get("partitionKey")
+    if user_partition_key and partition_key != event.user_id:
+        raise MalformedRecordError(
+            f"partitionKey {partition_key!r} is not the event's userId {event.user_id!r}; with a "
+            "parallelizationFactor above 1 producers must use the userId as partition key"
+        )
+    return event
 
 
 def group_by_user(events: Iterable[FeatureEvent]) -> dict[str, list[FeatureEvent]]:

@@ -88,10 +88,13 @@ def test_prod_mapping_follows_its_stack_file(prod_plan: PlanGraph) -> None:
     enrich = mine(prod_plan, "aws:lambda/function:Function", "featurestore-enrich-function").inputs
     assert enrich["reservedConcurrentExecutions"] == 8  # shards x parallelization factor = 4, with headroom
     variables = enrich["environment"]["variables"]
-    assert {k: variables[k] for k in ("TABLE_NAME", "FEATURE_TTL_DAYS", "WRITE_CONCURRENCY")} == {
+    names = ("TABLE_NAME", "FEATURE_TTL_DAYS", "WRITE_CONCURRENCY", "PARALLELIZATION_FACTOR")
+    assert {k: variables[k] for k in names} == {
         "TABLE_NAME": "platform-prod-featurestore-features",
         "FEATURE_TTL_DAYS": "30",
         "WRITE_CONCURRENCY": "16",
+        # The handler then refuses records not keyed by userId (order is kept per partition key only).
+        "PARALLELIZATION_FACTOR": "2",
     }
 
 

@@ -312,3 +312,36 @@ def test_lambda_entry_point_reads_its_settings_from_the_environment(
         assert item is not None and before + 7 * 86_400 <= item["expiresAt"] <= int(time.time()) + 7 * 86_400
     finally:
         enrich._container.cache_clear()
+
+
+def test_concurrent_batches_per_shard_refuse_records_not_keyed_by_user(dynamodb: Any) -> None:
+    # With parallelizationFactor > 1, Lambda keeps the order per partition key only: a record of
+    # "u1" keyed "device-9" may be applied after a higher-numbered one and then skipped as a redelivery.
+    keyed = record(event("u1", 0), sequence=1)
+    foreign = raw_record(record(event("u1", 1), sequence=2)["kinesis"]["data"], sequence=2, key="device-9")
+    table = new_table(dynamodb)
+    assert process_batch([keyed, foreign], table, user_partition_key=True) == {
+        "batchItemFailures": [{"itemIdentifier": sequence_number(2)}]
+    }
+    assert features(dynamodb, "u1")["totalCount"] == 1
+    # One batch at a time per shard keeps the shard's order: any partition key is applied.
+    assert process_batch([foreign], new_table(dynamodb)) == {"batchItemFailures": []}
+    assert features(dynamodb, "u1")["totalCount"] == 2
+
+
+def test_entry_point_requires_user_partition_keys_only_with_parallel_batches(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    foreign = raw_record(record(event("u7", 0), sequence=5)["kinesis"]["data"], sequence=5, key="device-9")
+    enrich._container.cache_clear()
+    try:
+        monkeypatch.setenv("PARALLELIZATION_FACTOR", "2")
+        assert enrich.handler({"Records": [foreign]}, None) == {
+            "batchItemFailures": [{"itemIdentifier": sequence_number(5)}]
+        }
+        monkeypatch.setenv("PARALLELIZATION_FACTOR", "1")
+        assert enrich.handler({"Records": [foreign]}, None) == {"batchItemFailures": []}
+        assert features(dynamodb, "u7")["totalCount"] == 1
+    finally:
+        enrich._container.cache_clear()

@@ -223,3 +223,12 @@ def test_model_features_are_only_the_features() -> None:
     assert model_features(item) == {"totalCount": 3}
     assert model_features({"userId": "u1"}) == {}
     assert set(FEATURE_ATTRIBUTES) == {"lastEventTime", "lastEventType", "lastMetric", "totalCount", "count5min"}
+
+
+def test_record_keyed_by_another_partition_key_is_malformed_only_when_users_must_be_keys() -> None:
+    data = record({"userId": "u1", "eventType": "click", "timestamp": "2026-11-23T10:00:00Z"}, sequence=1)
+    foreign = raw_record(data["kinesis"]["data"], sequence=1, key="device-9")
+    assert decode_record(foreign).user_id == "u1"
+    assert decode_record(data, user_partition_key=True).user_id == "u1"
+    with pytest.raises(MalformedRecordError, match="partitionKey 'device-9' is not the event's userId 'u1'"):
+        decode_record(foreign, user_partition_key=True)
