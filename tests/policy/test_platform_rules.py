@@ -84,3 +84,33 @@ def test_taggable_is_read_from_the_sdk() -> None:
     assert not is_taggable("kubernetes:core/v1:Secret")
     with pytest.raises(LookupError, match="aws:nothing/here:Here"):
         is_taggable("aws:nothing/here:Here")
+
+
+# The same rules on what the components really build (prod stack, all components enabled).
+@pytest.mark.parametrize(
+    "name",
+    ["featurestore-features", "featurestore-events", "data-lake-raw-bucket", "backup-vault", "eks-cluster-key"],
+)
+def test_an_unprotected_component_resource_in_prod_is_a_violation(prod_plan: PlanGraph, name: str) -> None:
+    assert messages(check(prod_plan, "stateful-protected-in-prod"), "stateful-protected-in-prod") == []
+    resource = next(r for r in prod_plan.resources if r.name == name and r.type in STATEFUL_TYPES)
+    assert resource.protect is True
+    report = check(mutated(prod_plan, resource, lambda _inputs: None, protect=False), "stateful-protected-in-prod")
+    assert messages(report, "stateful-protected-in-prod") == [
+        "a data-bearing resource in prod is not protected from deletion"
+    ]
+
+
+def test_the_prod_stacks_primary_provider_tags_every_component_resource(prod_plan: PlanGraph) -> None:
+    assert messages(check(prod_plan, "required-tags"), "required-tags") == []
+    primary = next(r for r in prod_plan.resources if r.type == "pulumi:providers:aws" and r.name == "aws-primary")
+
+    def drop_owner(inputs: dict) -> None:
+        tags = json.loads(inputs["defaultTags"])
+        del tags["tags"]["Owner"]
+        inputs["defaultTags"] = json.dumps(tags)
+
+    report = check(mutated(prod_plan, primary, drop_owner), "required-tags")
+    on_primary = [r for r in prod_plan.resources if r.provider_urn == primary.urn and is_taggable(r.type)]
+    assert len(report.violations) == len(on_primary) > 100
+    assert all("['Owner']" in v.message for v in report.violations)
