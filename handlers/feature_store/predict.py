@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handlers.common.jsonutil import dumps
 from handlers.common.log import get_logger
 from handlers.common.retry import with_backoff
-from handlers.feature_store.features import FEATURES, TTL_ATTRIBUTE, model_features
+from handlers.feature_store.features import FEATURES, MAX_USER_ID_BYTES, TTL_ATTRIBUTE, model_features
 from handlers.feature_store.store import from_dynamo, to_dynamo
 
 LOGGER = get_logger("feature_store.predict")
@@ -70,6 +70,9 @@ def parse_request(event: Mapping[str, Any]) -> PredictRequest:
     user_id = document.get("userId")
     if not isinstance(user_id, str) or not user_id.strip():
         raise BadRequestError(f"userId must be non-empty text, got {user_id!r}")
+    if len(user_id.encode()) > MAX_USER_ID_BYTES:
+        # DynamoDB would refuse the key (a ValidationException, read as "store unavailable" otherwise).
+        raise BadRequestError(f"userId is longer than {MAX_USER_ID_BYTES} bytes")
     model_input = document.get("input", {})
     if not isinstance(model_input, dict):
         raise BadRequestError(f"input must be a JSON object, got {type(model_input).__name__}")

@@ -134,6 +134,7 @@ def test_expired_features_are_not_served(clients: dict[str, Any]) -> None:
         ("[1, 2]", False, "body must be a JSON object"),
         ('{"input": {}}', False, "userId must be non-empty text"),
         ('{"userId": 7}', False, "userId must be non-empty text"),
+        ('{"userId": "' + "u" * 2049 + '"}', False, "userId is longer than 2048 bytes"),
         ('{"userId": "u1", "input": [1]}', False, "input must be a JSON object"),
         ('{"userId": "u1", "extra": 1}', False, "unknown keys ['extra']"),
         ("%%%", True, "not base64"),
