@@ -42,3 +42,12 @@ def test_rendering_substitutes_typed_values_and_refuses_drift() -> None:
         render_definition("callback", {k: v for k, v in values.items() if k != "PaymentTimeoutSeconds"})
     with pytest.raises(ValueError, match=r"values without placeholders \['Extra'\]"):
         render_definition("callback", {**values, "Extra": 1})
+
+
+@pytest.mark.parametrize("integration", ["direct", "callback"])
+def test_payment_task_retries_an_event_the_bus_refused_instead_of_releasing(integration: str) -> None:
+    # The payment task publishes (Payment Completed / Payment Requested) after its idempotent write; a
+    # refused PutEvents entry is transient, and catching it would release a paid order's stock.
+    retry = load_definition(integration)["States"]["ProcessPayment"]["Retry"]
+    publish = [r for r in retry if "EventPublishError" in r["ErrorEquals"]]
+    assert len(publish) == 1 and publish[0]["MaxAttempts"] >= 3 and publish[0]["JitterStrategy"] == "FULL"

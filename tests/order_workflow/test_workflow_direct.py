@@ -12,7 +12,7 @@ from unittest import mock
 import pytest
 from botocore.exceptions import ClientError
 
-from handlers.order_workflow import lifecycle
+from handlers.order_workflow import lifecycle, runtime
 from tests.order_workflow.emulator import Account, emulated_account, order
 
 
@@ -148,3 +148,30 @@ def test_direct_consumer_never_reads_the_callback_table_it_has_no_grant_on(direc
         assert lifecycle.handler({"Records": records}, None) == {"batchItemFailures": []}
     read_tokens.assert_not_called()
     assert "Payment Completed" in direct.order("life-2")["lifecycle"]
+
+
+def test_bus_refusing_payment_completed_once_is_retried_and_the_paid_order_completes(direct: Account) -> None:
+    direct.put_stock("PUB-A", 3)
+    real_publish = runtime.publish
+    refused: list[str] = []
+
+    def refuse_first_payment_event(events: Any, bus: str, source: str, detail_type: str, detail: dict) -> str:
+        if detail_type == runtime.PAYMENT_COMPLETED and not refused:
+            refused.append(detail["orderId"])
+            raise runtime.EventPublishError(f"{detail_type} rejected: InternalFailure")
+        return real_publish(events, bus, source, detail_type, detail)
+
+    with mock.patch.object(runtime, "publish", side_effect=refuse_first_payment_event):
+        result = direct.run(order("pub-1", lines=[("PUB-A", 2, "4.00")]))
+
+    assert refused == ["pub-1"]
+    assert result["status"] == "SUCCEEDED"
+    failures = [e for e in direct.history(result["executionArn"]) if e["type"] == "TaskFailed"]
+    assert [e["taskFailedEventDetails"]["error"] for e in failures] == ["EventPublishError"]
+    assert direct.stock("PUB-A") == {"available": 1, "reserved": 0}
+    stored = direct.order("pub-1")
+    assert (stored["status"], stored["paymentStatus"], stored["reservationState"]) == (
+        "FULFILLED",
+        "CAPTURED",
+        "COMMITTED",
+    )
