@@ -118,13 +118,16 @@ def process_batch(
 @cache
 def _container() -> tuple[FeatureTable, ThreadPoolExecutor]:
     """Client, table and writer pool, created once per container from the component's settings."""
-    client = boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+    writers = int(os.environ.get("WRITE_CONCURRENCY", "8"))
+    # One HTTP connection per writer thread: botocore's default pool (10) would make the others wait
+    # and churn connections ("Connection pool is full") whenever WRITE_CONCURRENCY is above it.
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=writers)
     table = FeatureTable(
-        client=client,
+        client=boto3.client("dynamodb", config=config),
         table_name=os.environ["TABLE_NAME"],
         ttl_seconds=int(os.environ.get("FEATURE_TTL_DAYS", "30")) * 86_400,
     )
-    return table, ThreadPoolExecutor(max_workers=int(os.environ.get("WRITE_CONCURRENCY", "8")))
+    return table, ThreadPoolExecutor(max_workers=writers)
 
 
 def handler(event: Mapping[str, Any], context: Any) -> BatchResponse:

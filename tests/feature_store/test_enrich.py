@@ -345,3 +345,16 @@ def test_entry_point_requires_user_partition_keys_only_with_parallel_batches(
         assert features(dynamodb, "u7")["totalCount"] == 1
     finally:
         enrich._container.cache_clear()
+
+
+def test_each_writer_thread_gets_its_own_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("WRITE_CONCURRENCY", "24")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    enrich._container.cache_clear()
+    try:
+        table, executor = enrich._container()
+        assert executor._max_workers == 24
+        assert table.client.meta.config.max_pool_connections == 24
+    finally:
+        enrich._container.cache_clear()
