@@ -14,12 +14,13 @@ reported as such, not treated as an error. The result says what was done and whe
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, get_args
 
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import ClientError
 
 from handlers.common.log import get_logger
 
@@ -71,19 +72,44 @@ def describe(rds: Any, instance_id: str) -> dict[str, Any]:
 
 
 def wait_available(
-    rds: Any, instance_id: str, *, delay: int = WAIT_DELAY_SECONDS, attempts: int = WAIT_MAX_ATTEMPTS
+    rds: Any,
+    instance_id: str,
+    *,
+    done: Callable[[Mapping[str, Any]], bool] = lambda _instance: True,
+    delay: int = WAIT_DELAY_SECONDS,
+    attempts: int = WAIT_MAX_ATTEMPTS,
+    sleep: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
-    """Block until the instance reports `available`; a timeout says what to do next."""
-    try:
-        rds.get_waiter("db_instance_available").wait(
-            DBInstanceIdentifier=instance_id, WaiterConfig={"Delay": delay, "MaxAttempts": attempts}
-        )
-    except WaiterError as error:
-        raise RecoveryNotFinishedError(
-            f"{instance_id} is not available after {delay * attempts} s ({error}); "
-            "RDS keeps working on it: re-run this function to wait again"
-        ) from None
-    return describe(rds, instance_id)
+    """Poll until the instance is `available` and `done(instance)` holds; a timeout says what to do next.
+
+    RDS answers a promote or modify call before the instance leaves `available`, so right after the
+    call the instance still looks untouched; `done` names the state the change must reach (no longer
+    a replica, at the new class) so that state is what gets reported, not the one before it.
+    """
+    status = "unknown"
+    for attempt in range(attempts):
+        instance = describe(rds, instance_id)
+        status = str(instance.get("DBInstanceStatus"))
+        if status == "available" and done(instance):
+            return instance
+        if attempt + 1 < attempts:
+            (sleep or time.sleep)(delay)
+    raise RecoveryNotFinishedError(
+        f"{instance_id} has not finished after {delay * attempts} s (status {status}); "
+        "RDS keeps working on it: re-run this function to wait again"
+    )
+
+
+def is_standalone(instance: Mapping[str, Any]) -> bool:
+    return not instance.get("ReadReplicaSourceDBInstanceIdentifier")
+
+
+def runs_as(instance_class: str) -> Callable[[Mapping[str, Any]], bool]:
+    def check(instance: Mapping[str, Any]) -> bool:
+        pending = instance.get("PendingModifiedValues") or {}
+        return instance.get("DBInstanceClass") == instance_class and "DBInstanceClass" not in pending
+
+    return check
 
 
 def _is_not_a_replica(error: ClientError) -> bool:
@@ -119,7 +145,7 @@ def promote_replica(rds: Any, settings: DrSettings) -> dict[str, Any]:
             if not _is_not_a_replica(error):
                 raise
     LOG.info("pilot light step", extra={"database": settings.replica_id, "action": action})
-    return _report("pilot_light", wait_available(rds, settings.replica_id), action)
+    return _report("pilot_light", wait_available(rds, settings.replica_id, done=is_standalone), action)
 
 
 def scale_standby(rds: Any, settings: DrSettings) -> dict[str, Any]:
@@ -137,7 +163,8 @@ def scale_standby(rds: Any, settings: DrSettings) -> dict[str, Any]:
         "warm standby step",
         extra={"database": settings.replica_id, "action": action, "instanceClass": settings.standby_instance_class},
     )
-    return _report("warm_standby", wait_available(rds, settings.replica_id), action)
+    target = runs_as(settings.standby_instance_class)
+    return _report("warm_standby", wait_available(rds, settings.replica_id, done=target), action)
 
 
 def recover(request: RecoveryRequest, rds: Any, settings: DrSettings | None) -> dict[str, Any]:

@@ -108,7 +108,14 @@ def test_a_concurrent_promotion_is_reported_as_already_promoted(replica) -> None
         {"Error": {"Code": "InvalidDBInstanceState", "Message": "DB Instance is not a read replica."}},
         "PromoteReadReplica",
     )
-    rds = Recording(replica, fail_promote_with=not_a_replica)
+
+    class PromotedMeanwhile(Recording):
+        def promote_read_replica(self, **kwargs: Any) -> Any:
+            # The other run's promotion lands between our describe and our promote call.
+            replica.promote_read_replica(DBInstanceIdentifier=REPLICA_ID)
+            return super().promote_read_replica(**kwargs)
+
+    rds = PromotedMeanwhile(replica, fail_promote_with=not_a_replica)
 
     result = recover(RecoveryRequest("pilot_light"), rds, SETTINGS)
 
@@ -197,4 +204,71 @@ def test_waiting_gives_up_with_advice_to_rerun(aws) -> None:
 
     with pytest.raises(RecoveryNotFinishedError, match="re-run this function to wait again"):
         wait_available(rds, REPLICA_ID, delay=0, attempts=2)
+    stubber.assert_no_pending_responses()
+
+
+def _instance(status: str, *, source: str | None = None, cls: str = "db.t4g.medium", pending: dict | None = None):
+    instance: dict[str, Any] = {
+        "DBInstanceIdentifier": REPLICA_ID,
+        "DBInstanceStatus": status,
+        "DBInstanceClass": cls,
+        "Endpoint": {"Address": f"{REPLICA_ID}.abc.{DR_REGION}.rds.amazonaws.com", "Port": 3306},
+        "PendingModifiedValues": pending or {},
+    }
+    if source:
+        instance["ReadReplicaSourceDBInstanceIdentifier"] = source
+    return {"DBInstances": [instance]}
+
+
+def _stubbed(responses: list[tuple[str, dict[str, Any]]]) -> tuple[Any, Stubber]:
+    rds = boto3.client("rds", region_name=DR_REGION)
+    stubber = Stubber(rds)
+    for operation, response in responses:
+        stubber.add_response(operation, response)
+    stubber.activate()
+    return rds, stubber
+
+
+def test_pilot_light_waits_for_the_promotion_itself_not_the_still_available_replica(aws, monkeypatch) -> None:
+    # Real RDS accepts the promotion while the instance still reads `available` and still a replica.
+    source = f"arn:aws:rds:{PRIMARY_REGION}:123456789012:db:{PRIMARY_ID}"
+    rds, stubber = _stubbed(
+        [
+            ("describe_db_instances", _instance("available", source=source)),
+            ("promote_read_replica", {"DBInstance": {"DBInstanceIdentifier": REPLICA_ID}}),
+            ("describe_db_instances", _instance("available", source=source)),
+            ("describe_db_instances", _instance("modifying", source=source)),
+            ("describe_db_instances", _instance("rebooting")),
+            ("describe_db_instances", _instance("available")),
+        ]
+    )
+    sleeps: list[float] = []
+    monkeypatch.setattr(module.time, "sleep", sleeps.append)
+
+    result = recover(RecoveryRequest("pilot_light"), rds, SETTINGS)
+
+    assert result["action"] == "promoted"
+    assert result["status"] == "available"
+    assert len(sleeps) == 3  # three polls saw the promotion unfinished
+    stubber.assert_no_pending_responses()
+
+
+def test_warm_standby_waits_until_the_new_class_is_applied(aws, monkeypatch) -> None:
+    sleeps: list[float] = []
+    monkeypatch.setattr(module.time, "sleep", sleeps.append)
+    rds, stubber = _stubbed(
+        [
+            ("describe_db_instances", _instance("available")),
+            ("modify_db_instance", {"DBInstance": {"DBInstanceIdentifier": REPLICA_ID}}),
+            ("describe_db_instances", _instance("available", pending={"DBInstanceClass": "db.r6g.large"})),
+            ("describe_db_instances", _instance("modifying", cls="db.r6g.large")),
+            ("describe_db_instances", _instance("available", cls="db.r6g.large")),
+        ]
+    )
+
+    result = module.scale_standby(rds, SETTINGS)
+
+    assert result["action"] == "scaled-up"
+    assert result["instanceClass"] == "db.r6g.large"
+    assert len(sleeps) == 2  # the pending class change and the modification were waited out
     stubber.assert_no_pending_responses()
