@@ -358,11 +358,20 @@ class BackupVault(pulumi.ComponentResource):
                 iterator_age(self.replication.name),
                 threshold=300_000,
             )
+        # ThrottledRequests is only published per TableName *and* Operation, so an alarm on the
+        # table alone would never see data; the throttle events are published per table.
+        table = {"TableName": self.tables.primary.name}
         self._alarm(
             "backup-table-throttles",
             "table-throttles",
-            "Requests to the app table are throttled",
-            Metric("AWS/DynamoDB", "ThrottledRequests", {"TableName": self.tables.primary.name}, "Sum"),
+            "Writes to the app table are throttled",
+            Metric("AWS/DynamoDB", "WriteThrottleEvents", table, "Sum"),
+        )
+        self._alarm(
+            "backup-table-read-throttles",
+            "table-read-throttles",
+            "Reads from the app table are throttled",
+            Metric("AWS/DynamoDB", "ReadThrottleEvents", table, "Sum"),
         )
 
     # -- outputs ------------------------------------------------------------------------------

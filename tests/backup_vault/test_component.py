@@ -627,3 +627,30 @@ def test_outputs(any_plan: PlanGraph) -> None:
     assert outputs["replicaBucketName"] == f"platform-{stack}-backup-data-replica"
     assert outputs["drFunctionArn"].startswith(f"arn:aws:lambda:{REGIONS[stack][1]}:")
     assert ("databaseEndpoint" in outputs) == (stack != "dev")
+
+
+# --- alarms --------------------------------------------------------------------------------------
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+# Metrics CloudWatch publishes per the dimension sets given here; an alarm with any other set sees no data.
+PUBLISHED_DIMENSIONS = {
+    ("AWS/Lambda", "Errors"): {"FunctionName"},
+    ("AWS/Lambda", "IteratorAge"): {"FunctionName"},
+    ("AWS/SQS", "ApproximateNumberOfMessagesVisible"): {"QueueName"},
+    ("AWS/DynamoDB", "WriteThrottleEvents"): {"TableName"},
+    ("AWS/DynamoDB", "ReadThrottleEvents"): {"TableName"},
+}
+
+
+def test_alarms_watch_published_metrics_and_notify_the_topic(prod_plan: PlanGraph) -> None:
+    topic = one(prod_plan, "aws:sns/topic:Topic").outputs["arn"]
+    table = one(prod_plan, TABLE, "backup-app-table").outputs["name"]
+    alarms = {r.name: r.inputs for r in mine(prod_plan, ALARM)}
+    for name, alarm in alarms.items():
+        metric = (alarm["namespace"], alarm["metricName"])
+        assert metric in PUBLISHED_DIMENSIONS, f"{name} watches {metric}"
+        assert set(alarm["dimensions"]) == PUBLISHED_DIMENSIONS[metric], name
+        assert alarm["alarmActions"] == [topic], name
+    throttles = {alarms[n]["metricName"]: alarms[n]["dimensions"] for n in alarms if "throttles" in n}
+    assert throttles == {"WriteThrottleEvents": {"TableName": table}, "ReadThrottleEvents": {"TableName": table}}
+    assert {alarms[n]["metricName"] for n in alarms} >= {"Errors", "IteratorAge", "ApproximateNumberOfMessagesVisible"}
