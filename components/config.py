@@ -12,7 +12,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from components.backup_vault.args import BackupVaultArgs
 from components.config_types import AwsRegion, ConfigModel, LogRetentionDays
@@ -69,13 +69,29 @@ class StackConfig(ConfigModel):
             raise ValueError(f"{value!r} is the primary region too; choose another region for DR copies")
         return value
 
+    @model_validator(mode="after")
+    def _no_sandbox_payments_in_prod(self) -> StackConfig:
+        orders = self.orders
+        if (
+            self.is_prod
+            and orders.enabled
+            and orders.payment_integration == "direct"
+            and orders.payment_gateway == "local"
+        ):
+            raise ValueError(
+                "orders.paymentIntegration 'direct' with orders.paymentGateway 'local' charges through the "
+                "deterministic sandbox, which never moves money; prod needs paymentIntegration 'callback' "
+                "(an external gateway) or a real gateway"
+            )
+        return self
+
 
 _TOP_LEVEL_ALIASES = {"region": "aws:region"}
 
 
 def _key_path(project: str, loc: tuple[int | str, ...]) -> str:
     if not loc:
-        return f"{project}:<root>"
+        return project
     head, rest = str(loc[0]), loc[1:]
     key = _TOP_LEVEL_ALIASES.get(head, f"{project}:{head}")
     for part in rest:
@@ -123,6 +139,8 @@ def _describe(project: str, error: Mapping[str, Any]) -> str:
     if kind == "missing":
         return f"{key}: required but not set"
     message = str(error["msg"]).removeprefix("Value error, ")
+    if not loc:  # a rule across sections: the message names its keys and values
+        return f"{key}: {message}"
     return f"{key}: got {json.dumps(value, default=str)}; {message}"
 
 

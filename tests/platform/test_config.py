@@ -133,3 +133,10 @@ def test_errors_from_several_sections_arrive_together() -> None:
         "logRetentionDays",
         "featureStore.shardCount",
     }
+
+
+def test_prod_refuses_the_payment_sandbox() -> None:
+    [message] = problems("prod", {"platform:orders": {"paymentIntegration": "direct", "paymentGateway": "local"}})
+    assert message.startswith("platform: orders.paymentIntegration 'direct' with orders.paymentGateway 'local'")
+    assert "never moves money" in message
+    assert parse("dev").orders.payment_gateway == "local"  # the sandbox is what dev is for
