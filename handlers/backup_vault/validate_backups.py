@@ -23,6 +23,9 @@ LOG = get_logger("backup_vault.validate_backups")
 PROBLEM_STATES = frozenset({"FAILED", "EXPIRED", "ABORTED"})
 LOOKBACK = timedelta(hours=24)
 SNS_SUBJECT_LIMIT = 100
+# SNS rejects messages over 256 KiB; a mass failure must still produce its alert, so the job list
+# is cut to fit (with the count left out) rather than the publish failing.
+SNS_MESSAGE_LIMIT_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,13 @@ def alert_subject(summary: JobSummary, vault_name: str) -> str:
     return f"AWS Backup: {len(summary.problems)} problem job(s) for {vault_name}"[:SNS_SUBJECT_LIMIT]
 
 
-def alert_message(summary: JobSummary, vault_name: str, start: datetime, end: datetime) -> str:
+def alert_message(
+    summary: JobSummary,
+    vault_name: str,
+    start: datetime,
+    end: datetime,
+    limit_bytes: int = SNS_MESSAGE_LIMIT_BYTES,
+) -> str:
     """A message an operator can act on: which resource, which job, what AWS Backup said."""
     lines = [
         f"{len(summary.problems)} AWS Backup job(s) for vault {vault_name} failed, expired or were aborted "
@@ -107,12 +116,25 @@ def alert_message(summary: JobSummary, vault_name: str, start: datetime, end: da
         f"Copy jobs to the DR vault by state: {dict(summary.copy_counts)}",
         "",
     ]
-    for problem in summary.problems:
-        lines += [
-            f"- {problem.kind} job {problem.job_id} {problem.state}",
-            f"  resource: {problem.resource_arn}",
-            f"  message: {problem.message}",
-        ]
+    # Room for the "... more" line, which is at most this long.
+    budget = limit_bytes - len("\n".join(lines).encode()) - 200
+    for listed, problem in enumerate(summary.problems):
+        entry = "\n".join(
+            [
+                f"- {problem.kind} job {problem.job_id} {problem.state}",
+                f"  resource: {problem.resource_arn}",
+                f"  message: {problem.message}",
+            ]
+        )
+        size = len(entry.encode()) + 1
+        if size > budget:
+            lines.append(
+                f"... and {len(summary.problems) - listed} more problem job(s) not listed (message size limit); "
+                "list them with `aws backup list-backup-jobs` / `list-copy-jobs` for this window."
+            )
+            break
+        budget -= size
+        lines.append(entry)
     return "\n".join(lines)
 
 

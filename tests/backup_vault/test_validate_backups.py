@@ -187,3 +187,29 @@ def test_summarize_counts_unknown_messages_explicitly() -> None:
     summary = summarize([backup_job("x", "FAILED", TABLE_ARN)], [])
     assert summary.problems[0].message == "no status message"
     assert summary.total == 1
+
+
+def test_a_mass_failure_still_alerts_within_the_sns_size_limit(alerts) -> None:
+    reason = "Unable to perform dynamodb:CreateBackup: the request was denied by the key policy. " * 5
+    failed = [backup_job(f"job-{i:04d}", "FAILED", f"{TABLE_ARN}-{i}", reason) for i in range(1000)]
+    backup, _ = stubbed_backup([failed], [[]])
+
+    result = run(backup, alerts)
+
+    assert result["status"] == "ALERT"
+    assert len(result["problemJobs"]) == 1000
+    body = module.alert_message(summarize(failed, []), VAULT, START, NOW)
+    assert len(body.encode()) <= module.SNS_MESSAGE_LIMIT_BYTES
+    listed = [line for line in body.splitlines() if line.startswith("- backup job ")]
+    assert 100 < len(listed) < 1000
+    assert listed[-1] == f"- backup job job-{len(listed) - 1:04d} FAILED"
+    assert body.splitlines()[-1].startswith(f"... and {1000 - len(listed)} more problem job(s) not listed")
+
+
+def test_alert_message_lists_everything_when_it_fits() -> None:
+    problems = [backup_job("a", "FAILED", TABLE_ARN, "x"), backup_job("b", "EXPIRED", DB_ARN, "y")]
+    body = module.alert_message(summarize(problems, []), VAULT, START, NOW, limit_bytes=2000)
+    assert "more problem job(s)" not in body
+    cut = module.alert_message(summarize(problems, []), VAULT, START, NOW, limit_bytes=len(body.encode()) + 150)
+    assert "- backup job a FAILED" in cut and "- backup job b EXPIRED" not in cut
+    assert cut.splitlines()[-1].startswith("... and 1 more problem job(s) not listed")
