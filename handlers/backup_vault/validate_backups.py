@@ -2,7 +2,7 @@
 
 Reads every page of backup jobs into the primary vault and of copy jobs into the DR vault (the
 article read only the first page and crashed on a missing `import os`). When any job failed,
-expired or was aborted, one SNS message lists each with its resource ARN and status message.
+expired, was aborted or finished only partially, one SNS message lists each with its resource ARN and status message.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from handlers.common.log import get_logger
 
 LOG = get_logger("backup_vault.validate_backups")
 
-# A job in one of these states produced no usable recovery point.
-PROBLEM_STATES = frozenset({"FAILED", "EXPIRED", "ABORTED"})
+# A job in one of these states produced no usable recovery point, or (PARTIAL: some resources of a
+# composite backup or copy were left out) not a complete one.
+PROBLEM_STATES = frozenset({"FAILED", "EXPIRED", "ABORTED", "PARTIAL"})
 LOOKBACK = timedelta(hours=24)
 SNS_SUBJECT_LIMIT = 100
 # SNS rejects messages over 256 KiB; a mass failure must still produce its alert, so the job list
@@ -110,7 +111,8 @@ def alert_message(
 ) -> str:
     """A message an operator can act on: which resource, which job, what AWS Backup said."""
     lines = [
-        f"{len(summary.problems)} AWS Backup job(s) for vault {vault_name} failed, expired or were aborted "
+        f"{len(summary.problems)} AWS Backup job(s) for vault {vault_name} failed, expired, were aborted "
+        "or completed only partially "
         f"between {start.isoformat()} and {end.isoformat()}.",
         f"Backup jobs by state: {dict(summary.backup_counts)}",
         f"Copy jobs to the DR vault by state: {dict(summary.copy_counts)}",
@@ -161,7 +163,9 @@ def validate(
         "problemJobs": [p.job_id for p in summary.problems],
     }
     if not summary.problems:
-        result.update(status="OK", alerted=False, message=f"no failed, expired or aborted jobs among {summary.total}")
+        result.update(
+            status="OK", alerted=False, message=f"no failed, expired, aborted or partial jobs among {summary.total}"
+        )
         LOG.info("backup jobs healthy", extra={"result": result})
         return result
     response = sns.publish(

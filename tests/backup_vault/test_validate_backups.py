@@ -150,7 +150,7 @@ def test_healthy_jobs_give_a_clear_result_and_no_alert(alerts) -> None:
     stubber.assert_no_pending_responses()
     assert result["status"] == "OK"
     assert result["alerted"] is False
-    assert result["message"] == "no failed, expired or aborted jobs among 2"
+    assert result["message"] == "no failed, expired, aborted or partial jobs among 2"
     assert result["backupJobsByState"] == {"COMPLETED": 2}
     assert received(alerts) == []
 
@@ -161,7 +161,7 @@ def test_no_jobs_at_all_is_reported_as_such(alerts) -> None:
     result = run(backup, alerts)
 
     assert result["status"] == "OK"
-    assert result["message"] == "no failed, expired or aborted jobs among 0"
+    assert result["message"] == "no failed, expired, aborted or partial jobs among 0"
     assert result["backupJobsByState"] == {} and result["copyJobsByState"] == {}
 
 
@@ -213,3 +213,18 @@ def test_alert_message_lists_everything_when_it_fits() -> None:
     cut = module.alert_message(summarize(problems, []), VAULT, START, NOW, limit_bytes=len(body.encode()) + 150)
     assert "- backup job a FAILED" in cut and "- backup job b EXPIRED" not in cut
     assert cut.splitlines()[-1].startswith("... and 1 more problem job(s) not listed")
+
+
+def test_a_partial_backup_or_copy_is_a_problem(alerts) -> None:
+    backup, _ = stubbed_backup(
+        [[backup_job("p", "PARTIAL", BUCKET_ARN, "Some objects could not be backed up")]],
+        [[copy_job("c", "PARTIAL", BUCKET_ARN)], [copy_job("ok", "COMPLETED", TABLE_ARN)]],
+    )
+
+    result = run(backup, alerts)
+
+    assert result["status"] == "ALERT"
+    assert result["problemJobs"] == ["p", "c"]
+    body = received(alerts)[0]["Message"].splitlines()
+    assert "- backup job p PARTIAL" in body and "- copy job c PARTIAL" in body
+    assert "  message: Some objects could not be backed up" in body
