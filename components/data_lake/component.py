@@ -22,7 +22,8 @@ from components.data_lake.storage import LakeBucket, LifecycleRule
 from components.iam import Statement, policy_document, service_trust_policy
 from components.kms import CustomerManagedKey, key_use_through
 from components.lambda_function import FunctionSpec, PythonFunction
-from components.queues import encrypted_queue
+from components.observability import CLOUDWATCH_ALARMS, Publisher, alarm_topic, metric_alarm, queue_depth
+from components.queues import allow_service_to_send, encrypted_queue
 from glue.etl.tables import (
     CUSTOMERS,
     PROCESSED_PREFIX,
@@ -77,6 +78,11 @@ def listing(bucket_arn: pulumi.Input[str], *prefixes: str) -> Statement:
     )
 
 
+# Glue job states that mean a run produced no (or partial) output.
+GLUE_JOB_FAILED_STATES = ["FAILED", "TIMEOUT", "ERROR"]
+GLUE_STATE_EVENTS = Publisher("GlueStateEventsPublish", "events.amazonaws.com")
+
+
 class DataLake(pulumi.ComponentResource):
     """Raw, processed and Athena-results buckets, the Glue catalog and jobs, and the Athena workgroup."""
 
@@ -99,7 +105,9 @@ class DataLake(pulumi.ComponentResource):
             component=COMPONENT,
             purpose="data",
             description="Data lake: S3 objects, Glue bookmarks, Athena results, log groups, queues",
-            services=["logs"],
+            # logs: encrypted log groups; cloudwatch and events: alarms and Glue state events reach the
+            # encrypted alert topic (and its dead-letter queue).
+            services=["logs", "cloudwatch", "events"],
             extra_statements=[self._access_log_delivery(ctx)] if args.access_logging else [],
             opts=self._child,
         )
@@ -129,6 +137,7 @@ class DataLake(pulumi.ComponentResource):
         self._jobs()
         self._ingestion()
         self._athena()
+        self._alarms()
         self.register_outputs(self.stack_outputs())
 
     # -- storage -------------------------------------------------------------------------------
@@ -588,6 +597,80 @@ class DataLake(pulumi.ComponentResource):
             policy=policy_document(*self._analyst_statements()),
             opts=self._child,
         )
+
+    # -- alarms -------------------------------------------------------------------------------
+
+    def _alarms(self) -> None:
+        """Operators hear of object-created events the trigger gave up on and of failed Glue runs."""
+        ctx, name = self._ctx, self._name
+        self.alarm_topic = alarm_topic(
+            f"{name}-alarms",
+            ctx,
+            component=COMPONENT,
+            kms_key_arn=self.key.arn,
+            display_name="Data lake alarms",
+            publishers=[CLOUDWATCH_ALARMS, GLUE_STATE_EVENTS],
+            opts=self._child,
+        )
+        metric_alarm(
+            f"{name}-trigger-dead-letters",
+            ctx,
+            component=COMPONENT,
+            purpose="ingestion-dead-letters",
+            description="Object-created events the ingestion trigger gave up on: their crawlers never started",
+            metric=queue_depth(self.trigger_dlq.name),
+            threshold=0,
+            topic_arn=self.alarm_topic.arn,
+            opts=self._child,
+        )
+        self.alert_dlq = encrypted_queue(
+            f"{name}-alert-dlq",
+            ctx,
+            component=COMPONENT,
+            purpose="alert-dlq",
+            kms_key_arn=self.key.arn,
+            opts=self._child,
+        )
+        jobs = [self.customer_job.name, self.sales_job.name]
+        crawlers = [crawler.name for crawler in self.crawlers.values()]
+        self.glue_failure_rules = {
+            "jobs": self._glue_failure_rule(
+                "job-failures", "Glue Job State Change", {"jobName": jobs, "state": GLUE_JOB_FAILED_STATES}
+            ),
+            "crawlers": self._glue_failure_rule(
+                "crawler-failures", "Glue Crawler State Change", {"crawlerName": crawlers, "state": ["Failed"]}
+            ),
+        }
+        allow_service_to_send(
+            f"{name}-alert-dlq-policy",
+            self.alert_dlq,
+            sid="GlueFailureRulesOfThisLake",
+            service="events.amazonaws.com",
+            source_arns=[rule.arn for rule in self.glue_failure_rules.values()],
+            opts=self._child,
+        )
+
+    def _glue_failure_rule(self, purpose: str, detail_type: str, detail: dict[str, Any]) -> aws.cloudwatch.EventRule:
+        ctx = self._ctx
+        rule = aws.cloudwatch.EventRule(
+            f"{self._name}-{purpose}",
+            name=ctx.name(COMPONENT, purpose, service="events"),
+            description=f"{detail_type} of this data lake that needs an operator",
+            event_pattern=pulumi.Output.json_dumps(
+                {"source": ["aws.glue"], "detail-type": [detail_type], "detail": detail}
+            ),
+            opts=self._child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{self._name}-{purpose}-alert",
+            rule=rule.name,
+            target_id="alarm-topic",
+            arn=self.alarm_topic.arn,
+            retry_policy={"maximum_event_age_in_seconds": 86_400, "maximum_retry_attempts": 20},
+            dead_letter_config={"arn": self.alert_dlq.arn},
+            opts=self._child,
+        )
+        return rule
 
     def _analyst_statements(self) -> list[Statement]:
         ctx = self._ctx

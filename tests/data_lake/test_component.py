@@ -449,3 +449,67 @@ def test_bad_settings_are_reported_with_their_key(data_lake, message):
     with pytest.raises(ConfigError) as error:
         parse_stack_config(base_config(data_lake), project="platform", stack="dev")
     assert message in str(error.value)
+
+
+# -- alarms -----------------------------------------------------------------------------------
+
+
+def test_alert_topic_is_encrypted_and_only_alarms_and_glue_events_publish(prod_plan):
+    topic = prod_plan.one("aws:sns/topic:Topic", "data-lake-alarms")
+    assert topic.inputs["name"] == f"{PROD}-alarms"
+    assert topic.inputs["kmsMasterKeyId"] == key_arn(prod_plan)
+    grants = statements(prod_plan.one("aws:sns/topicPolicy:TopicPolicy", "data-lake-alarms-policy"))
+    assert grants["CloudWatchAlarmsPublish"]["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert grants["GlueStateEventsPublish"]["Principal"] == {"Service": "events.amazonaws.com"}
+    assert grants["GlueStateEventsPublish"]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    key_services = {
+        s["Principal"].get("Service")
+        for s in policy(prod_plan.one("aws:kms/key:Key", "data-lake-key-key"))["Statement"]
+    }
+    assert {"cloudwatch.amazonaws.com", "events.amazonaws.com"} <= key_services
+
+
+def test_dead_letters_of_the_ingestion_trigger_raise_an_alarm(prod_plan):
+    alarm = prod_plan.one("aws:cloudwatch/metricAlarm:MetricAlarm", "data-lake-trigger-dead-letters")
+    dlq = prod_plan.one("aws:sqs/queue:Queue", "data-lake-trigger-dlq")
+    assert alarm.inputs["namespace"] == "AWS/SQS"
+    assert alarm.inputs["metricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm.inputs["dimensions"] == {"QueueName": dlq.outputs["name"]}
+    assert alarm.inputs["threshold"] == 0 and alarm.inputs["comparisonOperator"] == "GreaterThanThreshold"
+    topic_arn = prod_plan.one("aws:sns/topic:Topic", "data-lake-alarms").outputs["arn"]
+    assert alarm.inputs["alarmActions"] == [topic_arn]
+
+
+def test_failed_glue_jobs_and_crawlers_of_this_lake_reach_the_topic(prod_plan):
+    jobs = json.loads(
+        prod_plan.one("aws:cloudwatch/eventRule:EventRule", "data-lake-job-failures").inputs["eventPattern"]
+    )
+    assert jobs == {
+        "source": ["aws.glue"],
+        "detail-type": ["Glue Job State Change"],
+        "detail": {
+            "jobName": [f"{PROD}-customer-transform", f"{PROD}-sales-aggregation"],
+            "state": ["FAILED", "TIMEOUT", "ERROR"],
+        },
+    }
+    crawlers = json.loads(
+        prod_plan.one("aws:cloudwatch/eventRule:EventRule", "data-lake-crawler-failures").inputs["eventPattern"]
+    )
+    assert crawlers["detail-type"] == ["Glue Crawler State Change"]
+    assert sorted(crawlers["detail"]["crawlerName"]) == sorted(
+        r.inputs["name"] for r in prod_plan.of_type("aws:glue/crawler:Crawler")
+    )
+    assert crawlers["detail"]["state"] == ["Failed"]
+    topic_arn = prod_plan.one("aws:sns/topic:Topic", "data-lake-alarms").outputs["arn"]
+    dlq_arn = prod_plan.one("aws:sqs/queue:Queue", "data-lake-alert-dlq").outputs["arn"]
+    for purpose in ("job-failures", "crawler-failures"):
+        target = prod_plan.one("aws:cloudwatch/eventTarget:EventTarget", f"data-lake-{purpose}-alert")
+        assert target.inputs["arn"] == topic_arn
+        assert target.inputs["deadLetterConfig"] == {"arn": dlq_arn}
+        assert target.inputs["retryPolicy"]["maximumRetryAttempts"] > 0
+    sender = statements(prod_plan.one("aws:sqs/queuePolicy:QueuePolicy", "data-lake-alert-dlq-policy"))
+    rule_arns = [
+        prod_plan.one("aws:cloudwatch/eventRule:EventRule", f"data-lake-{p}").outputs["arn"]
+        for p in ("job-failures", "crawler-failures")
+    ]
+    assert sender["GlueFailureRulesOfThisLake"]["Condition"] == {"ArnEquals": {"aws:SourceArn": rule_arns}}
