@@ -16,14 +16,12 @@ from typing import Any
 
 import yaml
 
+from components.templates import TemplateError, require_exact_values
+
 K8S_ROOT = Path(__file__).resolve().parents[2] / "k8s"
 OVERLAYS = K8S_ROOT / "apps" / "overlays"
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
-
-
-class TemplateError(ValueError):
-    """A template and the values given for it do not match."""
 
 
 def placeholders(path: Path) -> set[str]:
@@ -56,13 +54,7 @@ def _fill(node: Any, values: Mapping[str, Any], where: str) -> Any:
 def render(relative: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Load `k8s/<relative>` (one or more YAML documents) with its placeholders filled."""
     path = K8S_ROOT / relative
-    wanted = placeholders(path)
-    missing = sorted(wanted - set(values))
-    unused = sorted(set(values) - wanted)
-    if missing or unused:
-        raise TemplateError(
-            f"k8s/{relative}: placeholders without values {missing}, values without placeholders {unused}"
-        )
+    require_exact_values(f"k8s/{relative}", placeholders(path), values)
     documents = [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
     return [_fill(doc, values, f"k8s/{relative}") for doc in documents]
 

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from components.templates import require_exact_values
+
 DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
 PaymentIntegration = Literal["direct", "callback"]
 _PLACEHOLDER = re.compile(r"^\$\{([A-Za-z][A-Za-z0-9]*)\}$")
@@ -52,12 +54,5 @@ def _substitute(document: Any, values: Mapping[str, Any]) -> Any:
 def render_definition(integration: PaymentIntegration, values: Mapping[str, Any]) -> str:
     """The ASL JSON for `integration` with every placeholder replaced by its value."""
     document = load_definition(integration)
-    expected = placeholders(document)
-    missing = sorted(expected - set(values))
-    unused = sorted(set(values) - expected)
-    if missing or unused:
-        raise ValueError(
-            f"{definition_path(integration).name}: placeholders without values {missing}, "
-            f"values without placeholders {unused}"
-        )
+    require_exact_values(definition_path(integration).name, placeholders(document), values)
     return json.dumps(_substitute(document, values), indent=2)
