@@ -86,7 +86,7 @@ _real_run_program = runner.run_program
 
 def run_program(stack, config, **kwargs):
     graph = _real_run_program(stack, config, **kwargs)
-    table = graph.one("aws:dynamodb/table:Table", "featurestore-features")
+    table = graph.one("aws:dynamodb/table:Table", "feature-store-features")
     return mutated(graph, table, set_path("pointInTimeRecovery.enabled", False))
 
 
