@@ -91,9 +91,7 @@ def _lifecycle(rule: BackupRuleSettings) -> dict[str, int]:
     return lifecycle
 
 
-def plan_rule(
-    scope: Scope, rule_name: str, rule: BackupRuleSettings, vaults: Vaults
-) -> aws.backup.PlanRuleArgsDict:
+def plan_rule(scope: Scope, rule_name: str, rule: BackupRuleSettings, vaults: Vaults) -> aws.backup.PlanRuleArgsDict:
     """One rule into the primary vault, copied to the DR vault with the same lifecycle."""
     ctx = scope.ctx
     return {

@@ -99,7 +99,12 @@ def test_dr_resources_use_the_dr_provider_and_the_rest_the_primary(any_plan: Pla
         if expected == dr_region:
             checked_dr.add(resource.name)
     # The DR vault, key, replica bucket and DR function exist in every stack.
-    assert {"backup-dr-vault", "backup-dr-key-key", "backup-app-bucket-replica", "backup-dr-orchestrate-function"} <= checked_dr
+    assert {
+        "backup-dr-vault",
+        "backup-dr-key-key",
+        "backup-app-bucket-replica",
+        "backup-dr-orchestrate-function",
+    } <= checked_dr
 
 
 def test_dr_vault_and_replicas_live_in_the_dr_region(dev_plan: PlanGraph) -> None:
@@ -571,7 +576,9 @@ def test_dr_function_may_only_describe_promote_and_scale_the_replica(prod_plan: 
 def test_dr_function_without_database_has_no_rds_access(dev_plan: PlanGraph) -> None:
     grants = function_grants(dev_plan, "backup-dr-orchestrate")
     assert grants == {"kms:Decrypt": {arn_of(dev_plan, KEY, "backup-dr-key-key")}}
-    env = one(dev_plan, "aws:lambda/function:Function", "backup-dr-orchestrate-function").inputs["environment"]["variables"]
+    env = one(dev_plan, "aws:lambda/function:Function", "backup-dr-orchestrate-function").inputs["environment"][
+        "variables"
+    ]
     assert "DR_DB_INSTANCE_ID" not in env
 
 
