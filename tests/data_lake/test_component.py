@@ -23,6 +23,8 @@ REGION_OF = {DEV: "eu-west-1", PROD: "us-east-1"}
 def bucket(prefix: str, purpose: str) -> str:
     """Bucket names are global: they end in the account id and the bucket's region."""
     return f"{prefix}-{purpose}-{ACCOUNT}-{REGION_OF[prefix]}"
+
+
 BUCKET_PURPOSES = ("raw", "processed", "athena-results")
 
 
@@ -237,7 +239,7 @@ def test_security_configuration_encrypts_with_the_lake_key(dev_plan):
 def test_scripts_are_uploaded_with_a_content_hash(dev_plan):
     for script in (scripts.CUSTOMER_TRANSFORM, scripts.SALES_AGGREGATION):
         uploaded = dev_plan.one("aws:s3/bucketObjectv2:BucketObjectv2", f"data-lake-script-{script.job}").inputs
-        assert (uploaded["bucket"], uploaded["key"]) == (f"{bucket(DEV, 'processed')}", f"glue-scripts/{script.path.name}")
+        assert (uploaded["bucket"], uploaded["key"]) == (bucket(DEV, "processed"), f"glue-scripts/{script.path.name}")
         assert uploaded["source"].path == str(script.path)
         digest = hashlib.sha256(f"glue-scripts/{script.path.name}".encode() + b"\0" + script.path.read_bytes() + b"\0")
         assert uploaded["sourceHash"] == digest.hexdigest()
