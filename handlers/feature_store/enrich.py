@@ -18,15 +18,22 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
+from handlers.common import aws
 from handlers.common.batch import BatchResponse, batch_response
 from handlers.common.log import get_logger
 from handlers.feature_store.features import FeatureEvent, MalformedRecordError, decode_record, group_by_user
 from handlers.feature_store.store import FeatureTable
 
 LOGGER = get_logger("feature_store.enrich")
+
+
+def feature_write_policy(writers: int) -> aws.CallPolicy:
+    """The enrichment function's DynamoDB calls: a throttled write costs at most 3 sends.
+
+    One HTTP connection per writer thread: botocore's default pool (10) would make the others wait
+    and churn connections ("Connection pool is full") whenever WRITE_CONCURRENCY is above it.
+    """
+    return aws.CallPolicy(attempts=3, connect_timeout=2.0, read_timeout=5.0, pool_size=max(writers, 1))
 
 
 def decode_batch(
@@ -119,11 +126,8 @@ def process_batch(
 def _container() -> tuple[FeatureTable, ThreadPoolExecutor]:
     """Client, table and writer pool, created once per container from the component's settings."""
     writers = int(os.environ.get("WRITE_CONCURRENCY", "8"))
-    # One HTTP connection per writer thread: botocore's default pool (10) would make the others wait
-    # and churn connections ("Connection pool is full") whenever WRITE_CONCURRENCY is above it.
-    config = Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=writers)
     table = FeatureTable(
-        client=boto3.client("dynamodb", config=config),
+        client=aws.client("dynamodb", feature_write_policy(writers)),
         table_name=os.environ["TABLE_NAME"],
         ttl_seconds=int(os.environ.get("FEATURE_TTL_DAYS", "30")) * 86_400,
     )

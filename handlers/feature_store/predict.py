@@ -14,23 +14,28 @@ import binascii
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from handlers.common import aws
+from handlers.common.dynamo import from_dynamo, to_dynamo
 from handlers.common.jsonutil import dumps
 from handlers.common.log import get_logger
-from handlers.common.retry import with_backoff
 from handlers.feature_store.features import FEATURES, MAX_USER_ID_BYTES, TTL_ATTRIBUTE, model_features
-from handlers.feature_store.store import from_dynamo, to_dynamo
 
 LOGGER = get_logger("feature_store.predict")
 JSON_HEADERS = {"content-type": "application/json"}
+
+# An API caller is waiting: the whole request must end, with our own 503/502, before the function
+# timeout and the API integration timeout (15 s each, set by the component). Worst case:
+# FEATURE_READ.worst_case_seconds() + MODEL_INVOKE.worst_case_seconds() = 4 + 9 = 13 s.
+FEATURE_READ = aws.CallPolicy(attempts=2, connect_timeout=0.5, read_timeout=1.0)
+# One attempt: a model call is slow and costly, and its failures (ModelError) are not transient.
+MODEL_INVOKE = aws.CallPolicy(attempts=1, connect_timeout=1.0, read_timeout=8.0)
 
 
 class BadRequestError(ValueError):
@@ -79,20 +84,15 @@ def parse_request(event: Mapping[str, Any]) -> PredictRequest:
     return PredictRequest(user_id=user_id, input=model_input)
 
 
-def read_features(
-    client: Any, table_name: str, user_id: str, *, now: float, sleep: Callable[[float], None] = time.sleep
-) -> dict[str, Any] | None:
+def read_features(client: Any, table_name: str, user_id: str, *, now: float) -> dict[str, Any] | None:
     """The user's model features, or None if the user has none (or they have expired)."""
     # Only the features map and the expiry: the bookkeeping never leaves the table.
     aliases = {"#f": FEATURES, "#e": TTL_ATTRIBUTE}
-    response = with_backoff(
-        lambda: client.get_item(
-            TableName=table_name,
-            Key={"userId": to_dynamo(user_id)},
-            ProjectionExpression=", ".join(aliases),
-            ExpressionAttributeNames=aliases,
-        ),
-        sleep=sleep,
+    response = client.get_item(
+        TableName=table_name,
+        Key={"userId": to_dynamo(user_id)},
+        ProjectionExpression=", ".join(aliases),
+        ExpressionAttributeNames=aliases,
     )
     raw = response.get("Item")
     if not raw:
@@ -169,9 +169,8 @@ def predict(
 
 @cache
 def _clients() -> tuple[Any, Any]:
-    """Created once per container. Tight timeouts: an API caller is waiting."""
-    config = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 2})
-    return boto3.client("dynamodb", config=config), boto3.client("sagemaker-runtime", config=config)
+    """Created once per container, with the tight policies above."""
+    return aws.client("dynamodb", FEATURE_READ), aws.client("sagemaker-runtime", MODEL_INVOKE)
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:

@@ -14,10 +14,11 @@ from botocore.exceptions import ClientError
 from moto.dynamodb.models import DynamoDBBackend
 
 from handlers.feature_store import enrich
-from handlers.feature_store.enrich import process_batch
+from handlers.feature_store.enrich import feature_write_policy, process_batch
 from handlers.feature_store.features import UserFeatures, apply_events, decode_record, format_timestamp
 from tests.feature_store.conftest import TABLE, CallCounter, features, new_table, stored
 from tests.feature_store.streams import event, raw_record, record, sequence_number
+from tests.http_sends import SendCounter
 
 NOW = 1_795_428_000
 
@@ -148,56 +149,43 @@ def test_record_that_cannot_be_reported_fails_the_invocation(dynamodb: Any) -> N
         process_batch([broken], new_table(dynamodb))
 
 
-class ThrottlingClient:
-    """A real (moto) client whose UpdateItem is throttled for the first `throttles` calls per user."""
-
-    def __init__(self, client: Any, throttles: int, users: set[str] | None = None) -> None:
-        self._client = client
-        self._left: dict[str, int] = {}
-        self._throttles = throttles
-        self._users = users
-        self.throttled = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def update_item(self, **kwargs: Any) -> Any:
-        user = kwargs["Key"]["userId"]["S"]
-        left = self._left.setdefault(user, self._throttles)
-        if (self._users is None or user in self._users) and left > 0:
-            self._left[user] = left - 1
-            self.throttled += 1
-            raise ClientError(
-                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "UpdateItem"
-            )
-        return self._client.update_item(**kwargs)
+def test_throttled_write_is_retried_by_the_client_and_lands(
+    http_dynamodb: tuple[Any, SendCounter], no_backoff_sleep: list[float]
+) -> None:
+    client, sends = http_dynamodb
+    sends.throttle_first("UpdateItem", 2)
+    assert process_batch(batch(event("u1", 0)), new_table(client)) == {"batchItemFailures": []}
+    # Retried inside botocore (standard mode, with its backoff), never by a loop of ours on top.
+    assert sends.sends["UpdateItem"] == 3 and sends.throttled["UpdateItem"] == 2
+    assert len(no_backoff_sleep) == 2 and all(0 <= d <= 2 for d in no_backoff_sleep)
+    assert features(client, "u1")["totalCount"] == 1
 
 
-def test_throttled_write_is_retried_with_backoff(dynamodb: Any) -> None:
-    client = ThrottlingClient(dynamodb, throttles=3)
-    delays: list[float] = []
-    table = new_table(client, sleep=delays.append)
-    assert process_batch(batch(event("u1", 0), event("u2", 0)), table) == {"batchItemFailures": []}
-    assert client.throttled == 6 and len(delays) == 6
-    assert features(dynamodb, "u1")["totalCount"] == 1
-
-
-def test_write_throttled_past_its_retries_is_reported_never_dropped(dynamodb: Any, captured) -> None:
+def test_a_throttled_write_costs_exactly_the_configured_sends_and_is_reported(
+    http_dynamodb: tuple[Any, SendCounter], no_backoff_sleep: list[float], captured
+) -> None:
+    client, sends = http_dynamodb
     logger, logs = captured
-    client = ThrottlingClient(dynamodb, throttles=100, users={"hot"})
+    sends.throttle_when(lambda op, body: op == "UpdateItem" and body["Key"]["userId"]["S"] == "hot")
     records = batch(event("hot", 0), event("cool", 0), event("hot", 1))
     response = process_batch(records, new_table(client), logger=logger)
     assert response == {
         "batchItemFailures": [{"itemIdentifier": sequence_number(1)}, {"itemIdentifier": sequence_number(3)}]
     }
-    assert stored(dynamodb, "hot") is None
-    assert features(dynamodb, "cool")["totalCount"] == 1
+    attempts = feature_write_policy(8).attempts
+    assert attempts == 3
+    # "hot": one write for both records, sent `attempts` times in all (not attempts x attempts).
+    assert sends.throttled["UpdateItem"] == attempts
+    assert sends.sends["UpdateItem"] == attempts + 1 and sends.sends["BatchGetItem"] == 1
+    assert stored(client, "hot") is None
+    assert features(client, "cool")["totalCount"] == 1
     failure = next(r for r in logs.records if r.getMessage() == "feature write failed")
     assert failure.userId == "hot" and "ProvisionedThroughputExceededException" in failure.error
     # The retry Lambda makes once the table has capacity again applies them exactly once.
-    process_batch(records, new_table(dynamodb))
-    assert features(dynamodb, "hot")["totalCount"] == 2
-    assert features(dynamodb, "cool")["totalCount"] == 1
+    sends.throttle_when(lambda _op, _body: False)
+    assert process_batch(records, new_table(client)) == {"batchItemFailures": []}
+    assert features(client, "hot")["totalCount"] == 2
+    assert features(client, "cool")["totalCount"] == 1
 
 
 def test_stale_container_recovers_from_the_refused_write_in_one_extra_call(dynamodb: Any) -> None:
