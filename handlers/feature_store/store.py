@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from handlers.common.dynamo import from_dynamo, to_dynamo
 from handlers.feature_store.features import (
@@ -22,15 +22,14 @@ from handlers.feature_store.features import (
     STATE,
     TTL_ATTRIBUTE,
     FeatureEvent,
+    Merge,
     UserFeatures,
-    apply_events,
     item_attributes,
+    merge_events,
     state_from_item,
 )
 
 BATCH_GET_LIMIT = 100
-
-Outcome = Literal["written", "unchanged"]
 
 
 class WriteConflictError(RuntimeError):
@@ -130,14 +129,19 @@ class FeatureTable:
         unprocessed = {from_dynamo(key)["userId"] for key in request.get(self.table_name, {}).get("Keys", [])}
         return found, unprocessed
 
-    def apply(self, user_id: str, events: Sequence[FeatureEvent]) -> Outcome:
-        """Merge `events` into the user's item atomically; raises if it cannot, never drops them."""
+    def apply(self, user_id: str, events: Sequence[FeatureEvent], *, replay: bool = False) -> Merge:
+        """Merge `events` into the user's item atomically; raises if it cannot, never drops them.
+
+        The result says which events were applied and which were skipped (already applied) or, for
+        `replay` of parked records, could not be verified; `state` is None when nothing was written.
+        """
         state = self._cache.get(user_id) or UserFeatures(user_id=user_id)
         for _ in range(self.max_conflicts):
-            updated = apply_events(state, events)
+            merge = merge_events(state, events, replay=replay)
+            updated = merge.state
             if updated is None:
                 self._remember(state)
-                return "unchanged"
+                return merge
             request = update_request(
                 self.table_name,
                 updated,
@@ -152,6 +156,6 @@ class FeatureTable:
                 state = state_from_item(user_id, from_dynamo(current) if current else None)
                 continue
             self._remember(updated)
-            return "written"
+            return merge
         self._cache.pop(user_id, None)
         raise WriteConflictError(f"user {user_id!r} changed under every one of {self.max_conflicts} attempts")
