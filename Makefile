@@ -1,22 +1,23 @@
 # Two entry points: `make plan` (the offline plan of a stack) and `make test` (the whole suite).
 # Both create .venv and install what they need on first use. `make lint`: ruff, actionlint, bandit,
-# detect-secrets.
+# detect-secrets. `make plan STACK=qa CONFIG_FILE=path` plans another file as that stack (`pulumi --config-file`).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 JSON ?=
+CONFIG_FILE ?=
 
 .PHONY: plan test lint bench clean
 
-$(VENV)/.runtime: requirements.txt
+$(VENV)/.runtime: requirements.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt constraints.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -25,7 +26,7 @@ node_modules/.installed: package.json
 	touch $@
 
 plan: $(VENV)/.runtime
-	$(PY) -m offline.plan --stack $(STACK) $(if $(JSON),--json $(JSON))
+	$(PY) -m offline.plan --stack $(STACK) $(if $(JSON),--json $(JSON)) $(if $(CONFIG_FILE),--config-file $(CONFIG_FILE))
 
 test: $(VENV)/.dev node_modules/.installed
 	$(PY) -m pytest

@@ -152,7 +152,8 @@ def test_first_events_build_every_feature() -> None:
 def test_rolling_count_rolls_instead_of_resetting() -> None:
     state = merged(UserFeatures("u1"), *[(event("u1", m), i) for i, m in enumerate([0, 2, 4, 6], start=1)])
     assert state is not None
-    # Newest is minute 6: minutes 2, 4 and 6 lie within 5 minutes of it (the article would say 4, then 1).
+    # Newest is minute 6: minutes 2, 4 and 6 lie within 5 minutes of it. A counter that only increments
+    # would say 4, and one that resets when the window passes would say 1; neither is a rolling count.
     assert state.count_5min == 3
     later = merged(state, (event("u1", 7, seconds=30), 5))
     assert later is not None and later.count_5min == 3  # 4, 6, 7:30

@@ -55,7 +55,7 @@ def test_a_waived_violation_is_printed_and_passes(
 ) -> None:
     waiver = {"policy": "dynamodb-point-in-time-recovery", "resources": ["guard-table"], "reason": REASON}
     config = {**stack_config("prod"), "platform:policy": {"waivers": [waiver]}}
-    monkeypatch.setattr(plan, "read_stack_config", lambda stack: config)
+    monkeypatch.setattr(plan, "read_stack_config", lambda stack, path=None: config)
     code, lines = _run(capsys)
     assert code == 0
     assert lines[-1].endswith("resources, 0 policy violations")
@@ -67,7 +67,9 @@ def test_a_waiver_of_an_unknown_policy_stops_the_plan(
 ) -> None:
     waiver = {"policy": "no-such-policy", "resources": ["guard-table"], "reason": REASON}
     monkeypatch.setattr(
-        plan, "read_stack_config", lambda stack: {**stack_config("prod"), "platform:policy": {"waivers": [waiver]}}
+        plan,
+        "read_stack_config",
+        lambda stack, path=None: {**stack_config("prod"), "platform:policy": {"waivers": [waiver]}},
     )
     assert plan.main(["--stack", "prod"]) == 2
     assert "platform:policy.waivers: no policy named no-such-policy" in capsys.readouterr().err
