@@ -8,13 +8,14 @@ from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
 from bootstrap.config import BACKUP_RESOURCE_TYPES
 from bootstrap.permissions import Protected, document, preview_statements
 from components.iam import PolicyError, Statement
 from offline.mocks import ACCOUNT_ID
 from offline.policy_run import evaluate
-from offline.runner import ROOT, PlanGraph, read_stack_config
+from offline.runner import ROOT, PlanGraph, read_stack_config, run_program
 from policy.policies.base import is_wildcard_action
 from policy.policies.waivers import Waivers
 from tests.bootstrap.conftest import PROJECT, BootstrapPlan, bootstrap_config, role
@@ -107,8 +108,6 @@ def test_the_trust_follows_the_configured_repository_branch_and_environments(boo
 
 
 def test_the_workflows_use_the_environments_the_roles_trust() -> None:
-    import yaml
-
     workflows = ROOT / ".github" / "workflows"
     deploy = yaml.safe_load((workflows / "deploy.yml").read_text())["jobs"]
     assert deploy["prod"]["with"]["environment"] == bootstrap_config().get(
@@ -224,8 +223,6 @@ def test_the_deploy_role_covers_every_service_of_every_deployed_stack(
 
 
 def test_the_review_role_covers_every_service_of_a_review_stack(bootstrap_plan: PlanGraph) -> None:
-    from offline.runner import run_program
-
     review = run_program("pr-12345", read_stack_config("review"))
     _, policy = role(bootstrap_plan, "review")
     granted = {a.split(":")[0] for a in actions(policy) if a != "ec2:DescribeAvailabilityZones"}
