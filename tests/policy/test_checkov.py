@@ -13,12 +13,11 @@ from offline.checkov_plan import (
     CheckovReport,
     CheckovSetupError,
     Skip,
-    evaluate_plan,
     judge,
     load_skips,
     parse_skips,
 )
-from offline.runner import ROOT, PlanGraph
+from offline.runner import PlanGraph
 from offline.terraform_plan import (
     BLOCK_RENAMES,
     BLOCKS_NAMED_ALIKE,
@@ -29,19 +28,7 @@ from offline.terraform_plan import (
     terraform_type_of,
 )
 from tests.policy.checkov_pending import PENDING
-
-SHIPPED = ["dev", "prod"] + (["staging"] if (ROOT / "Pulumi.staging.yaml").exists() else [])
-
-
-@pytest.fixture(scope="module")
-def checkov_reports(request: pytest.FixtureRequest) -> dict[str, CheckovReport]:
-    """checkov's verdict on each shipped stack (about 5 s each)."""
-    return {plan.stack: evaluate_plan(plan) for plan in _shipped_plans(request)}
-
-
-def _shipped_plans(request: pytest.FixtureRequest) -> Iterator[PlanGraph]:
-    for stack in SHIPPED:
-        yield request.getfixturevalue(f"{stack}_plan")
+from tests.policy.conftest import SHIPPED, shipped_plans
 
 
 def _resources(document: dict[str, Any], address: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -57,7 +44,7 @@ def test_every_aws_type_of_the_shipped_stacks_maps_to_terraform(request: pytest.
     unmapped = sorted(
         {
             r.type
-            for plan in _shipped_plans(request)
+            for plan in shipped_plans(request)
             for r in plan.resources
             if r.type.startswith("aws:") and r.type not in TERRAFORM_TYPES and not NO_TERRAFORM_COUNTERPART.get(r.type)
         }
@@ -88,7 +75,7 @@ def test_every_nested_block_of_the_shipped_stacks_has_its_terraform_name(request
 
     keys = {
         k
-        for plan in _shipped_plans(request)
+        for plan in shipped_plans(request)
         for r in plan.resources
         if r.type.startswith("aws:")
         for k in block_keys(r.inputs)
@@ -240,7 +227,7 @@ def test_checkov_finds_no_failure_beyond_the_pending_ones(
 def test_findings_name_the_logical_resources_of_the_stack(
     request: pytest.FixtureRequest, checkov_reports: dict[str, CheckovReport]
 ) -> None:
-    for plan in _shipped_plans(request):
+    for plan in shipped_plans(request):
         report = checkov_reports[plan.stack]
         findings = [*report.passed, *report.failed, *(f for f, _ in report.skipped)]
         assert {f.resource for f in findings} <= {r.name for r in plan.resources}, plan.stack
