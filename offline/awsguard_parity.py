@@ -37,7 +37,7 @@ def render_table(plans: Sequence[PlanGraph]) -> list[str]:
     ]
     for rule in AWSGUARD_RULES:
         ours, enforced = _where(rule, declared)
-        lines.append(f"| `{rule.name}` | {rule.summary} | {ours} | {enforced} |")
+        lines.append(f"| {rule.name} | {rule.summary} | {ours} | {enforced} |")
     lines.append(END)
     return lines
 
