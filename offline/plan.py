@@ -24,6 +24,7 @@ import pulumi
 from pulumi.runtime import rpc
 
 from components.config import ConfigError
+from offline.checkov_plan import CheckovSetupError, checkov_step
 from offline.mocks import RecordedResource
 from offline.policy_run import PolicyConfigError, evaluate, waivers_of
 from offline.policy_run import render as render_policy_report
@@ -120,7 +121,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print("\n".join(render_policy_report(report)))
     print(f"plan {args.stack}: {len(graph.resources)} resources, {len(report.violations)} policy violations")
-    return 1 if report.mandatory else 0
+    try:
+        checkov_lines, checkov_exit = checkov_step(graph)
+    except CheckovSetupError as error:
+        print(f"checkov {args.stack}: {error}", file=sys.stderr)
+        return 2
+    print("\n" + "\n".join(checkov_lines))
+    return max(1 if report.mandatory else 0, checkov_exit)
 
 
 if __name__ == "__main__":
