@@ -135,6 +135,8 @@ class BackupVault(pulumi.ComponentResource):
         self.replication = (
             self._replication_function(args, self.tables.replica) if self.tables.replica is not None else None
         )
+        # Where the database's consumers find it after a failover (written by the DR function, in the DR region).
+        self.connection_parameter = f"/{ctx.project}/{ctx.stack}/{slug}/database-connection"
         self.dr_function = self._dr_function(args)
         self._alarms()
 
@@ -404,10 +406,37 @@ class BackupVault(pulumi.ComponentResource):
                     resources=[replica_arn],
                 )
             )
+            dr_key = self.dr_key.arn
+            statements += [
+                # After promotion RDS creates the database's own master-user secret in the DR region.
+                Statement(
+                    sid="PromotedDatabaseSecret",
+                    actions=["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
+                    resources=[ctx.arn("secretsmanager", "secret:rds!db-*", region=ctx.dr_region)],
+                ),
+                Statement(
+                    sid="EncryptPromotedDatabaseSecret",
+                    actions=["kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=[dr_key],
+                ),
+                Statement(
+                    sid="LetRdsUseTheKey",
+                    actions=["kms:CreateGrant"],
+                    resources=[dr_key],
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                ),
+                Statement(
+                    sid="PublishConnection",
+                    actions=["ssm:PutParameter"],
+                    resources=[ctx.arn("ssm", f"parameter{self.connection_parameter}", region=ctx.dr_region)],
+                ),
+            ]
             environment.update(
                 DR_DB_INSTANCE_ID=self.database.replica.identifier,
                 STANDBY_INSTANCE_CLASS=args.database.standby_target_class,
                 BACKUP_RETENTION_DAYS=str(args.database.backup_retention_days),
+                DR_SECRET_KMS_KEY_ARN=dr_key,
+                CONNECTION_PARAMETER=self.connection_parameter,
             )
         return self._scope.in_dr(self.dr_key.arn).function(
             FunctionSpec(
@@ -479,6 +508,7 @@ class BackupVault(pulumi.ComponentResource):
         if self.database is not None:
             outputs["databaseEndpoint"] = self.database.primary.address
             outputs["replicaDatabaseId"] = self.database.replica.identifier
+            outputs["drConnectionParameter"] = self.connection_parameter
         if self.restore_testing_plan is not None:
             outputs["restoreTestingPlanName"] = self.restore_testing_plan.name
         return outputs

@@ -637,11 +637,21 @@ def test_replication_function_may_read_the_stream_and_write_the_replica_only(pro
 def test_dr_function_may_only_describe_promote_and_scale_the_replica(prod_plan: PlanGraph) -> None:
     grants = function_grants(prod_plan, "backup-dr-orchestrate")
     replica = one(prod_plan, RDS, "backup-db-replica")
+    dr_key = arn_of(prod_plan, KEY, "backup-dr-key-key")
+    parameter = "/platform/prod/backup/database-connection"
     assert grants == {
         "rds:DescribeDBInstances": {replica.outputs["arn"]},
         "rds:PromoteReadReplica": {replica.outputs["arn"]},
         "rds:ModifyDBInstance": {replica.outputs["arn"]},
-        "kms:Decrypt": {arn_of(prod_plan, KEY, "backup-dr-key-key")},
+        # The promoted database's own secret (RDS creates it in the DR region under the DR key)...
+        "secretsmanager:CreateSecret": {f"arn:aws:secretsmanager:us-west-2:{ACCOUNT_ID}:secret:rds!db-*"},
+        "secretsmanager:TagResource": {f"arn:aws:secretsmanager:us-west-2:{ACCOUNT_ID}:secret:rds!db-*"},
+        "kms:Decrypt": {dr_key},
+        "kms:DescribeKey": {dr_key},
+        "kms:GenerateDataKey": {dr_key},
+        "kms:CreateGrant": {dr_key},
+        # ...and where its consumers read the new endpoint and secret.
+        "ssm:PutParameter": {f"arn:aws:ssm:us-west-2:{ACCOUNT_ID}:parameter{parameter}"},
     }
     function = one(prod_plan, "aws:lambda/function:Function", "backup-dr-orchestrate-function")
     assert region_of(prod_plan, function) == "us-west-2"
@@ -650,7 +660,9 @@ def test_dr_function_may_only_describe_promote_and_scale_the_replica(prod_plan: 
     assert env["DR_DB_INSTANCE_ID"] == "platform-prod-backup-db-replica"
     assert env["STANDBY_INSTANCE_CLASS"] == "db.r6g.xlarge"  # scale-up target defaults to the primary's class
     assert env["DR_REGION"] == "us-west-2" and env["BACKUP_RETENTION_DAYS"] == "7"
+    assert (env["DR_SECRET_KMS_KEY_ARN"], env["CONNECTION_PARAMETER"]) == (dr_key, parameter)
     assert prod_plan.outputs["backup"]["drFunctionArn"] == function.outputs["arn"]
+    assert prod_plan.outputs["backup"]["drConnectionParameter"] == parameter
 
 
 def test_dr_function_without_database_has_no_rds_access(dev_plan: PlanGraph) -> None:
