@@ -100,6 +100,19 @@ STACK_OUTPUTS: dict[str, tuple[str, str]] = {
     "backup.databaseEndpoint": (f"{BACKUP}, `backup.database.enabled`", "Address of the MySQL primary."),
     "backup.replicaDatabaseId": (f"{BACKUP}, `backup.database.enabled`", "Identifier of the cross-region read "
                                  "replica the DR function promotes."),
+    "backup.drConnectionParameter": (
+        f"{BACKUP}, `backup.database.enabled`",
+        "Parameter Store name (DR region) where the DR function publishes the promoted database's endpoint and "
+        "secret ARN.",
+    ),
+    "backup.complianceReportBucket": (
+        f"{BACKUP}, `backup.complianceReports`",
+        "Bucket receiving the daily AWS Backup Audit Manager compliance report.",
+    ),
+    "backup.auditFrameworkArn": (
+        f"{BACKUP}, `backup.complianceReports`",
+        "AWS Backup Audit Manager framework of the plan's promises.",
+    ),
     "backup.restoreTestingPlanName": (f"{BACKUP}, `backup.restoreTesting`", "Restore testing plan of the "
                                       "application table."),
     "orders.busName": (ORDERS, "EventBridge bus shops publish `Order Placed` events to (source "

@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from components.backup_vault.app_data import Buckets, Tables, app_buckets, app_tables
 from components.backup_vault.args import BackupVaultArgs
+from components.backup_vault.compliance import Compliance, compliance_reporting, reports_key_statement
 from components.backup_vault.database import Database, database
 from components.backup_vault.protection import (
     JOB_FAILURE_EVENTS,
@@ -70,7 +71,10 @@ class BackupVault(pulumi.ComponentResource):
             # backup: vault encryption and publishing job events; cloudwatch/events: alarms and the
             # schedule's dead-letter queue on this CMK-encrypted topic and queue; logs: function logs.
             services=["backup", "logs", "cloudwatch", "events"],
-            extra_statements=[EVENTBRIDGE_TO_ENCRYPTED_TOPIC],
+            extra_statements=[
+                EVENTBRIDGE_TO_ENCRYPTED_TOPIC,
+                *([reports_key_statement(scope)] if args.compliance_reports else []),
+            ],
         )
         self.dr_key = scope.in_dr().key(
             "dr",
@@ -118,6 +122,9 @@ class BackupVault(pulumi.ComponentResource):
             else None
         )
         self.job_failure_rule = self._job_failure_rule()
+        self.compliance: Compliance | None = (
+            compliance_reporting(scope, args, self.protection.plan.id) if args.compliance_reports else None
+        )
 
         self.validation = self._validation_function(args)
         # Every rule of this component may leave what it could not deliver in the failure queue.
@@ -509,6 +516,9 @@ class BackupVault(pulumi.ComponentResource):
             outputs["databaseEndpoint"] = self.database.primary.address
             outputs["replicaDatabaseId"] = self.database.replica.identifier
             outputs["drConnectionParameter"] = self.connection_parameter
+        if self.compliance is not None:
+            outputs["complianceReportBucket"] = self.compliance.bucket.name
+            outputs["auditFrameworkArn"] = self.compliance.framework.arn
         if self.restore_testing_plan is not None:
             outputs["restoreTestingPlanName"] = self.restore_testing_plan.name
         return outputs

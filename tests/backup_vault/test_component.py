@@ -463,7 +463,9 @@ def test_bucket_replicates_to_the_dr_bucket_under_the_dr_key(dev_plan: PlanGraph
     assert rule["sourceSelectionCriteria"] == {"sseKmsEncryptedObjects": {"status": "Enabled"}}
     assert rule["deleteMarkerReplication"] == {"status": "Enabled"}
     versionings = {
-        r.urn for r in mine(dev_plan, "aws:s3/bucketVersioning:BucketVersioning") if r.name.startswith("backup-")
+        r.urn
+        for r in mine(dev_plan, "aws:s3/bucketVersioning:BucketVersioning")
+        if r.name.startswith("backup-app-bucket")
     }
     assert len(versionings) == 2 and versionings <= set(config.depends_on)
     grants = granted(policy(one(dev_plan, ROLE_POLICY, "backup-s3-replication-policy")))
@@ -755,3 +757,60 @@ def test_alarms_watch_published_metrics_and_notify_the_topic(prod_plan: PlanGrap
     throttles = {alarms[n]["metricName"]: alarms[n]["dimensions"] for n in alarms if "throttles" in n}
     assert throttles == {"WriteThrottleEvents": {"TableName": table}, "ReadThrottleEvents": {"TableName": table}}
     assert {alarms[n]["metricName"] for n in alarms} >= {"Errors", "IteratorAge", "ApproximateNumberOfMessagesVisible"}
+
+
+def test_compliance_framework_states_what_the_plan_promises(prod_plan: PlanGraph) -> None:
+    framework = one(prod_plan, "aws:backup/framework:Framework")
+    assert framework.inputs["name"] == "platform_prod_backup_framework"
+    controls = {c["name"]: c for c in framework.inputs["controls"]}
+    params = {name: {p["name"]: p["value"] for p in c.get("inputParameters", [])} for name, c in controls.items()}
+    plan_id = one(prod_plan, "aws:backup/plan:Plan").id
+    assert params["BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK"] == {
+        "requiredFrequencyUnit": "hours",
+        "requiredFrequencyValue": "24",
+        "requiredRetentionDays": "365",
+    }
+    assert controls["BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK"]["scope"]["complianceResourceIds"] == [plan_id]
+    assert params["BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION"] == {"crossRegionList": "us-west-2"}
+    assert "BACKUP_RECOVERY_POINT_ENCRYPTED" in controls
+    # Prod locks its vaults: the framework checks the lock's range too.
+    lock = params["BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK"]
+    assert set(lock) == {"minRetentionDays", "maxRetentionDays"}
+    tagged = controls["BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN"]["scope"]
+    assert tagged == {"complianceResourceTypes": ["DynamoDB", "RDS", "S3"], "tags": {"BackupEnabled": "true"}}
+
+
+def test_dev_framework_has_no_vault_lock_control(dev_plan: PlanGraph) -> None:
+    names = {c["name"] for c in one(dev_plan, "aws:backup/framework:Framework").inputs["controls"]}
+    assert "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK" not in names
+    assert "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION" in names
+
+
+def test_compliance_report_lands_encrypted_in_its_own_bucket(prod_plan: PlanGraph) -> None:
+    report = one(prod_plan, "aws:backup/reportPlan:ReportPlan")
+    framework = one(prod_plan, "aws:backup/framework:Framework")
+    bucket = one(prod_plan, BUCKET, "backup-reports-bucket")
+    assert report.inputs["reportSetting"] == {
+        "reportTemplate": "CONTROL_COMPLIANCE_REPORT",
+        "frameworkArns": [framework.outputs["arn"]],
+        "numberOfFrameworks": 1,
+    }
+    channel = report.inputs["reportDeliveryChannel"]
+    assert (channel["s3BucketName"], channel["s3KeyPrefix"]) == (bucket.inputs["bucket"], "backup-reports")
+    encryption = one(
+        prod_plan,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "backup-reports-encryption",
+    )
+    primary_key = arn_of(prod_plan, KEY, "backup-primary-key-key")
+    assert encryption.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == primary_key
+    reports_role = (
+        f"arn:aws:iam::{ACCOUNT_ID}:role/aws-service-role/reports.backup.amazonaws.com/AWSServiceRoleForBackupReports"
+    )
+    delivery = statements_by_sid(policy(one(prod_plan, "aws:s3/bucketPolicy:BucketPolicy", "backup-reports-policy")))
+    assert delivery["BackupReportsDelivery"]["Principal"] == {"AWS": reports_role}
+    assert delivery["BackupReportsDelivery"]["Resource"] == f"{bucket.outputs['arn']}/backup-reports/*"
+    key_grant = statements_by_sid(policy(one(prod_plan, KEY, "backup-primary-key-key")))["AllowBackupReportsDelivery"]
+    assert key_grant["Principal"] == {"AWS": reports_role} and key_grant["Action"] == "kms:GenerateDataKey"
+    assert prod_plan.outputs["backup"]["complianceReportBucket"] == bucket.inputs["bucket"]
+    assert bucket.protect is True
