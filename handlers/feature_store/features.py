@@ -45,6 +45,7 @@ DEFAULT_FUTURE_SKEW = timedelta(minutes=5)
 # Per user and shard, how many applied records the item remembers for replays (16 bytes each).
 APPLIED_LOG_SIZE = 32
 _OFFSET_BYTES = 16
+_MAX_OFFSET = 1 << (8 * _OFFSET_BYTES)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Item layout: {userId, features: {...}, state: {...}, expiresAt}. The model sees `features` only.
@@ -305,6 +306,12 @@ def merge_events(
         _remember_applied(log, verified, event.shard_id, event.sequence, size=log_size)
     if not fresh:
         return Merge(None, (), tuple(skipped), tuple(unverifiable))
+    for shard, entries in log.items():
+        # The log is stored as 16-byte offsets below the watermark; one too far behind is forgotten.
+        kept = tuple(s for s in entries if sequences[shard] - s < _MAX_OFFSET)
+        if len(kept) < len(entries):
+            verified[shard] = max(verified.get(shard, -1), *(s for s in entries if s not in kept))
+            log[shard] = kept
     last_ms = state.last_event_ms
     type_value, type_ms = state.last_event_type, state.last_event_type_ms
     metric_value, metric_ms = state.last_metric, state.last_metric_ms
