@@ -247,6 +247,21 @@ def test_the_loader_reports_the_value(case: BadFile, tmp_path: Path) -> None:
     assert any(case.expected in problem for problem in caught.value.problems), caught.value.problems
 
 
+def test_scalars_read_as_the_pulumi_cli_reads_them(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.qa.yaml"
+    path.write_text("config:\n  platform:tags:\n    owner: yes\n    since: 2024-01-31\n    on: [true, False, off]\n")
+    assert read_stack_config("qa", path) == {
+        "platform:tags": {"owner": "yes", "since": "2024-01-31", "on": [True, False, "off"]}
+    }
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_its_position(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "Pulumi.qa.yaml"
+    path.write_bytes(b"config:\n  platform:tags:\n    owner: caf\xe9\n")
+    assert plan.main(["--stack", "qa", "--config-file", str(path)]) == 2
+    assert capsys.readouterr().err == "plan qa: Pulumi.qa.yaml:3:15: not UTF-8 text\n"
+
+
 def test_rejected_values_are_echoed_in_at_most_about_60_characters(tmp_path: Path) -> None:
     config = merge_config(yaml.safe_load(DEV)["config"], {"platform:eks": {"slackChannel": "#" + "x" * 5000}})
     with pytest.raises(ConfigError) as caught:
@@ -283,6 +298,35 @@ def test_field_and_cross_field_errors_of_one_section_arrive_together() -> None:
         assert expected in found, found
     # A rule over an invalid key is skipped rather than reported about a value the file does not hold.
     assert "vpcCidr 10.0.0.0/16 must be" not in found
+
+
+def test_stack_wide_rules_arrive_with_the_top_level_field_errors() -> None:
+    bad = {
+        "platform:logRetentionDays": 2,
+        "platform:tags": {"owner": "", "costCenter": "CC-1"},
+        "platform:orders": {"paymentIntegration": "direct", "paymentGateway": "local"},
+        "platform:eks": {"repoUrl": None},
+    }
+    config = flatten_config(merge_config(yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"], bad))
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(config, project="platform", stack="prod")
+    found = "\n".join(caught.value.problems)
+    for expected in (
+        "platform:logRetentionDays: got 2",
+        'platform:tags.owner: got ""',
+        "platform: orders.paymentIntegration 'direct' with orders.paymentGateway 'local'",
+        "platform:eks.repoUrl: required but not set",
+    ):
+        assert expected in found, found
+
+
+def test_a_rule_still_runs_when_a_required_key_is_invalid() -> None:
+    config = merge_config(
+        yaml.safe_load(DEV)["config"], {"platform:environment": "qa", "platform:eks": {"repoUrl": None}}
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(flatten_config(config), project="platform", stack="dev")
+    assert [p.split(":", 2)[1].split(" ")[0] for p in caught.value.problems] == ["environment", "eks.repoUrl"]
 
 
 # -- the README's recipe, as written ----------------------------------------------------------
