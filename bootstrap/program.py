@@ -117,6 +117,7 @@ def role_statements(
 LONGEST_PARTITION = "aws-us-gov"
 ANY_ACCOUNT = "000000000000"
 KEY_ID_LENGTH = 36
+BUCKET_NAME_MAX = 63  # S3's limit: whatever the naming scheme, the state bucket's name is no longer
 
 
 def github_role(
@@ -150,7 +151,7 @@ def github_role(
 
     longest = LONGEST_PARTITION, ANY_ACCOUNT
     stand_in_backend = (
-        [f"arn:{longest[0]}:s3:::{ctx.name('state', 'pulumi', service='s3')}",
+        [f"arn:{longest[0]}:s3:::{'b' * BUCKET_NAME_MAX}",
          f"arn:{longest[0]}:kms:{config.region}:{ANY_ACCOUNT}:key/{'0' * KEY_ID_LENGTH}"]
         if state is not None else []
     )  # fmt: skip

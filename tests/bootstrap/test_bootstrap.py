@@ -133,9 +133,13 @@ def test_the_preview_role_cannot_write(bootstrap_plan: PlanGraph) -> None:
     assert not [s for s in policy["Statement"] if s["Effect"] == "Deny"], "nothing to deny: nothing is allowed"
 
 
+def state_bucket_arn(plan: PlanGraph) -> str:
+    return plan.one("aws:s3/bucket:Bucket", "state-bucket").outputs["arn"]
+
+
 def test_the_preview_role_reads_exactly_the_state_and_the_programs_data_sources(bootstrap_plan: PlanGraph) -> None:
     _, policy = role(bootstrap_plan, "preview")
-    bucket = "arn:aws:s3:::account-bootstrap-shared-state-pulumi"
+    bucket = state_bucket_arn(bootstrap_plan)
     key = bootstrap_plan.one("aws:kms/key:Key").outputs["arn"]
     assert {s["Sid"]: (s["Action"], s["Resource"]) for s in policy["Statement"]} == {
         "ProgramDataSources": ("ec2:DescribeAvailabilityZones", "*"),
@@ -181,7 +185,7 @@ def test_the_review_role_only_reaches_review_stack_names(bootstrap_plan: PlanGra
 def test_no_managing_role_can_change_the_bootstrap(bootstrap_plan: PlanGraph) -> None:
     roles = sorted(r.outputs["arn"] for r in bootstrap_plan.of_type(ROLE))
     policies = [arn.replace(":role/", ":policy/") + "-*" for arn in roles]
-    bucket = "arn:aws:s3:::account-bootstrap-shared-state-pulumi"
+    bucket = state_bucket_arn(bootstrap_plan)
     key = bootstrap_plan.one("aws:kms/key:Key").outputs["arn"]
     for name in ("deploy", "review"):
         _, policy = role(bootstrap_plan, name)
@@ -266,7 +270,7 @@ def test_the_state_bucket_is_versioned_encrypted_private_tls_only_and_protected(
     bucket = bootstrap_plan.one("aws:s3/bucket:Bucket", "state-bucket")
     key = bootstrap_plan.one("aws:kms/key:Key", "state-secrets-key")
     assert bucket.protect and key.protect
-    assert bucket.inputs["bucket"] == "account-bootstrap-shared-state-pulumi"
+    assert bucket.inputs["bucket"].startswith("account-bootstrap-shared-state-pulumi")
     assert bucket.inputs.get("forceDestroy") is False
     versioning = bootstrap_plan.one("aws:s3/bucketVersioning:BucketVersioning", "state-versioning")
     assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
@@ -282,7 +286,7 @@ def test_the_state_bucket_is_versioned_encrypted_private_tls_only_and_protected(
     policy = json.loads(bootstrap_plan.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
     assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert key.inputs["enableKeyRotation"] is True
-    assert bootstrap_plan.outputs["backendUrl"] == "s3://account-bootstrap-shared-state-pulumi"
+    assert bootstrap_plan.outputs["backendUrl"] == f"s3://{bucket.inputs['bucket']}"
     assert bootstrap_plan.outputs["secretsProvider"] == (
         "awskms://alias/account-bootstrap-shared-state-secrets?region=us-east-1"
     )
