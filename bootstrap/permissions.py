@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,17 @@ from typing import Any
 from components.iam import NETWORK_DESCRIBE_ACTIONS, UNSCOPED_ACTIONS, PolicyError, Statement
 
 READ_VERBS: tuple[str, ...] = ("Describe", "Get", "List", "BatchGet")
+# IAM: a customer managed policy holds at most 6,144 characters (whitespace not counted).
+MANAGED_POLICY_CHARACTERS = 6_144
+# Service-linked roles AWS creates on first use of EKS, managed node groups, RDS, SageMaker autoscaling
+# and the load balancer controller's ALBs; the deploy role may create exactly these.
+SERVICE_LINKED_ROLES: tuple[str, ...] = (
+    "eks.amazonaws.com",
+    "eks-nodegroup.amazonaws.com",
+    "rds.amazonaws.com",
+    "sagemaker.application-autoscaling.amazonaws.com",
+    "elasticloadbalancing.amazonaws.com",
+)
 MANAGE: tuple[str, ...] = ("Create*", "Delete*", "Update*", "Put*", "Tag*", "Untag*", "Describe*", "Get*", "List*")
 
 
@@ -200,9 +212,9 @@ class StateBackend:
 
 @dataclass(frozen=True)
 class Protected:
-    """The bootstrap's own IAM resources: no role it creates may change them."""
+    """The bootstrap's own IAM resources (its roles and their policies): no role it creates may change them."""
 
-    role_arns: tuple[str, ...]
+    iam_arns: tuple[str, ...]
     oidc_provider_arn: str
 
 
@@ -229,6 +241,15 @@ def manage_statements(
     # Review stacks build no network: of the EC2 calls they keep only the program's data source.
     wide = [a for a in ACCOUNT_WIDE_ACTIONS if not review or not a.startswith("ec2:") or a in PROGRAM_EC2_CALLS]
     statements.append(Statement(sid="AccountWideCalls", actions=wide))
+    if not review:
+        statements.append(
+            Statement(
+                sid="ServiceLinkedRoles",
+                actions=["iam:CreateServiceLinkedRole"],
+                resources=[f"arn:{partition}:iam::{account}:role/aws-service-role/*"],
+                conditions={"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLES)}},
+            )
+        )
     if state is not None:
         # DIY backend layout: .pulumi/{stacks,history,backups,locks}/<...>/<project>/<stack>...
         objects = f"{state.bucket_arn}/.pulumi/*/{scope.stacks}*" if review else f"{state.bucket_arn}/*"
@@ -248,7 +269,7 @@ def manage_statements(
 
 
 def protect_bootstrap(protected: Protected, state: StateBackend | None) -> Statement:
-    resources = [*protected.role_arns, protected.oidc_provider_arn]
+    resources = [*protected.iam_arns, protected.oidc_provider_arn]
     actions = ["iam:*"]
     if state is not None:
         resources += [state.bucket_arn, state.key_arn]
@@ -275,6 +296,27 @@ def document(statements: Sequence[Statement]) -> dict[str, Any]:
         else:
             statement.check()
     return {"Version": "2012-10-17", "Statement": [s.render() for s in statements]}
+
+
+def _compact_size(document_or_statement: Any) -> int:
+    return len(json.dumps(document_or_statement, separators=(",", ":")))
+
+
+def pack(statements: Sequence[Statement], limit: int = MANAGED_POLICY_CHARACTERS) -> list[list[int]]:
+    """Split statements, in order, into as few policy documents of at most `limit` characters as fit."""
+    overhead = _compact_size({"Version": "2012-10-17", "Statement": []})
+    groups: list[list[int]] = []
+    size = limit
+    for index, statement in enumerate(statements):
+        needed = _compact_size(statement.render()) + 1
+        if overhead + needed > limit:
+            raise PolicyError(f"statement {statement.sid} alone is longer than a policy ({limit} characters)")
+        if size + needed > limit:
+            groups.append([])
+            size = overhead
+        groups[-1].append(index)
+        size += needed
+    return groups
 
 
 def is_read_action(action: str) -> bool:
