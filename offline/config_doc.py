@@ -117,6 +117,11 @@ STACK_OUTPUTS: dict[str, tuple[str, str]] = {
                                       "application table."),
     "orders.busName": (ORDERS, "EventBridge bus shops publish `Order Placed` events to (source "
                        "`ecommerce.orders`)."),
+    "orders.drIntakeBusArn": (f"{ORDERS}, `orders.drIntakeBus`", "Bus of the same name in the DR region that "
+                              "forwards order events to the primary bus."),
+    "orders.globalEndpointUrl": (f"{ORDERS}, `orders.globalEndpoint`", "URL of the EventBridge global endpoint."),
+    "orders.globalEndpointId": (f"{ORDERS}, `orders.globalEndpoint`", "What producers pass as `EndpointId` to "
+                                "PutEvents, so order intake fails over to the DR region."),
     "orders.stateMachineArn": (ORDERS, "Order workflow state machine."),
     "orders.alarmTopicArn": (ORDERS, "SNS topic of the component's alarms: subscribe the on-call."),
     "orders.queues.lifecycle": (ORDERS, "SQS queue of order lifecycle events for the consumer."),
