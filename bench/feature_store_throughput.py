@@ -166,7 +166,11 @@ def moto_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a loaded machine: do not lose the figures over it
+            server.kill()
+            server.wait()
 
 
 def dynamodb_client(endpoint: str) -> Any:

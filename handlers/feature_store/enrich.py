@@ -3,8 +3,9 @@
 Per batch: decode every record (a malformed one is logged with its sequence number and reported, the
 rest still apply), group the events per user, and write each user once, atomically and idempotently
 (see store.py). A user whose write fails (throttled past its retries, or any other error) has all of
-its records reported in `batchItemFailures`: Lambda retries them, then sends them to the on-failure
-queue. Nothing is dropped silently.
+its records reported in `batchItemFailures`: Lambda retries them, then parks the batch in the S3
+on-failure destination, whence `python -m handlers.feature_store.replay` re-applies them (replay.py).
+Nothing is dropped silently.
 
 Records at or below their shard's watermark in the user's item were applied before (a redelivery);
 they are skipped, logged with their sequence numbers and counted (metric below), never silently.

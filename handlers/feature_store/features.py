@@ -9,7 +9,7 @@ The item's `state` map carries what makes a blind, atomic, idempotent write poss
 - `recentEventTimes`: the event times within the rolling window of the newest event, so the 5-minute
   count is exact (it rolls; it never resets). Packed as 4-byte offsets (ms) before `lastEventTime`:
   only a user sustaining ~300 events a second would reach DynamoDB's 400 KB item limit (the write is
-  then refused, reported and parked in the failure queue, never silently cut).
+  then refused, reported and parked in the on-failure destination, never silently cut).
 - `appliedLog`: per shard, the sequence numbers of the last APPLIED_LOG_SIZE records applied (packed
   as 16-byte offsets below the shard's watermark) and `verifiedFrom`, the sequence at or below which
   the log no longer reaches. A parked record replayed after the watermark moved past it is applied
@@ -185,7 +185,7 @@ def decode_record(
     factor > 1), and Lambda then keeps the order only per partition key. The per-shard sequence
     watermark that makes redeliveries no-ops would take a user's lower-numbered record in a slower
     concurrent batch for a redelivery and skip it, so each record must be keyed by its userId; one
-    that is not is refused (reported, then parked in the failure queue), never silently skipped.
+    that is not is refused (reported, then parked in the on-failure destination), never silently skipped.
     """
     kinesis = record.get("kinesis") or {}
     sequence_number = kinesis.get("sequenceNumber")
