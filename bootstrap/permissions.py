@@ -137,12 +137,25 @@ SERVICES: tuple[ServiceScope, ...] = (
         "application-autoscaling",
         ("arn:{p}:application-autoscaling:*:{a}:scalable-target/*",),
         (*MANAGE, "RegisterScalableTarget", "DeregisterScalableTarget"),
+        review=False,  # review stacks serve the model serverless: no endpoint autoscaling
     ),
     ServiceScope("ssm", ("arn:{p}:ssm:*:{a}:parameter{s}",), (*MANAGE, "AddTagsToResource", "RemoveTagsFromResource")),
     ServiceScope(
         "kms",
         ("arn:{p}:kms:*:{a}:key/*", "arn:{p}:kms:*:{a}:alias/{h}"),
-        (*MANAGE, "EnableKeyRotation", "ScheduleKeyDeletion", "CancelKeyDeletion"),
+        # Key use too: S3 uploads into SSE-KMS buckets, and DynamoDB, RDS, Kinesis and Lambda creating
+        # encrypted resources on the deployer's behalf (grants, data keys).
+        (
+            *MANAGE,
+            "EnableKeyRotation",
+            "ScheduleKeyDeletion",
+            "CancelKeyDeletion",
+            "CreateGrant",
+            "Encrypt",
+            "Decrypt",
+            "ReEncrypt*",
+            "GenerateDataKey*",
+        ),
     ),
     ServiceScope(
         "iam",
@@ -181,14 +194,19 @@ SERVICES: tuple[ServiceScope, ...] = (
     ),
     ServiceScope(
         "rds",
-        ("arn:{p}:rds:*:{a}:db:{h}", "arn:{p}:rds:*:{a}:subgrp:{h}"),
+        (
+            "arn:{p}:rds:*:{a}:db:{h}",
+            "arn:{p}:rds:*:{a}:subgrp:{h}",
+            "arn:{p}:rds:*:{a}:pg:*",
+            "arn:{p}:rds:*:{a}:og:*",
+        ),
         (*MANAGE, "AddTagsToResource", "RemoveTagsFromResource", "ModifyDBInstance", "PromoteReadReplica"),
         review=False,
     ),
 )
 
-# Calls AWS authorises only on `"*"` (no resource type): creating a key, describing the network, and the
-# Glue security configurations (no ARN). Named, never families.
+# Calls AWS authorises only on `"*"` (no resource type), named one by one, never as families: creating a
+# key, Glue security configurations (no ARN), and the reads the AWS provider makes by filter, not by ARN.
 PROGRAM_EC2_CALLS: tuple[str, ...] = ("ec2:DescribeAvailabilityZones",)
 ACCOUNT_WIDE_ACTIONS: tuple[str, ...] = (
     "kms:CreateKey",
@@ -197,8 +215,29 @@ ACCOUNT_WIDE_ACTIONS: tuple[str, ...] = (
     "glue:GetSecurityConfiguration",
     "glue:GetSecurityConfigurations",
     "glue:DeleteSecurityConfiguration",
-    "ec2:DescribeAvailabilityZones",
-    *NETWORK_DESCRIBE_ACTIONS,
+    "logs:DescribeLogGroups",
+    "ssm:DescribeParameters",
+    "lambda:CreateEventSourceMapping",
+    "lambda:ListEventSourceMappings",
+    *PROGRAM_EC2_CALLS,
+)
+# The same kind of calls for what only the deploy role builds: the VPCs and node groups of EKS and of
+# the database (EC2 reads support no resource-level permissions), and SageMaker endpoint autoscaling.
+DEPLOY_WIDE_ACTIONS: tuple[str, ...] = (
+    *(a for a in NETWORK_DESCRIBE_ACTIONS if a.startswith("ec2:")),
+    "ec2:DescribeVpcAttribute",
+    "ec2:DescribeNatGateways",
+    "ec2:DescribeNetworkAcls",
+    "ec2:DescribeVpcEndpoints",
+    "ec2:DescribePrefixLists",
+    "ec2:DescribeSecurityGroupRules",
+    "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeAddressesAttribute",
+    "ec2:DescribeInstanceTypes",
+    "eks:DescribeAddonVersions",
+    "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:DescribeScalingPolicies",
 )
 
 
@@ -238,8 +277,8 @@ def manage_statements(
     """The deploy role (scope = every stack of the project) or the review role (scope = `pr-` stacks)."""
     review = scope.review
     statements = [s.statement(scope, partition, account) for s in SERVICES if s.review or not review]
-    # Review stacks build no network: of the EC2 calls they keep only the program's data source.
-    wide = [a for a in ACCOUNT_WIDE_ACTIONS if not review or not a.startswith("ec2:") or a in PROGRAM_EC2_CALLS]
+    # Review stacks build no network and no endpoint autoscaling.
+    wide = list(ACCOUNT_WIDE_ACTIONS) if review else list(dict.fromkeys((*ACCOUNT_WIDE_ACTIONS, *DEPLOY_WIDE_ACTIONS)))
     statements.append(Statement(sid="AccountWideCalls", actions=wide))
     if not review:
         statements.append(
@@ -290,7 +329,7 @@ def document(statements: Sequence[Statement]) -> dict[str, Any]:
     for statement in statements:
         if statement.effect == "Allow" and "*" in list(statement.resources):
             # Named actions only (no families), each one AWS cannot scope to a resource.
-            broad = sorted(set(statement.actions) - set(ACCOUNT_WIDE_ACTIONS) - UNSCOPED_ACTIONS)
+            broad = sorted(set(statement.actions) - {*ACCOUNT_WIDE_ACTIONS, *DEPLOY_WIDE_ACTIONS} - UNSCOPED_ACTIONS)
             if broad:
                 raise PolicyError(f"actions {broad} need resource ARNs, not '*'")
         else:
