@@ -149,7 +149,7 @@ class ConfigModel(BaseModel):
         keys = {str(e["loc"][0]) for e in errors}
         try:
             return cls._lenient().model_validate({k: v for k, v in data.items() if k not in keys})
-        except ValidationError:
+        except (ValidationError, TypeError, ValueError):  # best effort: the field errors are reported anyway
             return None
 
     @classmethod
@@ -159,7 +159,9 @@ class ConfigModel(BaseModel):
         cached = cls.__dict__.get("_lenient_model")
         if cached is None:
             optional: Any = {
-                name: (info.annotation | None, None) for name, info in cls.model_fields.items() if info.is_required()
+                name: (info.annotation | None, Field(None, validate_default=False))
+                for name, info in cls.model_fields.items()
+                if info.is_required()
             }
             cached = create_model(f"{cls.__name__}Valid", __base__=cls, **optional)
             cached._lenient_copy = True  # type: ignore[attr-defined]
