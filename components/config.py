@@ -135,7 +135,8 @@ class StackConfig(ConfigModel):
         if not unreachable:
             return []
         prefix = eks.secrets_prefix_for(self.project, self.stack)
-        covering = f"{self.project}/{unreachable[0]}/" if len(unreachable) == 1 else f"{self.project}/"
+        deployed = set(eks.environments_for(self.environment))
+        covering = f"{self.project}/{deployed.pop()}/" if len(deployed) == 1 else f"{self.project}/"
         return [
             f"eks deploys the overlay(s) {unreachable}, whose ExternalSecrets read {self.project}/<env>/..., but "
             f"External Secrets may only read eks.secretsPrefix {prefix!r}"
