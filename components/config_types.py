@@ -82,6 +82,11 @@ def _lossy_scalar(annotation: Any, value: Any) -> str | None:
     return None
 
 
+def _optional(annotation: Any, metadata: list[Any]) -> Any:
+    """`annotation | None`, keeping the field's constraints and validators."""
+    return Annotated[(annotation | None, *metadata)] if metadata else annotation | None
+
+
 def _as_line_error(error: Any) -> Any:
     """A reported error as input for ValidationError.from_exception_data, keeping its type and message."""
     return {
@@ -159,7 +164,7 @@ class ConfigModel(BaseModel):
         cached = cls.__dict__.get("_lenient_model")
         if cached is None:
             optional: Any = {
-                name: (info.annotation | None, Field(None, validate_default=False))
+                name: (_optional(info.annotation, info.metadata), Field(None, validate_default=False))
                 for name, info in cls.model_fields.items()
                 if info.is_required()
             }
