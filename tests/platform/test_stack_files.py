@@ -63,7 +63,8 @@ def dev_setting(key: str, value: Any) -> str:
     return yaml.safe_dump({"config": config}, sort_keys=False)
 
 
-SECRET_URL = "https://ci-bot:ghp_0123456789abcdefghijABCDEFGHIJ012345@github.com/example-org/platform"
+# A made-up token in a URL, as a user pastes one: the error must never echo it.
+SECRET_URL = "https://ci:ghp_0123456789abcdefghijABCDEFGHIJ012345@github.com/org/platform"  # pragma: allowlist secret
 REGION_LINE = line_of(DEV, "aws:region")
 FILE_ERRORS = [
     BadFile("unclosed quote", "Pulumi.qa.yaml:4:1: invalid YAML", "config:\n  aws:region: eu-west-1\n  a: 'b\n"),
@@ -154,7 +155,7 @@ VALUE_ERRORS = [
     ),
     BadFile(
         "token in a URL masked",
-        'platform:eks.repoUrl: got "https://***@github.com/example-org/platform"',
+        'platform:eks.repoUrl: got "https://***@github.com/org/platform"',
         overrides={"platform:eks": {"repoUrl": SECRET_URL}},
     ),
     BadFile(
