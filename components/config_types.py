@@ -82,6 +82,11 @@ def _lossy_scalar(annotation: Any, value: Any) -> str | None:
     return None
 
 
+def _optional(annotation: Any, metadata: list[Any]) -> Any:
+    """`annotation | None`, keeping the field's constraints and validators."""
+    return Annotated[(annotation | None, *metadata)] if metadata else annotation | None
+
+
 def _as_line_error(error: Any) -> Any:
     """A reported error as input for ValidationError.from_exception_data, keeping its type and message."""
     return {
@@ -149,7 +154,7 @@ class ConfigModel(BaseModel):
         keys = {str(e["loc"][0]) for e in errors}
         try:
             return cls._lenient().model_validate({k: v for k, v in data.items() if k not in keys})
-        except ValidationError:
+        except (ValidationError, TypeError, ValueError):  # best effort: the field errors are reported anyway
             return None
 
     @classmethod
@@ -159,7 +164,9 @@ class ConfigModel(BaseModel):
         cached = cls.__dict__.get("_lenient_model")
         if cached is None:
             optional: Any = {
-                name: (info.annotation | None, None) for name, info in cls.model_fields.items() if info.is_required()
+                name: (_optional(info.annotation, info.metadata), Field(None, validate_default=False))
+                for name, info in cls.model_fields.items()
+                if info.is_required()
             }
             cached = create_model(f"{cls.__name__}Valid", __base__=cls, **optional)
             # The None standing in for a missing required key is no value to validate (a validator that

@@ -65,6 +65,8 @@ def source_has(*snippets: str) -> Callable[[object], bool]:
     return lambda found: all(s in inspect.getsource(found) for s in snippets)  # type: ignore[arg-type]
 
 
+# The SDK's marker of a secret envelope (a constant of the wire protocol, not a credential).
+SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"  # pragma: allowlist secret
 RUNNER, MOCKS, EMULATOR = "offline/runner.py", "offline/mocks.py", "tests/order_workflow/emulator.py"
 RETRIER = "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl"
 # (internal, who relies on it, what must hold)
@@ -75,7 +77,7 @@ INTERNALS: list[tuple[str, str, Callable[[object], bool]]] = [
     ("pulumi.runtime.mocks:MockMonitor.RegisterResourceOutputs", MOCKS, takes("self", "request")),
     ("pulumi.runtime.mocks:MockResourceArgs", MOCKS, takes_at_least("typ", "name", "inputs", "provider")),
     ("pulumi.runtime.mocks:MockCallArgs", MOCKS, takes_at_least("token", "args", "provider")),
-    ("pulumi.runtime.rpc:_special_sig_key", "offline/plan.py", lambda key: key == "4dabf18193072939515e22adb298388d"),
+    ("pulumi.runtime.rpc:_special_sig_key", "offline/plan.py", lambda key: key == SECRET_SIGNATURE),
     ("pulumi.runtime.rpc:deserialize_properties", MOCKS, callable),
     ("pulumi.runtime.rpc:get_resource_module", f"{MOCKS} (_references_as_ids)", callable),
     ("pulumi.runtime.rpc:get_resource_package", f"{MOCKS} (_references_as_ids)", callable),
