@@ -169,10 +169,6 @@ class ConfigModel(BaseModel):
                 if info.is_required()
             }
             cached = create_model(f"{cls.__name__}Valid", __base__=cls, **optional)
-            # The None standing in for a missing required key is no value to validate (a validator that
-            # expects a string would crash on it): defaults are taken as they are.
-            cached.model_config = {**cls.model_config, "validate_default": False}
-            cached.model_rebuild(force=True)
             cached._lenient_copy = True  # type: ignore[attr-defined]
             cls._lenient_model = cached  # type: ignore[attr-defined]
         return cached
