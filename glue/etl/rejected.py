@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - the PySpark convention
 
 from glue.etl.quality import RECORD, REJECTION, conform, raw_record
-from glue.etl.tables import REJECTED_ROWS, SOURCE_FILE
+from glue.etl.tables import REJECTED_ROWS, SOURCE_FILE, RawEntity
 
 BATCH_DIGEST_LENGTH = 16
 
@@ -33,18 +33,18 @@ def source_files(frame: DataFrame) -> list[str]:
     return [row[SOURCE_FILE] for row in frame.select(SOURCE_FILE).distinct().collect()]
 
 
-def rejected_rows(checked: DataFrame, entity: str, fields: Sequence[str], batch: str) -> DataFrame:
+def rejected_rows(checked: DataFrame, entity: RawEntity, batch: str) -> DataFrame:
     """The rejected rows of a checked raw frame in the layout of the `rejected_rows` table.
 
     `record` is the raw row as delivered: taken from the frame's `record` column when the transform
-    kept one (after it re-typed the fields), else built from the raw `fields`.
+    kept one (after it re-typed the fields), else built from the feed's raw fields.
     """
-    record = F.col(RECORD) if RECORD in checked.columns else raw_record(fields)
+    record = F.col(RECORD) if RECORD in checked.columns else raw_record(entity.fields)
     rows = checked.filter(F.col(REJECTION).isNotNull()).select(
         F.col(REJECTION),
         record.alias(RECORD),
         F.col(SOURCE_FILE),
-        F.lit(entity).alias("entity"),
+        F.lit(entity.name).alias("entity"),
         F.lit(batch).alias("batch"),
     )
     return conform(rows, REJECTED_ROWS)
