@@ -130,3 +130,13 @@ def delete_partitions(spark: SparkSession, base_uri: str, table: TableSpec, part
     for partition in partitions:
         path, filesystem = _hadoop_path(spark, partition_uri(spark, base_uri, table, partition))
         filesystem.delete(path, True)
+
+
+def write_object(spark: SparkSession, uri: str, text: str) -> None:
+    """One small UTF-8 object (replaced if present), through the same filesystem Spark writes with."""
+    path, filesystem = _hadoop_path(spark, uri)
+    stream = filesystem.create(path, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()

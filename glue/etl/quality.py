@@ -25,6 +25,15 @@ class QualityReport:
     passed: int
     rejected: dict[str, int] = field(default_factory=dict)
 
+    def counts(self) -> dict[str, object]:
+        """Row counts as the orchestration announces them."""
+        return {
+            "read": self.total,
+            "accepted": self.passed,
+            "rejected": sum(self.rejected.values()),
+            "rejectedByReason": dict(sorted(self.rejected.items())),
+        }
+
     def summary(self) -> str:
         reasons = ", ".join(f"{reason}={count}" for reason, count in sorted(self.rejected.items()))
         return f"{self.entity}: {self.passed}/{self.total} rows passed validation" + (

@@ -200,3 +200,7 @@ REJECTED_ROWS = TableSpec(
 
 SALES_TABLES: tuple[TableSpec, ...] = (DAILY_CATEGORY_SALES, MONTHLY_CUSTOMER_REVENUE, TOP_PRODUCTS_MONTHLY)
 PROCESSED_TABLES: tuple[TableSpec, ...] = (CUSTOMERS, *SALES_TABLES)
+
+# Each job run writes its row counts to `runs/<execution>/<job>.json` in the processed bucket when
+# the orchestration passes `--run-summary-key`; the orchestration announces them.
+RUN_SUMMARY_PREFIX = "runs/"

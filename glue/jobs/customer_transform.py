@@ -19,14 +19,17 @@ from glue.etl.customers import transform_customers
 from glue.etl.feeds import read_feed
 from glue.etl.output import bucket_uri, merge_by_key, read_table, replace_partitions, write_table
 from glue.etl.rejected import batch_id, rejected_rows, source_files
+from glue.etl.runs import RUN_SUMMARY_KEY, job_arguments, nothing_read, write_run_summary
 from glue.etl.tables import CUSTOMERS, RAW_CUSTOMERS, REJECTED_ROWS
 
 ARGUMENTS = ("JOB_NAME", "raw-bucket", "processed-bucket")
+OPTIONAL_ARGUMENTS = (RUN_SUMMARY_KEY,)
 BOOKMARK = "raw_customers"
 
 
 def main(argv: list[str]) -> None:
-    args = getResolvedOptions(argv, list(ARGUMENTS))
+    args = getResolvedOptions(argv, job_arguments(argv, ARGUMENTS, OPTIONAL_ARGUMENTS))
+    summary_key = args.get(RUN_SUMMARY_KEY.replace("-", "_"))
     glue_context = GlueContext(SparkContext.getOrCreate())
     spark = glue_context.spark_session
     logger = glue_context.get_logger()
@@ -36,6 +39,7 @@ def main(argv: list[str]) -> None:
     raw = read_feed(glue_context, args["raw_bucket"], RAW_CUSTOMERS, bookmark=BOOKMARK)
     if raw is None:
         logger.info("customers: no new files since the last bookmarked run")
+        write_run_summary(spark, args["processed_bucket"], summary_key, nothing_read("customers"))
         job.commit()
         return
 
@@ -51,6 +55,7 @@ def main(argv: list[str]) -> None:
     merge = merge_by_key(read_table(spark, processed, CUSTOMERS), batch.valid, CUSTOMERS, "customer_id")
     replace_partitions(spark, merge, processed, CUSTOMERS)
     batch.checked.unpersist()
+    write_run_summary(spark, args["processed_bucket"], summary_key, report)
     job.commit()
 
 

@@ -21,6 +21,7 @@ from pyspark.sql import DataFrame
 from glue.etl.feeds import read_feed
 from glue.etl.output import bucket_uri, merge_by_key, read_table, replace_partitions, write_table
 from glue.etl.rejected import batch_id, rejected_rows, source_files
+from glue.etl.runs import RUN_SUMMARY_KEY, job_arguments, nothing_read, write_run_summary
 from glue.etl.sales import daily_category_sales, monthly_customer_revenue, top_products_monthly, transform_sales
 from glue.etl.tables import (
     DAILY_CATEGORY_SALES,
@@ -35,6 +36,7 @@ from glue.etl.tables import (
 )
 
 ARGUMENTS = ("JOB_NAME", "raw-bucket", "processed-bucket", "top-products")
+OPTIONAL_ARGUMENTS = (RUN_SUMMARY_KEY,)
 BOOKMARK = "raw_transactions"
 
 
@@ -46,7 +48,8 @@ def read_dimension(glue_context: GlueContext, bucket: str, entity: RawEntity) ->
 
 
 def main(argv: list[str]) -> None:
-    args = getResolvedOptions(argv, list(ARGUMENTS))
+    args = getResolvedOptions(argv, job_arguments(argv, ARGUMENTS, OPTIONAL_ARGUMENTS))
+    summary_key = args.get(RUN_SUMMARY_KEY.replace("-", "_"))
     top_products = int(args["top_products"])
     glue_context = GlueContext(SparkContext.getOrCreate())
     spark = glue_context.spark_session
@@ -58,6 +61,7 @@ def main(argv: list[str]) -> None:
     new = read_feed(glue_context, raw_bucket, RAW_TRANSACTIONS, bookmark=BOOKMARK)
     if new is None:
         logger.info("transactions: no new files since the last bookmarked run")
+        write_run_summary(spark, args["processed_bucket"], summary_key, nothing_read("transactions"))
         job.commit()
         return
 
@@ -91,6 +95,7 @@ def main(argv: list[str]) -> None:
     for table, frame in outputs:
         write_table(frame, processed, table)
     batch.checked.unpersist()
+    write_run_summary(spark, args["processed_bucket"], summary_key, report)
     job.commit()
 
 

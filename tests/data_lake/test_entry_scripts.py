@@ -57,10 +57,10 @@ class Lake:
         module = importlib.reload(module)  # bind the stand-in modules of this test
         module.main([f"{job}.py", "--JOB_NAME", job, *GLUE_ARGUMENTS, *arguments])
 
-    def customer_transform(self) -> None:
-        self.run("customer-transform", "--raw-bucket", str(self.raw), "--processed-bucket", str(self.processed))
+    def customer_transform(self, *extra: str) -> None:
+        self.run("customer-transform", "--raw-bucket", str(self.raw), "--processed-bucket", str(self.processed), *extra)
 
-    def sales_aggregation(self, top: int = 5) -> None:
+    def sales_aggregation(self, *extra: str, top: int = 5) -> None:
         self.run(
             "sales-aggregation",
             "--raw-bucket",
@@ -69,7 +69,11 @@ class Lake:
             str(self.processed),
             "--top-products",
             str(top),
+            *extra,
         )
+
+    def run_summary(self, key: str) -> dict:
+        return json.loads((self.processed / key).read_text())
 
     def table(self, table, *columns: str) -> list[tuple]:
         frame = read_table(self.spark, self.processed.as_uri(), table)
@@ -107,7 +111,13 @@ def test_customer_entry_script_keeps_one_row_per_customer_across_runs(lake: Lake
             customer(None, "nobody@x.io", "20", "AZ"),
         ],
     )
-    lake.customer_transform()
+    lake.customer_transform("--run-summary-key", "runs/exec-2/customer-transform.json")
+    assert lake.run_summary("runs/exec-2/customer-transform.json") == {
+        "read": 5,
+        "accepted": 3,
+        "rejected": 2,
+        "rejectedByReason": {"email without @": 1, "missing customer_id": 1},
+    }
     assert lake.table(CUSTOMERS, "customer_id", "email", "state", "age_group") == [
         ("C1", "c1@new.io", "CA", "25-34"),
         ("C2", "c2@x.io", "NY", "35-44"),
@@ -122,7 +132,8 @@ def test_customer_entry_script_keeps_one_row_per_customer_across_runs(lake: Lake
     assert json.loads(rejected[0][2])["email"] == "broken"
 
     # Nothing new: the bookmark hands the job no objects, the table stays as it is.
-    lake.customer_transform()
+    lake.customer_transform("--run-summary-key", "runs/exec-3/customer-transform.json")
+    assert lake.run_summary("runs/exec-3/customer-transform.json")["read"] == 0
     assert lake.store.commits == ["customer-transform"] * 3
     assert len(lake.table(CUSTOMERS, "customer_id")) == 3
 
@@ -179,7 +190,11 @@ def test_sales_entry_script_is_incremental_and_never_rereads_old_raw_objects(lak
             sale("T4", "C2", "P1", "1", "900.00", "2024-02-01"),
         ],
     )
-    lake.sales_aggregation()
+    lake.sales_aggregation("--run-summary-key", "runs/exec-2/sales-aggregation.json")
+    assert lake.run_summary("runs/exec-2/sales-aggregation.json")["rejectedByReason"] == {
+        "transaction_id accepted by an earlier run": 1,
+        "unknown product_id": 1,
+    }
     assert lake.table(TRANSACTIONS, "transaction_id", "year", "month", "total_amount") == [
         ("T1", 2024, 1, 1000),
         ("T2", 2024, 1, 30),
