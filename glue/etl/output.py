@@ -79,10 +79,10 @@ def partition_uri(spark: SparkSession, base_uri: str, table: TableSpec, partitio
 
 @dataclass(frozen=True)
 class Merge:
-    """The full content of every partition a batch touches, and the partitions it leaves empty."""
+    """The full content of every partition a batch touches; `affected` is None for a first write."""
 
     rows: DataFrame
-    emptied: list[Partition]
+    affected: frozenset[Partition] | None
 
 
 def partitions_of(frame: DataFrame, table: TableSpec) -> set[Partition]:
@@ -95,13 +95,13 @@ def merge_by_key(existing: DataFrame | None, batch: DataFrame, table: TableSpec,
     """New rows win over stored rows with the same key; stored rows of untouched partitions stay put.
 
     A row whose key moves to another partition (a customer who changed state) leaves its old
-    partition: that partition is rewritten too, or reported as emptied when nothing is left in it.
+    partition: that partition is rewritten too, or removed when nothing is left in it.
     """
     if existing is None:
-        return Merge(rows=batch, emptied=[])
+        return Merge(rows=batch, affected=None)
     keys = [c.name for c in table.partition_keys]
     superseded = existing.join(batch.select(key), key, "left_semi")
-    affected = partitions_of(batch, table) | partitions_of(superseded, table)
+    affected = partitions_of(batch.select(*keys).unionByName(superseded.select(*keys)), table)
     in_affected = F.lit(False)
     for partition in affected:
         match = F.lit(True)
@@ -109,20 +109,20 @@ def merge_by_key(existing: DataFrame | None, batch: DataFrame, table: TableSpec,
             match = match & (F.col(name).isNull() if value is None else (F.col(name) == F.lit(value)))
         in_affected = in_affected | match
     kept = existing.filter(in_affected).join(batch.select(key), key, "left_anti")
-    rows = kept.unionByName(batch.select(*existing.columns))
-    emptied = sorted(affected - partitions_of(rows, table), key=str)
-    return Merge(rows=rows, emptied=emptied)
+    return Merge(rows=kept.unionByName(batch.select(*existing.columns)), affected=frozenset(affected))
 
 
 def replace_partitions(spark: SparkSession, merge: Merge, base_uri: str, table: TableSpec) -> DataFrame:
-    """Write a merge: its partitions replaced, emptied partitions removed. Returns the written rows.
+    """Write a merge: its partitions replaced, partitions it emptied removed. Returns the written rows.
 
     The rows are materialised first (a local checkpoint), because they are computed from the very
     files the overwrite replaces.
     """
     rows = merge.rows.localCheckpoint(eager=True)
     write_table(rows, base_uri, table)
-    delete_partitions(spark, base_uri, table, merge.emptied)
+    if merge.affected:
+        emptied = sorted(merge.affected - partitions_of(rows, table), key=str)
+        delete_partitions(spark, base_uri, table, emptied)
     return rows
 
 

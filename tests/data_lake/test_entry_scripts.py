@@ -94,10 +94,32 @@ def customer(cid: str | None, email: str, age: str, state: str) -> tuple[str | N
     return (cid, "Ann", "Lee", email, age, "Austin", state, "2023-01-01")
 
 
-def test_customer_entry_script_keeps_one_row_per_customer_across_runs(lake: Lake):
-    lake.deliver(RAW_CUSTOMERS, [customer("C1", "c1@x.io", "30", "TX"), customer("C2", "c2@x.io", "40", "NY")])
+def test_customer_entry_script_keeps_one_row_per_customer_across_runs_and_retries(lake: Lake, monkeypatch):
+    lake.deliver(
+        RAW_CUSTOMERS,
+        [
+            customer("C1", "c1@x.io", "30", "TX"),
+            customer("C2", "c2@x.io", "40", "NY"),
+            customer("", "x@x.io", "1", "TX"),
+        ],
+    )
+    # The first attempt dies after writing, before job.commit(): the bookmark does not move, and the
+    # retry reads the same object again without adding a row anywhere.
+    real_replace = output.replace_partitions
+
+    def crash_after_writing(*args, **kwargs):
+        real_replace(*args, **kwargs)
+        raise RuntimeError("executor lost after the write, before job.commit()")
+
+    monkeypatch.setattr(output, "replace_partitions", crash_after_writing)
+    with pytest.raises(RuntimeError, match=r"before job\.commit"):
+        lake.customer_transform()
+    assert lake.store.commits == []
+    monkeypatch.setattr(output, "replace_partitions", real_replace)
     lake.customer_transform()
     assert lake.store.commits == ["customer-transform"]
+    assert lake.table(CUSTOMERS, "customer_id") == [("C1",), ("C2",)]
+    assert lake.table(REJECTED_ROWS, "rejection_reason") == [("missing customer_id",)]
 
     # A later delivery: C1 moved to CA (its TX partition must empty), C2 re-sent with a bad email
     # (rejected, the stored C2 stays), C3 delivered twice in one object (the later line wins).
@@ -128,6 +150,7 @@ def test_customer_entry_script_keeps_one_row_per_customer_across_runs(lake: Lake
     assert [(entity, reason) for entity, reason, _ in rejected] == [
         ("customers", "email without @"),
         ("customers", "missing customer_id"),
+        ("customers", "missing customer_id"),
     ]
     assert json.loads(rejected[0][2])["email"] == "broken"
 
@@ -136,27 +159,6 @@ def test_customer_entry_script_keeps_one_row_per_customer_across_runs(lake: Lake
     assert lake.run_summary("runs/exec-3/customer-transform.json")["read"] == 0
     assert lake.store.commits == ["customer-transform"] * 3
     assert len(lake.table(CUSTOMERS, "customer_id")) == 3
-
-
-def test_customer_entry_script_retry_after_a_failed_run_adds_nothing_twice(lake: Lake, monkeypatch):
-    lake.deliver(RAW_CUSTOMERS, [customer("C1", "c1@x.io", "30", "TX"), customer("", "no-id@x.io", "30", "TX")])
-    from glue.etl import output as sink
-
-    real_replace = sink.replace_partitions
-
-    def crash_after_writing(*args, **kwargs):
-        real_replace(*args, **kwargs)
-        raise RuntimeError("executor lost after the write, before job.commit()")
-
-    monkeypatch.setattr(sink, "replace_partitions", crash_after_writing)
-    with pytest.raises(RuntimeError, match=r"before job\.commit"):
-        lake.customer_transform()
-    assert lake.store.commits == []
-    monkeypatch.setattr(sink, "replace_partitions", real_replace)
-
-    lake.customer_transform()  # the retry reads the same object again
-    assert lake.table(CUSTOMERS, "customer_id") == [("C1",)]
-    assert lake.table(REJECTED_ROWS, "rejection_reason") == [("missing customer_id",)]
 
 
 PRODUCTS = [("P1", "Laptop", "Electronics", "A", "700", "1000", "5"), ("P2", "Novel", "Books", "B", "5", "15", "9")]
