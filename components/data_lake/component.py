@@ -17,7 +17,9 @@ import pulumi_aws as aws
 from components.context import StackContext
 from components.data_lake import scripts
 from components.data_lake.args import DataLakeArgs, GlueJobSettings
-from components.data_lake.queries import named_queries
+from components.data_lake.firehose import EventBusRef, EventsDelivery, deliver_events
+from components.data_lake.orchestration import Refresh, RefreshInputs, refresh
+from components.data_lake.queries import EVENTS_QUERIES_DIR, NamedQuery, named_queries
 from components.data_lake.storage import LakeBucket, LifecycleRule
 from components.iam import Statement, policy_document, service_trust_policy
 from components.kms import key_use_through
@@ -26,15 +28,15 @@ from components.observability import CLOUDWATCH_ALARMS, Publisher, queue_depth
 from components.queues import allow_service_to_send
 from components.scope import Scope, component_options
 from glue.etl.tables import (
-    CUSTOMERS,
+    CRAWLED_TABLES,
+    MONTHLY_TABLES,
     PROCESSED_PREFIX,
     PROCESSED_TABLES,
-    RAW_CUSTOMERS,
     RAW_ENTITIES,
     RAW_PREFIX,
-    RAW_PRODUCTS,
     RAW_TABLE_PREFIX,
-    RAW_TRANSACTIONS,
+    REJECTED_PREFIX,
+    RUN_SUMMARY_PREFIX,
     TableSpec,
 )
 
@@ -51,6 +53,7 @@ CRAWLER_LOG_GROUP = "/aws-glue/crawlers"
 CRAWLER_CONFIGURATION = json.dumps(
     {"Version": 1.0, "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}}}
 )
+PROCESSED_CRAWLER = "processed-crawler"
 PARQUET_STORAGE = {
     "input_format": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
     "output_format": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
@@ -96,7 +99,11 @@ class DataLake(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         *,
         slug: str = COMPONENT,
+        event_bus: EventBusRef | None = None,
     ) -> None:
+        """`event_bus` (the OrderWorkflow bus) is required when `args.events_to_lake` is on."""
+        if args.events_to_lake and event_bus is None:
+            raise ValueError(f"{name}: eventsToLake is on but no event bus was given (the OrderWorkflow bus)")
         super().__init__("platform:index:DataLake", name, None, component_options(ctx, opts))
         self._ctx = ctx
         self._args = args
@@ -109,7 +116,6 @@ class DataLake(pulumi.ComponentResource):
             # logs: encrypted log groups; cloudwatch and events: alarms and Glue state events reach the
             # encrypted alert topic (and its dead-letter queue).
             services=["logs", "cloudwatch", "events"],
-            extra_statements=[self._access_log_delivery(ctx)] if args.access_logging else [],
         )
         self._scope = scope.with_key(self.key.arn)
         self._buckets()
@@ -137,48 +143,59 @@ class DataLake(pulumi.ComponentResource):
         self._crawlers()
         self._jobs()
         self._ingestion()
-        self._athena()
         self._alarms()
+        self.events: EventsDelivery | None = None
+        if event_bus is not None and args.events_to_lake:
+            self.events = deliver_events(
+                self._scope,
+                event_bus,
+                raw_bucket_arn=self.raw.arn,
+                raw_bucket_name=self.raw.name,
+                key_arn=self.key.arn,
+                crawler=self._raw_crawler_settings(),
+                dead_letter_arn=self.alert_dlq.arn,
+            )
+        self._athena()
+        self.refresh: Refresh = refresh(
+            self._scope,
+            RefreshInputs(
+                raw_crawlers=[c.name for c in self.crawlers.values()]
+                + ([self.events.crawler.name] if self.events else []),
+                processed_crawlers=[self.processed_crawler.name],
+                customer_job=self.customer_job.name,
+                sales_job=self.sales_job.name,
+                raw_bucket=self.raw.name,
+                processed_bucket=self.processed.name,
+                processed_bucket_arn=self.processed.arn,
+                key_arn=self.key.arn,
+                schedule=args.refresh_schedule,
+                on_new_data=args.refresh_on_new_data,
+                poll_seconds=args.crawler_poll_seconds,
+                max_polls=args.crawler_max_polls,
+                log_retention_days=args.glue_log_retention_days,
+                dead_letter_arn=self.alert_dlq.arn,
+            ),
+        )
+        self._alert_dlq_policy()
         self.register_outputs(self.stack_outputs())
 
     # -- storage -------------------------------------------------------------------------------
-
-    @staticmethod
-    def _access_log_delivery(ctx: StackContext) -> Statement:
-        """S3 server access logging writes into the SSE-KMS log bucket as this service principal."""
-        return Statement(
-            sid="AllowS3ServerAccessLogDelivery",
-            principals={"Service": "logging.s3.amazonaws.com"},
-            actions=["kms:GenerateDataKey"],
-            resources=["*"],
-            conditions={"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-        )
 
     def _buckets(self) -> None:
         ctx, args, name = self._ctx, self._args, self._name
         self.log_bucket: LakeBucket | None = None
         if args.access_logging:
-
-            def log_delivery(arn: pulumi.Output[str]) -> list[Statement]:
-                return [
-                    Statement(
-                        sid="S3ServerAccessLogDelivery",
-                        principals={"Service": "logging.s3.amazonaws.com"},
-                        actions=["s3:PutObject"],
-                        resources=[pulumi.Output.concat(arn, "/*")],
-                        conditions={"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-                    )
-                ]
-
+            # S3 server access logging cannot deliver into an SSE-KMS bucket: the target is SSE-S3
+            # (still private, TLS-only, with lifecycle), and its policy lets only the logging service write.
             self.log_bucket = LakeBucket(
                 f"{name}-access-logs",
                 ctx,
                 component=self._scope.slug,
                 purpose="access-logs",
-                kms_key_arn=self.key.arn,
+                kms_key_arn=None,
+                server_access_log_target=True,
                 lifecycle=[LifecycleRule("expire-access-logs", "", expiration_days=args.access_log_expiration_days)],
                 noncurrent_version_expiration_days=args.noncurrent_version_expiration_days,
-                policy_statements=log_delivery,
                 opts=self._child,
             )
         common: dict[str, Any] = {
@@ -196,10 +213,10 @@ class DataLake(pulumi.ComponentResource):
                 LifecycleRule(
                     "raw-storage-tiering",
                     RAW_PREFIX,
+                    # Only classes Glue reads without a restore: the jobs re-read the dimension feeds.
                     transitions=(
                         (args.raw_infrequent_access_days, "STANDARD_IA"),
-                        (args.raw_glacier_days, "GLACIER"),
-                        (args.raw_deep_archive_days, "DEEP_ARCHIVE"),
+                        (args.raw_glacier_instant_days, "GLACIER_IR"),
                     ),
                 )
             ],
@@ -212,6 +229,7 @@ class DataLake(pulumi.ComponentResource):
             lifecycle=[
                 LifecycleRule("expire-glue-temp", TEMP_PREFIX, expiration_days=args.temp_expiration_days),
                 LifecycleRule("expire-spark-logs", SPARK_LOGS_PREFIX, expiration_days=args.spark_logs_expiration_days),
+                LifecycleRule("expire-run-summaries", RUN_SUMMARY_PREFIX, expiration_days=args.temp_expiration_days),
             ],
             **common,
         )
@@ -230,10 +248,10 @@ class DataLake(pulumi.ComponentResource):
 
     def _table_parameters(self, table: TableSpec) -> pulumi.Input[dict[str, str]]:
         parameters: dict[str, Any] = {"classification": "parquet", "EXTERNAL": "TRUE", "parquet.compression": "SNAPPY"}
-        if table is CUSTOMERS:
-            # The customer job registers its state/age_group partitions through its catalog sink.
+        if table not in MONTHLY_TABLES:
+            # The processed-tables crawler registers these partitions after the jobs have run.
             return parameters
-        # Sales tables are partitioned by year/month: Athena projects them, no crawler or MSCK needed.
+        # Partitioned by year/month: Athena projects them, no crawler or MSCK needed.
         return {
             **parameters,
             "projection.enabled": "true",
@@ -268,12 +286,12 @@ class DataLake(pulumi.ComponentResource):
 
     # -- Glue role -----------------------------------------------------------------------------
 
-    def _catalog_arns(self, tables: str) -> list[pulumi.Output[str]]:
+    def _catalog_arns(self, *tables: str) -> list[pulumi.Output[str]]:
         ctx = self._ctx
         return [
             ctx.arn("glue", "catalog"),
             pulumi.Output.concat(ctx.arn("glue", "database/"), self.database.name),
-            pulumi.Output.concat(ctx.arn("glue", "table/"), self.database.name, f"/{tables}"),
+            *(pulumi.Output.concat(ctx.arn("glue", "table/"), self.database.name, f"/{table}") for table in tables),
         ]
 
     def _glue_role(self) -> None:
@@ -297,7 +315,7 @@ class DataLake(pulumi.ComponentResource):
             opts=self._child,
         )
         raw, processed = self.raw.arn, self.processed.arn
-        writable = (PROCESSED_PREFIX, TEMP_PREFIX, SPARK_LOGS_PREFIX)
+        writable = (PROCESSED_PREFIX, REJECTED_PREFIX, RUN_SUMMARY_PREFIX, TEMP_PREFIX, SPARK_LOGS_PREFIX)
         crawler_logs = ctx.arn("logs", f"log-group:{CRAWLER_LOG_GROUP}")
         statements = [
             Statement(sid="ReadRawFeeds", actions=["s3:GetObject"], resources=objects(raw, RAW_PREFIX)),
@@ -312,7 +330,12 @@ class DataLake(pulumi.ComponentResource):
             ),
             listing(processed, *writable),
             Statement(sid="BucketLocation", actions=["s3:GetBucketLocation"], resources=[raw, processed]),
-            Statement(sid="UseDataKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[self.key.arn]),
+            # Bookmarks are CSE-KMS: saving one encrypts with the key itself (kms:Encrypt).
+            Statement(
+                sid="UseDataKey",
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                resources=[self.key.arn],
+            ),
             Statement(
                 sid="ReadCatalog",
                 actions=[
@@ -338,9 +361,14 @@ class DataLake(pulumi.ComponentResource):
                 resources=self._catalog_arns(f"{RAW_TABLE_PREFIX}*"),
             ),
             Statement(
-                sid="RegisterCustomerPartitions",
-                actions=["glue:CreatePartition", "glue:BatchCreatePartition"],
-                resources=self._catalog_arns(CUSTOMERS.name),
+                sid="RegisterProcessedPartitions",
+                actions=[
+                    "glue:CreatePartition",
+                    "glue:BatchCreatePartition",
+                    "glue:UpdatePartition",
+                    "glue:BatchUpdatePartition",
+                ],
+                resources=self._catalog_arns(*(table.name for table in CRAWLED_TABLES)),
             ),
             Statement(
                 sid="WriteJobLogs",
@@ -368,6 +396,19 @@ class DataLake(pulumi.ComponentResource):
 
     # -- crawlers and jobs ---------------------------------------------------------------------
 
+    def _raw_crawler_settings(self) -> dict[str, Any]:
+        """What every crawler of a raw prefix shares (the article's schema change policy)."""
+        return {
+            "role": self.glue_role.arn,
+            "database_name": self.database.name,
+            "table_prefix": RAW_TABLE_PREFIX,
+            "schema_change_policy": {"update_behavior": "UPDATE_IN_DATABASE", "delete_behavior": "LOG"},
+            "recrawl_policy": {"recrawl_behavior": "CRAWL_EVERYTHING"},
+            "configuration": CRAWLER_CONFIGURATION,
+            "security_configuration": self.security_configuration.name,
+            "opts": self._scope.opts(depends_on=[self.glue_policy]),
+        }
+
     def _crawlers(self) -> None:
         self.crawlers: dict[str, aws.glue.Crawler] = {}
         self.crawler_names: dict[str, str] = {}
@@ -378,16 +419,24 @@ class DataLake(pulumi.ComponentResource):
                 f"{self._name}-{entity.name}-crawler",
                 name=crawler_name,
                 description=f"Catalogs the {entity.name} CSV feed as table {entity.table}",
-                role=self.glue_role.arn,
-                database_name=self.database.name,
-                table_prefix=RAW_TABLE_PREFIX,
                 s3_targets=[{"path": s3_uri(self.raw.name, entity.prefix)}],
-                schema_change_policy={"update_behavior": "UPDATE_IN_DATABASE", "delete_behavior": "LOG"},
-                recrawl_policy={"recrawl_behavior": "CRAWL_EVERYTHING"},
-                configuration=CRAWLER_CONFIGURATION,
-                security_configuration=self.security_configuration.name,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.glue_policy]),
+                **self._raw_crawler_settings(),
             )
+        # Registers the partitions the jobs wrote into the declared tables; never changes their schema.
+        self.processed_crawler = aws.glue.Crawler(
+            self._scope.child(PROCESSED_CRAWLER),
+            name=self._scope.physical(PROCESSED_CRAWLER, service="glue"),
+            description="Adds the partitions the jobs wrote to " + ", ".join(t.name for t in CRAWLED_TABLES),
+            role=self.glue_role.arn,
+            database_name=self.database.name,
+            catalog_targets=[
+                {"database_name": self.database.name, "tables": [self.tables[t.name].name for t in CRAWLED_TABLES]}
+            ],
+            schema_change_policy={"update_behavior": "LOG", "delete_behavior": "LOG"},
+            configuration=CRAWLER_CONFIGURATION,
+            security_configuration=self.security_configuration.name,
+            opts=self._scope.opts(depends_on=[self.glue_policy]),
+        )
 
     def _upload(
         self, logical: str, key: str, source: pulumi.Asset | pulumi.Archive, digest: str
@@ -439,8 +488,8 @@ class DataLake(pulumi.ComponentResource):
                 "--spark-event-logs-path": s3_uri(processed, f"{SPARK_LOGS_PREFIX}{script.job}/"),
                 "--enable-glue-datacatalog": "true",
                 "--extra-py-files": s3_uri(processed, scripts.ETL_ARCHIVE_KEY),
+                "--raw-bucket": self.raw.name,
                 "--processed-bucket": processed,
-                "--database-name": self.database.name,
                 **arguments,
             },
             opts=pulumi.ResourceOptions(
@@ -453,18 +502,11 @@ class DataLake(pulumi.ComponentResource):
         self.etl_package = self._upload(
             "etl-package", scripts.ETL_ARCHIVE_KEY, scripts.etl_archive(), scripts.content_hash(files)
         )
-        self.customer_job = self._job(
-            scripts.CUSTOMER_TRANSFORM, self._args.customer_transform, {"--raw-bucket": self.raw.name}
-        )
+        self.customer_job = self._job(scripts.CUSTOMER_TRANSFORM, self._args.customer_transform, {})
         self.sales_job = self._job(
             scripts.SALES_AGGREGATION,
             self._args.sales_aggregation,
-            {
-                "--transactions-table": RAW_TRANSACTIONS.table,
-                "--products-table": RAW_PRODUCTS.table,
-                "--customers-table": RAW_CUSTOMERS.table,
-                "--top-products": str(self._args.top_products_per_month),
-            },
+            {"--top-products": str(self._args.top_products_per_month)},
         )
 
     # -- ingestion -----------------------------------------------------------------------------
@@ -518,6 +560,8 @@ class DataLake(pulumi.ComponentResource):
                     "filter_prefix": RAW_PREFIX,
                 }
             ],
+            # Object-created events also reach EventBridge, where they start a lake refresh.
+            eventbridge=args.refresh_on_new_data,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
         )
         self.sample_generator: PythonFunction | None = None
@@ -573,7 +617,7 @@ class DataLake(pulumi.ComponentResource):
                 query=query.sql,
                 opts=self._child,
             )
-            for query in named_queries()
+            for query in self._named_queries()
         }
         self.analyst_policy = aws.iam.Policy(
             f"{name}-analyst-policy",
@@ -583,11 +627,14 @@ class DataLake(pulumi.ComponentResource):
             opts=self._child,
         )
 
+    def _named_queries(self) -> list[NamedQuery]:
+        """The standard reports, and those over the events path when it is on."""
+        return named_queries() + (named_queries(EVENTS_QUERIES_DIR) if self.events else [])
+
     # -- alarms -------------------------------------------------------------------------------
 
     def _alarms(self) -> None:
         """Operators hear of object-created events the trigger gave up on and of failed Glue runs."""
-        name = self._name
         self.alarm_topic = self._scope.alarm_topic(
             display_name="Data lake alarms", publishers=[CLOUDWATCH_ALARMS, GLUE_STATE_EVENTS]
         )
@@ -599,7 +646,7 @@ class DataLake(pulumi.ComponentResource):
         )
         self.alert_dlq = self._scope.queue("alert-dlq")
         jobs = [self.customer_job.name, self.sales_job.name]
-        crawlers = [crawler.name for crawler in self.crawlers.values()]
+        crawlers = [crawler.name for crawler in (*self.crawlers.values(), self.processed_crawler)]
         self.glue_failure_rules = {
             "jobs": self._glue_failure_rule(
                 "job-failures", "Glue Job State Change", {"jobName": jobs, "state": GLUE_JOB_FAILED_STATES}
@@ -608,12 +655,20 @@ class DataLake(pulumi.ComponentResource):
                 "crawler-failures", "Glue Crawler State Change", {"crawlerName": crawlers, "state": ["Failed"]}
             ),
         }
+
+    def _alert_dlq_policy(self) -> None:
+        """Only this lake's rules (Glue failures, refresh trigger, events delivery) may dead-letter here."""
+        rules = [*self.glue_failure_rules.values()]
+        if self.refresh.new_data_rule is not None:
+            rules.append(self.refresh.new_data_rule)
+        if self.events is not None:
+            rules.append(self.events.rule)
         allow_service_to_send(
-            f"{name}-alert-dlq-policy",
+            f"{self._name}-alert-dlq-policy",
             self.alert_dlq,
             sid="GlueFailureRulesOfThisLake",
             service="events.amazonaws.com",
-            source_arns=[rule.arn for rule in self.glue_failure_rules.values()],
+            source_arns=[rule.arn for rule in rules],
             opts=self._child,
         )
 
@@ -677,9 +732,9 @@ class DataLake(pulumi.ComponentResource):
             Statement(
                 sid="ReadProcessedData",
                 actions=["s3:GetObject"],
-                resources=objects(self.processed.arn, PROCESSED_PREFIX),
+                resources=objects(self.processed.arn, PROCESSED_PREFIX, REJECTED_PREFIX),
             ),
-            listing(self.processed.arn, PROCESSED_PREFIX),
+            listing(self.processed.arn, PROCESSED_PREFIX, REJECTED_PREFIX),
             Statement(
                 sid="QueryResults",
                 actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
@@ -708,4 +763,6 @@ class DataLake(pulumi.ComponentResource):
             "ingestionTrigger": self.trigger.function.name,
             "sampleDataGenerator": self.sample_generator.function.name if self.sample_generator else None,
             "analystPolicyArn": self.analyst_policy.arn,
+            "refreshStateMachineArn": self.refresh.state_machine.arn,
+            "eventsDeliveryStream": self.events.stream.name if self.events else None,
         }

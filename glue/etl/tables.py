@@ -199,7 +199,11 @@ REJECTED_ROWS = TableSpec(
 )
 
 SALES_TABLES: tuple[TableSpec, ...] = (DAILY_CATEGORY_SALES, MONTHLY_CUSTOMER_REVENUE, TOP_PRODUCTS_MONTHLY)
-PROCESSED_TABLES: tuple[TableSpec, ...] = (CUSTOMERS, *SALES_TABLES)
+PROCESSED_TABLES: tuple[TableSpec, ...] = (CUSTOMERS, TRANSACTIONS, *SALES_TABLES, REJECTED_ROWS)
+# Tables partitioned by year/month: Athena projects their partitions. The others' partitions are
+# registered by the processed-tables crawler the refresh runs after the jobs.
+MONTHLY_TABLES: tuple[TableSpec, ...] = (TRANSACTIONS, *SALES_TABLES)
+CRAWLED_TABLES: tuple[TableSpec, ...] = (CUSTOMERS, REJECTED_ROWS)
 
 # Each job run writes its row counts to `runs/<execution>/<job>.json` in the processed bucket when
 # the orchestration passes `--run-summary-key`; the orchestration announces them.

@@ -13,7 +13,6 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 - the PySpark convention
 
 from glue.etl.tables import SOURCE_FILE, SOURCE_MODIFIED
-
 from handlers.common import aws as aws_clients
 
 

@@ -12,7 +12,7 @@ import pytest
 from components.config import ConfigError, parse_stack_config
 from components.data_lake import scripts
 from components.data_lake.queries import named_queries
-from glue.etl.tables import PROCESSED_TABLES, SALES_TABLES
+from glue.etl.tables import MONTHLY_TABLES, PROCESSED_TABLES
 
 ACCOUNT = "123456789012"
 DEV = "platform-dev-datalake"
@@ -94,18 +94,28 @@ def lifecycle(plan, purpose) -> dict[str, dict]:
     return {rule["id"]: rule for rule in resource.inputs["rules"]}
 
 
-def test_raw_objects_move_to_ia_glacier_and_deep_archive(prod_plan):
+# Storage classes Glue reads without a restore (Flexible Retrieval and Deep Archive need one).
+GLUE_READABLE_CLASSES = {"STANDARD", "STANDARD_IA", "INTELLIGENT_TIERING", "ONEZONE_IA", "GLACIER_IR"}
+
+
+def test_raw_stays_readable_by_glue_as_it_ages(prod_plan):
     rules = lifecycle(prod_plan, "raw")
     tiering = rules["raw-storage-tiering"]
     assert tiering["filter"] == {"prefix": "raw/"} and tiering["status"] == "Enabled"
-    assert [(t["days"], t["storageClass"]) for t in tiering["transitions"]] == [
-        (30, "STANDARD_IA"),
-        (90, "GLACIER"),
-        (365, "DEEP_ARCHIVE"),
-    ]
+    assert [(t["days"], t["storageClass"]) for t in tiering["transitions"]] == [(30, "STANDARD_IA"), (90, "GLACIER_IR")]
+    every_class = {t["storageClass"] for rule in rules.values() for t in rule.get("transitions", [])}
+    assert every_class <= GLUE_READABLE_CLASSES
     housekeeping = rules["expire-noncurrent-versions"]
     assert housekeeping["noncurrentVersionExpiration"] == {"noncurrentDays": 90}
     assert housekeeping["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
+
+
+def test_jobs_read_raw_incrementally_so_old_raw_objects_are_not_reread(prod_plan):
+    """The sales job bookmarks its transactions source (only new objects), and the bookmarks work."""
+    arguments = prod_plan.one("aws:glue/job:Job", "data-lake-sales-aggregation").inputs["defaultArguments"]
+    assert arguments["--job-bookmark-option"] == "job-bookmark-enable"
+    source = scripts.SALES_AGGREGATION.path.read_text()
+    assert 'BOOKMARK = "raw_transactions"' in source and "bookmark=BOOKMARK" in source
 
 
 def test_results_temp_and_spark_logs_expire(dev_plan, prod_plan):
@@ -120,6 +130,10 @@ def test_results_temp_and_spark_logs_expire(dev_plan, prod_plan):
         {"prefix": "spark-logs/"},
         {"days": 30},
     )
+    assert (processed["expire-run-summaries"]["filter"], processed["expire-run-summaries"]["expiration"]) == (
+        {"prefix": "runs/"},
+        {"days": 7},
+    )
 
 
 def test_prod_logs_bucket_access_and_protects_stateful_resources(dev_plan, prod_plan):
@@ -130,13 +144,24 @@ def test_prod_logs_bucket_access_and_protects_stateful_resources(dev_plan, prod_
             "targetBucket": f"{bucket(PROD, 'access-logs')}",
             "targetPrefix": f"{purpose}/",
         }
-    delivery = statements(prod_plan.one("aws:s3/bucketPolicy:BucketPolicy", "data-lake-access-logs-policy"))[
-        "S3ServerAccessLogDelivery"
-    ]
+    log_policy = statements(prod_plan.one("aws:s3/bucketPolicy:BucketPolicy", "data-lake-access-logs-policy"))
+    delivery = log_policy["S3ServerAccessLogDelivery"]
     assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
     assert delivery["Resource"] == f"arn:aws:s3:::{bucket(PROD, 'access-logs')}/*"
+    assert [s["Effect"] for s in log_policy.values() if s.get("Condition", {}).get("Bool")] == ["Deny"]
+    # S3 server access logging cannot deliver into an SSE-KMS bucket: the log bucket is SSE-S3.
+    encryption = prod_plan.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "data-lake-access-logs-encryption",
+    ).inputs["rules"]
+    assert [r["applyServerSideEncryptionByDefault"] for r in encryption] == [{"sseAlgorithm": "AES256"}]
+    block = prod_plan.one(
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "data-lake-access-logs-public-access-block"
+    )
+    assert block.inputs["restrictPublicBuckets"] is True
+    assert lifecycle(prod_plan, "access-logs")["expire-access-logs"]["expiration"] == {"days": 365}
     key_policy = statements(prod_plan.one("aws:kms/key:Key", "data-lake-data-key-key"))
-    assert key_policy["AllowS3ServerAccessLogDelivery"]["Action"] == "kms:GenerateDataKey"
+    assert "AllowS3ServerAccessLogDelivery" not in key_policy
     assert not [r for r in dev_plan.of_type("aws:s3/bucketLogging:BucketLogging") if r.name.startswith("data-lake")]
 
     stateful = [
@@ -172,6 +197,8 @@ def test_glue_role_is_limited_to_the_lake_prefixes_database_and_logs(dev_plan):
     assert granted["ReadGlueScripts"]["Resource"] == f"{processed}/glue-scripts/*"
     assert as_list(granted["WriteProcessedZones"]["Resource"]) == [
         f"{processed}/processed/*",
+        f"{processed}/rejected/*",
+        f"{processed}/runs/*",
         f"{processed}/temp/*",
         f"{processed}/spark-logs/*",
     ]
@@ -180,8 +207,15 @@ def test_glue_role_is_limited_to_the_lake_prefixes_database_and_logs(dev_plan):
     catalog = f"arn:aws:glue:eu-west-1:{ACCOUNT}:catalog"
     assert granted["ReadCatalog"]["Resource"] == [catalog, database, f"{table}/*"]
     assert granted["CrawlRawTables"]["Resource"] == [catalog, database, f"{table}/raw_*"]
-    assert granted["RegisterCustomerPartitions"]["Resource"] == [catalog, database, f"{table}/customers"]
+    assert granted["RegisterProcessedPartitions"]["Resource"] == [
+        catalog,
+        database,
+        f"{table}/customers",
+        f"{table}/rejected_rows",
+    ]
     assert granted["UseDataKey"]["Resource"] == key_arn(dev_plan)
+    # Job bookmarks are CSE-KMS encrypted: saving one needs kms:Encrypt.
+    assert set(granted["UseDataKey"]["Action"]) == {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
     assert granted["WriteJobLogs"]["Resource"] == [
         f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws-glue/jobs/{DEV}-etl/output:*",
         f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws-glue/jobs/{DEV}-etl/error:*",
@@ -200,6 +234,12 @@ def test_glue_role_is_limited_to_the_lake_prefixes_database_and_logs(dev_plan):
                     "processed",
                     "processed/",
                     "processed/*",
+                    "rejected",
+                    "rejected/",
+                    "rejected/*",
+                    "runs",
+                    "runs/",
+                    "runs/*",
                     "temp",
                     "temp/",
                     "temp/*",
@@ -228,6 +268,16 @@ def test_crawlers_follow_the_article_schema_change_policy(dev_plan):
         assert crawler["tablePrefix"] == "raw_"
         assert crawler["role"] == f"arn:aws:iam::{ACCOUNT}:role/{DEV}-glue"
         assert crawler["securityConfiguration"] == f"{DEV}-glue"
+
+
+def test_processed_crawler_registers_partitions_without_touching_schemas(dev_plan):
+    crawler = dev_plan.one("aws:glue/crawler:Crawler", "data-lake-processed-crawler").inputs
+    assert crawler["name"] == f"{DEV}-processed-crawler"
+    assert crawler["catalogTargets"] == [
+        {"databaseName": "platform_dev_datalake_analytics", "tables": ["customers", "rejected_rows"]}
+    ]
+    assert crawler["schemaChangePolicy"] == {"updateBehavior": "LOG", "deleteBehavior": "LOG"}
+    assert "s3Targets" not in crawler
 
 
 def test_security_configuration_encrypts_with_the_lake_key(dev_plan):
@@ -280,7 +330,7 @@ def test_jobs_get_every_argument_their_script_reads(prod_plan, script, settings)
     assert job["executionProperty"] == {"maxConcurrentRuns": 1}
     assert job["securityConfiguration"] == f"{PROD}-glue"
     assert arguments["--processed-bucket"] == f"{bucket(PROD, 'processed')}"
-    assert arguments["--database-name"] == "platform_prod_datalake_analytics"
+    assert arguments["--raw-bucket"] == f"{bucket(PROD, 'raw')}"
     assert arguments["--job-bookmark-option"] == "job-bookmark-enable"
     assert arguments["--enable-continuous-cloudwatch-log"] == "true"
     assert arguments["--custom-logGroup-prefix"] == f"/aws-glue/jobs/{PROD}-etl"
@@ -294,14 +344,9 @@ def test_job_specific_arguments(dev_plan):
     customer = dev_plan.one("aws:glue/job:Job", "data-lake-customer-transform").inputs["defaultArguments"]
     assert customer["--raw-bucket"] == f"{bucket(DEV, 'raw')}"
     sales = dev_plan.one("aws:glue/job:Job", "data-lake-sales-aggregation").inputs["defaultArguments"]
-    assert {
-        k: sales[k] for k in ("--transactions-table", "--products-table", "--customers-table", "--top-products")
-    } == {
-        "--transactions-table": "raw_transactions",
-        "--products-table": "raw_products",
-        "--customers-table": "raw_customers",
-        "--top-products": "10",
-    }
+    assert (sales["--raw-bucket"], sales["--top-products"]) == (bucket(DEV, "raw"), "10")
+    # the orchestration passes --run-summary-key per execution; nothing else may set it
+    assert "--run-summary-key" not in sales and "--run-summary-key" not in customer
 
 
 def test_job_log_groups_have_the_configured_retention_and_key(dev_plan, prod_plan):
@@ -330,7 +375,7 @@ def test_catalog_tables_match_what_spark_writes(dev_plan):
             == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
         )
         projected = inputs["parameters"].get("projection.enabled") == "true"
-        assert projected == (table in SALES_TABLES)
+        assert projected == (table in MONTHLY_TABLES)
         if projected:
             assert inputs["parameters"]["storage.location.template"] == (
                 f"s3://{bucket(DEV, 'processed')}/{table.prefix}year=${{year}}/month=${{month}}/"
@@ -444,8 +489,12 @@ def base_config(data_lake: dict) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("data_lake", "message"),
     [
-        ({"rawGlacierDays": 45}, "rawGlacierDays (45) must be at least rawInfrequentAccessDays (30) + 30"),
-        ({"rawDeepArchiveDays": 90}, "rawDeepArchiveDays (90) must be later than rawGlacierDays (90)"),
+        (
+            {"rawGlacierInstantDays": 45},
+            "rawGlacierInstantDays (45) must be at least rawInfrequentAccessDays (30) + 30",
+        ),
+        ({"rawDeepArchiveDays": 365}, "platform:dataLake.rawDeepArchiveDays: unknown key"),
+        ({"refreshSchedule": "daily"}, "platform:dataLake.refreshSchedule"),
         ({"bytesScannedCutoffPerQuery": 1000}, "platform:dataLake.bytesScannedCutoffPerQuery: got 1000"),
         ({"salesAggregation": {"workerType": "G.16X"}}, 'platform:dataLake.salesAggregation.workerType: got "G.16X"'),
         ({"glueLogRetentionDays": 10}, "10 is not a CloudWatch Logs retention"),
@@ -518,6 +567,6 @@ def test_failed_glue_jobs_and_crawlers_of_this_lake_reach_the_topic(prod_plan):
     sender = statements(prod_plan.one("aws:sqs/queuePolicy:QueuePolicy", "data-lake-alert-dlq-policy"))
     rule_arns = [
         prod_plan.one("aws:cloudwatch/eventRule:EventRule", f"data-lake-{p}").outputs["arn"]
-        for p in ("job-failures", "crawler-failures")
+        for p in ("job-failures", "crawler-failures", "refresh-on-new-data")
     ]
     assert sender["GlueFailureRulesOfThisLake"]["Condition"] == {"ArnEquals": {"aws:SourceArn": rule_arns}}
