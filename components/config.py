@@ -121,7 +121,7 @@ class StackConfig(ConfigModel):
         if self.data_lake.enabled and self.data_lake.events_to_lake and not self.orders.enabled:
             return [
                 (
-                    ("dataLake", "eventsToLake"),
+                    ("data_lake", "eventsToLake"),
                     "true but orders is not enabled: the events delivered to the lake come from the OrderWorkflow bus",
                 )
             ]

@@ -84,19 +84,35 @@ def lake_uri(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> s
     """The processed zone as the two jobs write it from the hand-checked feeds (see datasets.py)."""
     from glue.etl.customers import transform_customers
     from glue.etl.output import write_table
+    from glue.etl.rejected import rejected_rows
     from glue.etl.sales import daily_category_sales, monthly_customer_revenue, top_products_monthly, transform_sales
-    from glue.etl.tables import CUSTOMERS, DAILY_CATEGORY_SALES, MONTHLY_CUSTOMER_REVENUE, TOP_PRODUCTS_MONTHLY
+    from glue.etl.tables import (
+        CUSTOMERS,
+        DAILY_CATEGORY_SALES,
+        MONTHLY_CUSTOMER_REVENUE,
+        RAW_CUSTOMERS,
+        RAW_TRANSACTIONS,
+        REJECTED_ROWS,
+        TOP_PRODUCTS_MONTHLY,
+        TRANSACTIONS,
+    )
     from tests.data_lake import datasets
 
     uri = tmp_path_factory.mktemp("lake").as_uri()
     customers = csv_frame(spark, datasets.CUSTOMER_FIELDS, datasets.CUSTOMERS)
-    write_table(transform_customers(customers).valid, uri, CUSTOMERS)
+    customer_batch = transform_customers(customers)
+    write_table(customer_batch.valid, uri, CUSTOMERS)
     sales = transform_sales(
         csv_frame(spark, datasets.TRANSACTION_FIELDS, datasets.TRANSACTIONS),
         csv_frame(spark, datasets.PRODUCT_FIELDS, datasets.PRODUCTS),
         customers,
     )
     sales.checked.persist()
+    rejected = rejected_rows(customer_batch.checked, RAW_CUSTOMERS, "batch-1").unionByName(
+        rejected_rows(sales.checked, RAW_TRANSACTIONS, "batch-1")
+    )
+    write_table(rejected, uri, REJECTED_ROWS)
+    write_table(sales.enriched, uri, TRANSACTIONS)
     write_table(daily_category_sales(sales.enriched), uri, DAILY_CATEGORY_SALES)
     write_table(monthly_customer_revenue(sales.enriched), uri, MONTHLY_CUSTOMER_REVENUE)
     write_table(top_products_monthly(sales.enriched, top=2), uri, TOP_PRODUCTS_MONTHLY)

@@ -570,3 +570,156 @@ def test_failed_glue_jobs_and_crawlers_of_this_lake_reach_the_topic(prod_plan):
         for p in ("job-failures", "crawler-failures", "refresh-on-new-data")
     ]
     assert sender["GlueFailureRulesOfThisLake"]["Condition"] == {"ArnEquals": {"aws:SourceArn": rule_arns}}
+
+
+# -- refresh orchestration --------------------------------------------------------------------
+
+
+def test_orchestration_state_machine_refreshes_this_lake(dev_plan):
+    machine = dev_plan.one("aws:sfn/stateMachine:StateMachine", "data-lake-refresh").inputs
+    assert machine["name"] == f"{DEV}-refresh" and machine["type"] == "STANDARD"
+    definition = json.loads(machine["definition"])
+    plan = definition["States"]["Plan"]["Parameters"]
+    assert plan == {
+        "rawCrawlers": [f"{DEV}-{e}-crawler" for e in ("customers", "transactions", "products")],
+        "processedCrawlers": [f"{DEV}-processed-crawler"],
+        "summaryPrefix": "runs/",
+    }
+    branches = definition["States"]["RunJobs"]["Branches"]
+    assert [b["States"][b["StartAt"]]["Parameters"]["JobName"] for b in branches] == [
+        f"{DEV}-customer-transform",
+        f"{DEV}-sales-aggregation",
+    ]
+    loop = definition["States"]["CrawlRawFeeds"]["ItemProcessor"]["States"]
+    assert loop["WaitForCrawl"]["Seconds"] == 30
+    assert loop["CrawlFinished"]["Choices"][-1]["NumericGreaterThanEquals"] == 120
+    assert machine["encryptionConfiguration"]["kmsKeyId"] == key_arn(dev_plan)
+    assert machine["loggingConfiguration"]["level"] == "ERROR"
+    assert machine["tracingConfiguration"] == {"enabled": True}
+
+
+def test_orchestration_role_reaches_only_this_lakes_crawlers_jobs_summaries_and_bus(dev_plan):
+    granted = statements(dev_plan.one("aws:iam/rolePolicy:RolePolicy", "data-lake-refresh-policy"))
+    glue = f"arn:aws:glue:eu-west-1:{ACCOUNT}"
+    assert as_list(granted["RunCrawlers"]["Resource"]) == [
+        f"{glue}:crawler/{DEV}-{c}-crawler" for c in ("customers", "transactions", "products", "processed")
+    ]
+    assert as_list(granted["RunJobs"]["Resource"]) == [
+        f"{glue}:job/{DEV}-customer-transform",
+        f"{glue}:job/{DEV}-sales-aggregation",
+    ]
+    assert granted["ReadRunSummaries"]["Resource"] == f"arn:aws:s3:::{bucket(DEV, 'processed')}/runs/*"
+    assert granted["AnnounceLakeRefreshed"]["Resource"] == f"arn:aws:events:eu-west-1:{ACCOUNT}:event-bus/default"
+    machine_arn = f"arn:aws:states:eu-west-1:{ACCOUNT}:stateMachine:{DEV}-refresh"
+    assert granted["EncryptExecutionData"]["Condition"] == {
+        "StringEquals": {"kms:EncryptionContext:aws:states:stateMachineArn": machine_arn}
+    }
+    unscoped = sorted(s["Sid"] for s in granted.values() if "Resource" not in s or s["Resource"] == "*")
+    assert unscoped == ["DeliverExecutionLogs", "Tracing"]
+
+
+def test_orchestration_runs_on_a_schedule_and_on_new_raw_feeds(dev_plan):
+    machine = dev_plan.one("aws:sfn/stateMachine:StateMachine", "data-lake-refresh")
+    starter = dev_plan.one("aws:iam/role:Role", "data-lake-refresh-starter-role")
+    dlq_arn = dev_plan.one("aws:sqs/queue:Queue", "data-lake-alert-dlq").outputs["arn"]
+    schedule = dev_plan.one("aws:scheduler/schedule:Schedule", "data-lake-refresh-schedule").inputs
+    assert (schedule["scheduleExpression"], schedule["scheduleExpressionTimezone"]) == ("cron(0 3 * * ? *)", "UTC")
+    assert schedule["flexibleTimeWindow"] == {"mode": "OFF"}
+    target = schedule["target"]
+    assert (target["arn"], target["roleArn"]) == (machine.outputs["arn"], starter.outputs["arn"])
+    assert target["deadLetterConfig"] == {"arn": dlq_arn}
+    pattern = json.loads(
+        dev_plan.one("aws:cloudwatch/eventRule:EventRule", "data-lake-refresh-on-new-data").inputs["eventPattern"]
+    )
+    assert pattern == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": [bucket(DEV, "raw")]},
+            "object": {"key": [{"prefix": f"raw/{e}/"} for e in ("customers", "transactions", "products")]},
+        },
+    }
+    rule_target = dev_plan.one("aws:cloudwatch/eventTarget:EventTarget", "data-lake-refresh-on-new-data-target")
+    assert (rule_target.inputs["arn"], rule_target.inputs["deadLetterConfig"]) == (
+        machine.outputs["arn"],
+        {"arn": dlq_arn},
+    )
+    notification = dev_plan.one("aws:s3/bucketNotification:BucketNotification", "data-lake-raw-notifications")
+    assert notification.inputs["eventbridge"] is True
+    start = statements(dev_plan.one("aws:iam/rolePolicy:RolePolicy", "data-lake-refresh-starter-policy"))
+    assert start["StartRefresh"]["Resource"] == machine.outputs["arn"]
+
+
+def test_failed_refreshes_raise_an_alarm(prod_plan):
+    alarm = prod_plan.one("aws:cloudwatch/metricAlarm:MetricAlarm", "data-lake-refresh-failures").inputs
+    machine = prod_plan.one("aws:sfn/stateMachine:StateMachine", "data-lake-refresh")
+    assert (alarm["namespace"], alarm["metricName"]) == ("AWS/States", "ExecutionsFailed")
+    assert alarm["dimensions"] == {"StateMachineArn": machine.outputs["arn"]}
+    assert alarm["alarmActions"] == [prod_plan.one("aws:sns/topic:Topic", "data-lake-alarms").outputs["arn"]]
+
+
+# -- events path ------------------------------------------------------------------------------
+
+
+def test_events_path_is_off_unless_asked_for(dev_plan):
+    assert not dev_plan.of_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
+    assert dev_plan.outputs["dataLake"].get("eventsDeliveryStream") is None
+
+
+def test_events_to_lake_needs_the_orders_component():
+    config = {**base_config({"eventsToLake": True}), "platform:orders": json.dumps({"enabled": False})}
+    with pytest.raises(ConfigError, match=r"dataLake\.eventsToLake: true but orders is not enabled"):
+        parse_stack_config(config, project="platform", stack="dev")
+
+
+@pytest.fixture(scope="module")
+def events_plan():
+    from offline.runner import merge_config, run_program
+    from tests.conftest import stack_config
+
+    return run_program("dev", merge_config(stack_config("dev"), {"platform:dataLake": {"eventsToLake": True}}))
+
+
+def test_firehose_delivers_the_orders_bus_into_raw_events(events_plan):
+    from components.data_lake import firehose
+
+    stream = events_plan.one("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream", "data-lake-events-delivery")
+    s3 = stream.inputs["extendedS3Configuration"]
+    assert s3["bucketArn"] == f"arn:aws:s3:::{bucket(DEV, 'raw')}"
+    assert (s3["prefix"], s3["errorOutputPrefix"]) == (firehose.EVENTS_PREFIX, firehose.EVENTS_ERROR_PREFIX)
+    assert s3["dynamicPartitioningConfiguration"]["enabled"] is True
+    assert s3["bufferingSize"] >= 64 and s3["compressionFormat"] == "GZIP"
+    assert s3["kmsKeyArn"] == key_arn(events_plan)
+    [extraction, delimiter] = s3["processingConfiguration"]["processors"]
+    assert extraction["parameters"][0] == {
+        "parameterName": "MetadataExtractionQuery",
+        "parameterValue": firehose.PARTITION_QUERY,
+    }
+    assert delimiter["type"] == "AppendDelimiterToRecord"
+    assert stream.inputs["serverSideEncryption"] == {
+        "enabled": True,
+        "keyType": "CUSTOMER_MANAGED_CMK",
+        "keyArn": key_arn(events_plan),
+    }
+    granted = statements(events_plan.one("aws:iam/rolePolicy:RolePolicy", "data-lake-events-delivery-policy"))
+    raw = f"arn:aws:s3:::{bucket(DEV, 'raw')}"
+    assert as_list(granted["WriteEvents"]["Resource"]) == [f"{raw}/raw/events/*", f"{raw}/raw/events-errors/*"]
+
+    bus = events_plan.one("aws:cloudwatch/eventBus:EventBus", "orders-bus")
+    rule = events_plan.one("aws:cloudwatch/eventRule:EventRule", "data-lake-events-to-lake").inputs
+    assert rule["eventBusName"] == bus.outputs["name"]
+    assert json.loads(rule["eventPattern"]) == {"source": [{"prefix": "ecommerce."}]}
+    target = events_plan.one("aws:cloudwatch/eventTarget:EventTarget", "data-lake-events-to-lake-target").inputs
+    assert target["arn"] == stream.outputs["arn"] and target["deadLetterConfig"]["arn"]
+
+
+def test_events_crawler_query_and_refresh_cover_the_events_table(events_plan):
+    crawler = events_plan.one("aws:glue/crawler:Crawler", "data-lake-events-crawler").inputs
+    assert crawler["s3Targets"] == [{"path": f"s3://{bucket(DEV, 'raw')}/raw/events/"}]
+    assert crawler["tablePrefix"] == "raw_"
+    queries = {q.inputs["name"]: q.inputs for q in events_plan.of_type("aws:athena/namedQuery:NamedQuery")}
+    assert "orders_per_hour_by_status" in queries
+    definition = json.loads(
+        events_plan.one("aws:sfn/stateMachine:StateMachine", "data-lake-refresh").inputs["definition"]
+    )
+    assert f"{DEV}-events-crawler" in definition["States"]["Plan"]["Parameters"]["rawCrawlers"]
