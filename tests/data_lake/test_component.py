@@ -723,3 +723,21 @@ def test_events_crawler_query_and_refresh_cover_the_events_table(events_plan):
         events_plan.one("aws:sfn/stateMachine:StateMachine", "data-lake-refresh").inputs["definition"]
     )
     assert f"{DEV}-events-crawler" in definition["States"]["Plan"]["Parameters"]["rawCrawlers"]
+
+
+def test_lake_refreshed_is_announced_for_subscribers_outside_this_program(dev_plan):
+    """Nothing in this program routes `Lake Refreshed`, on purpose: it is the lake's announcement to
+    consumers outside the platform (dashboards refreshing their extracts, analysts' notebooks), who
+    subscribe to the account's default bus; it carries the row counts they need. A rule here matching
+    it would mean a consumer inside the program, and this test would have to say which."""
+    from components.data_lake import orchestration
+
+    definition = json.loads(dev_plan.one("aws:sfn/stateMachine:StateMachine", "data-lake-refresh").inputs["definition"])
+    [entry] = definition["States"]["AnnounceLakeRefreshed"]["Parameters"]["Entries"]
+    assert (entry["EventBusName"], entry["Source"], entry["DetailType"]) == (
+        "default",
+        orchestration.EVENT_SOURCE,
+        orchestration.LAKE_REFRESHED,
+    )
+    patterns = [r.inputs.get("eventPattern", "") for r in dev_plan.of_type("aws:cloudwatch/eventRule:EventRule")]
+    assert not [p for p in patterns if orchestration.EVENT_SOURCE in p]

@@ -263,3 +263,17 @@ def test_orchestration_settings_name_what_is_wrong(change, message):
     values = {**SETTINGS.__dict__, **change}
     with pytest.raises(ValueError, match=message):
         orchestration.OrchestrationSettings(**values)
+
+
+def test_orchestration_queues_a_job_run_behind_one_already_running():
+    """A second refresh (several new objects arrive together) waits for the job's single run slot
+    instead of failing: Glue allows one run per job, so the start is retried for about two hours."""
+    definition = json.loads(orchestration.render_orchestration(SETTINGS))
+    for branch in definition["States"]["RunJobs"]["Branches"]:
+        [retry] = branch["States"][branch["StartAt"]]["Retry"]
+        assert retry["ErrorEquals"] == ["Glue.ConcurrentRunsExceededException"]
+        waits, delay = [], retry["IntervalSeconds"]
+        for _ in range(retry["MaxAttempts"]):
+            waits.append(min(delay, retry["MaxDelaySeconds"]))
+            delay *= retry["BackoffRate"]
+        assert 2 * 3600 <= sum(waits) <= 3 * 3600
