@@ -172,6 +172,11 @@ def lake(monkeypatch: pytest.MonkeyPatch) -> Iterator[Lake]:
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/lake-etl",
         )["stateMachineArn"]
         yield Lake(machine, queue, runtime)
+        # A failed branch leaves its sibling iterations polling: stop them before the account goes away.
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        for execution in sfn.list_executions(stateMachineArn=machine)["executions"]:
+            if execution["status"] == "RUNNING":
+                sfn.stop_execution(executionArn=execution["executionArn"])
         state_manager.unset_transition("glue::crawl")
 
 
