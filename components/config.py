@@ -116,6 +116,17 @@ class StackConfig(ConfigModel):
             ]
         return []
 
+    @rule("data_lake", "orders")
+    def _lake_events_need_the_orders_bus(self) -> list[RuleProblem]:
+        if self.data_lake.enabled and self.data_lake.events_to_lake and not self.orders.enabled:
+            return [
+                (
+                    ("data_lake", "eventsToLake"),
+                    "true but orders is not enabled: the events delivered to the lake come from the OrderWorkflow bus",
+                )
+            ]
+        return []
+
     @rule("eks")
     def _gitops_repository_set(self) -> list[RuleProblem]:
         if self.eks.enabled and self.eks.repo_url is None:

@@ -86,6 +86,10 @@ STACK_OUTPUTS: dict[str, tuple[str, str]] = {
     "dataLake.sampleDataGenerator": (f"{DATA_LAKE}, `dataLake.sampleDataGenerator`", "Function writing sample "
                                      "feeds into `raw/` (invoke it to try the lake)."),
     "dataLake.analystPolicyArn": (DATA_LAKE, "Managed policy for analysts: query through the workgroup."),
+    "dataLake.refreshStateMachineArn": (DATA_LAKE, "State machine refreshing the lake (crawlers, jobs, "
+                                        "`Lake Refreshed` event); redrive a failed execution from its failed state."),
+    "dataLake.eventsDeliveryStream": (f"{DATA_LAKE}, `dataLake.eventsToLake`", "Firehose stream delivering the "
+                                      "orders bus's events into `raw/events/`."),
     "backup.vaultArn": (BACKUP, "Backup vault in the primary region."),
     "backup.drVaultArn": (BACKUP, "Vault in the DR region the plan copies to."),
     "backup.planId": (BACKUP, "AWS Backup plan (daily and weekly rules)."),

@@ -47,7 +47,8 @@ KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 # S3 server access logging cannot deliver to an SSE-KMS bucket: log targets (components.storage.SecureBucket
 # with server_access_log_target, purpose `access-logs`) use SSE-S3, and the stack policy checks that each
 # SSE-S3 bucket does receive access logs.
-ACCESS_LOG_BUCKET = re.compile(r"-access-logs$")
+# Bucket names end in `-<account id>-<region>` (global names): the purpose comes before that suffix.
+ACCESS_LOG_BUCKET = re.compile(r"-access-logs(-\d{12}-[a-z]{2}(-[a-z]+)+-\d)?$")
 SSE_S3 = "AES256"
 LOGGING_TYPE = "aws:s3/bucketLogging:BucketLogging"
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")

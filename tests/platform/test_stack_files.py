@@ -322,7 +322,7 @@ def test_field_and_cross_field_errors_of_one_section_arrive_together() -> None:
     database = {"enabled": True, "allocatedStorageGb": 500, "vpcCidr": "10.41.0.0/17"}
     bad = {
         "platform:eks": eks,
-        "platform:dataLake": {"rawGlacierDays": 40, "resultsExpirationDays": 0},
+        "platform:dataLake": {"rawGlacierInstantDays": 40, "resultsExpirationDays": 0},
         "platform:backup": {"database": {**database, "performanceInsightsRetentionDays": 8}},
         "platform:orders": {"paymentHeartbeatSeconds": 900, "paymentTimeoutSeconds": 600, "logLevel": "DEBUG"},
     }
@@ -335,7 +335,7 @@ def test_field_and_cross_field_errors_of_one_section_arrive_together() -> None:
         "platform:eks: nodeMinSize (4) <= nodeDesiredSize (3)",
         "platform:eks: environments ['dev', 'dev'] lists an environment twice",
         "platform:dataLake.resultsExpirationDays: got 0",
-        "platform:dataLake: rawGlacierDays (40) must be at least rawInfrequentAccessDays (30) + 30",
+        "platform:dataLake: rawGlacierInstantDays (40) must be at least rawInfrequentAccessDays (30) + 30",
         "platform:backup.database.performanceInsightsRetentionDays: got 8",
         "platform:backup.database: maxAllocatedStorageGb (100) must be at least allocatedStorageGb (500)",
         "platform:backup.database: vpcCidr 10.41.0.0/17 and drVpcCidr 10.41.0.0/16 overlap",
