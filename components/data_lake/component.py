@@ -46,7 +46,9 @@ ATHENA_RESULTS_PREFIX = "athena/"
 ATHENA_ENGINE = "Athena engine version 3"
 # Crawlers log to this account-wide group; it is shared by every crawler of the account, so it is
 # not created (or deleted) by one stack, only written to.
-CRAWLER_LOG_GROUP = "/aws-glue/crawlers"
+# With CloudWatch encryption in the security configuration, crawlers log to a group named after their role
+# (path included) and the configuration: /aws-glue/crawlers-role/<role path><role name>-<configuration name>.
+CRAWLER_LOG_GROUP = "/aws-glue/crawlers-role/{role}-{configuration}"
 # The article's crawler configuration: new partitions take the table's schema.
 CRAWLER_CONFIGURATION = json.dumps(
     {"Version": 1.0, "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}}}
@@ -109,7 +111,6 @@ class DataLake(pulumi.ComponentResource):
             # logs: encrypted log groups; cloudwatch and events: alarms and Glue state events reach the
             # encrypted alert topic (and its dead-letter queue).
             services=["logs", "cloudwatch", "events"],
-            extra_statements=[self._access_log_delivery(ctx)] if args.access_logging else [],
         )
         self._scope = scope.with_key(self.key.arn)
         self._buckets()
@@ -122,13 +123,14 @@ class DataLake(pulumi.ComponentResource):
         self.database_name = self.database.name
         self.security_configuration = aws.glue.SecurityConfiguration(
             f"{name}-glue-security",
-            name=self._scope.physical("glue", service="glue"),
+            name=self._scope.physical("glue", service="glue"),  # names the crawlers' log group too
             encryption_configuration={
                 "s3_encryption": {"s3_encryption_mode": "SSE-KMS", "kms_key_arn": self.key.arn},
                 "job_bookmarks_encryption": {"job_bookmarks_encryption_mode": "CSE-KMS", "kms_key_arn": self.key.arn},
-                # Our job log groups carry the KMS key themselves; Glue's own CloudWatch encryption
-                # would redirect the logs to groups named after the role, outside our retention.
-                "cloudwatch_encryption": {"cloudwatch_encryption_mode": "DISABLED"},
+                # Glue associates the key with every log group it writes (logs:AssociateKmsKey): the jobs'
+                # groups under our prefix and the crawlers' group, which Glue names after the role and this
+                # configuration. Both are declared below with the key and a retention.
+                "cloudwatch_encryption": {"cloudwatch_encryption_mode": "SSE-KMS", "kms_key_arn": self.key.arn},
             },
             opts=self._child,
         )
@@ -143,42 +145,20 @@ class DataLake(pulumi.ComponentResource):
 
     # -- storage -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _access_log_delivery(ctx: StackContext) -> Statement:
-        """S3 server access logging writes into the SSE-KMS log bucket as this service principal."""
-        return Statement(
-            sid="AllowS3ServerAccessLogDelivery",
-            principals={"Service": "logging.s3.amazonaws.com"},
-            actions=["kms:GenerateDataKey"],
-            resources=["*"],
-            conditions={"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-        )
-
     def _buckets(self) -> None:
         ctx, args, name = self._ctx, self._args, self._name
         self.log_bucket: LakeBucket | None = None
         if args.access_logging:
-
-            def log_delivery(arn: pulumi.Output[str]) -> list[Statement]:
-                return [
-                    Statement(
-                        sid="S3ServerAccessLogDelivery",
-                        principals={"Service": "logging.s3.amazonaws.com"},
-                        actions=["s3:PutObject"],
-                        resources=[pulumi.Output.concat(arn, "/*")],
-                        conditions={"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-                    )
-                ]
-
+            # S3 log delivery cannot write to an SSE-KMS bucket: the log target is SSE-S3 (components.storage).
             self.log_bucket = LakeBucket(
                 f"{name}-access-logs",
                 ctx,
                 component=self._scope.slug,
                 purpose="access-logs",
-                kms_key_arn=self.key.arn,
+                kms_key_arn=None,
+                server_access_log_target=True,
                 lifecycle=[LifecycleRule("expire-access-logs", "", expiration_days=args.access_log_expiration_days)],
                 noncurrent_version_expiration_days=args.noncurrent_version_expiration_days,
-                policy_statements=log_delivery,
                 opts=self._child,
             )
         common: dict[str, Any] = {
@@ -289,16 +269,25 @@ class DataLake(pulumi.ComponentResource):
             )
             for stream in ("output", "error")
         ]
+        glue_role_name = self._scope.physical("glue", service="iam")
+        self.crawler_log_group = aws.cloudwatch.LogGroup(
+            f"{name}-glue-crawler-logs",
+            name=CRAWLER_LOG_GROUP.format(
+                role=glue_role_name, configuration=self._scope.physical("glue", service="glue")
+            ),
+            retention_in_days=self._args.glue_log_retention_days,
+            kms_key_id=self.key.arn,
+            opts=self._child,
+        )
         self.glue_role = aws.iam.Role(
             f"{name}-glue-role",
-            name=self._scope.physical("glue", service="iam"),
+            name=glue_role_name,
             description="Glue crawlers and ETL jobs of the data lake",
             assume_role_policy=service_trust_policy("glue.amazonaws.com", source_account=ctx.account_id),
             opts=self._child,
         )
         raw, processed = self.raw.arn, self.processed.arn
         writable = (PROCESSED_PREFIX, TEMP_PREFIX, SPARK_LOGS_PREFIX)
-        crawler_logs = ctx.arn("logs", f"log-group:{CRAWLER_LOG_GROUP}")
         statements = [
             Statement(sid="ReadRawFeeds", actions=["s3:GetObject"], resources=objects(raw, RAW_PREFIX)),
             listing(raw, RAW_PREFIX),
@@ -349,8 +338,16 @@ class DataLake(pulumi.ComponentResource):
             ),
             Statement(
                 sid="WriteCrawlerLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[crawler_logs, pulumi.Output.concat(crawler_logs, ":*")],
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[pulumi.Output.concat(self.crawler_log_group.arn, ":*")],
+            ),
+            Statement(
+                # The security configuration's CloudWatch encryption: Glue associates the key with each group.
+                sid="EncryptGlueLogs",
+                actions=["logs:AssociateKmsKey"],
+                resources=[
+                    pulumi.Output.concat(group.arn, ":*") for group in (*self.job_log_groups, self.crawler_log_group)
+                ],
             ),
             Statement(
                 sid="JobMetrics",
