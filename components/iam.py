@@ -77,6 +77,8 @@ UNSCOPED_ACTIONS: frozenset[str] = frozenset(
         "backup:ListBackupJobs",
         "backup:ListCopyJobs",
         "backup:ListRestoreJobs",
+        "backup:DescribeRestoreJob",
+        "backup:PutRestoreValidationResult",
         "rds:DescribeDBInstances",
         "sagemaker:ListEndpoints",
         "ecr:GetAuthorizationToken",

@@ -100,10 +100,28 @@ STACK_OUTPUTS: dict[str, tuple[str, str]] = {
     "backup.databaseEndpoint": (f"{BACKUP}, `backup.database.enabled`", "Address of the MySQL primary."),
     "backup.replicaDatabaseId": (f"{BACKUP}, `backup.database.enabled`", "Identifier of the cross-region read "
                                  "replica the DR function promotes."),
+    "backup.drConnectionParameter": (
+        f"{BACKUP}, `backup.database.enabled`",
+        "Parameter Store name (DR region) where the DR function publishes the promoted database's endpoint and "
+        "secret ARN.",
+    ),
+    "backup.complianceReportBucket": (
+        f"{BACKUP}, `backup.complianceReports`",
+        "Bucket receiving the daily AWS Backup Audit Manager compliance report.",
+    ),
+    "backup.auditFrameworkArn": (
+        f"{BACKUP}, `backup.complianceReports`",
+        "AWS Backup Audit Manager framework of the plan's promises.",
+    ),
     "backup.restoreTestingPlanName": (f"{BACKUP}, `backup.restoreTesting`", "Restore testing plan of the "
                                       "application table."),
     "orders.busName": (ORDERS, "EventBridge bus shops publish `Order Placed` events to (source "
                        "`ecommerce.orders`)."),
+    "orders.drIntakeBusArn": (f"{ORDERS}, `orders.drIntakeBus`", "Bus of the same name in the DR region that "
+                              "forwards order events to the primary bus."),
+    "orders.globalEndpointUrl": (f"{ORDERS}, `orders.globalEndpoint`", "URL of the EventBridge global endpoint."),
+    "orders.globalEndpointId": (f"{ORDERS}, `orders.globalEndpoint`", "What producers pass as `EndpointId` to "
+                                "PutEvents, so order intake fails over to the DR region."),
     "orders.stateMachineArn": (ORDERS, "Order workflow state machine."),
     "orders.alarmTopicArn": (ORDERS, "SNS topic of the component's alarms: subscribe the on-call."),
     "orders.queues.lifecycle": (ORDERS, "SQS queue of order lifecycle events for the consumer."),

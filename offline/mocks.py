@@ -177,6 +177,21 @@ def _http_api(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str,
     }
 
 
+def _event_endpoint(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
+    name = _physical_name(logical, inputs)
+    endpoint_id = f"{short_hash(logical, length=5)}.veo"
+    return name, {
+        "name": name,
+        "arn": where.arn("events", f"endpoint/{name}"),
+        "endpointUrl": f"https://{endpoint_id}.endpoints.event.amazonaws.com",
+    }
+
+
+def _health_check(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
+    check_id = f"{short_hash(logical, length=8)}-0000-4000-8000-{short_hash(logical, 'hc', length=12)}"
+    return check_id, {"arn": f"arn:{PARTITION}:route53:::healthcheck/{check_id}"}
+
+
 def _stage(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
     name = inputs.get("name") or "$default"
     api_id = inputs.get("apiId", "api")
@@ -285,6 +300,8 @@ OUTPUT_BUILDERS: dict[str, OutputBuilder] = {
     "aws:cloudwatch/eventBus:EventBus": _named("events", "event-bus/{name}"),
     "aws:cloudwatch/eventRule:EventRule": _named("events", "rule/{name}"),
     "aws:cloudwatch/eventArchive:EventArchive": _named("events", "archive/{name}"),
+    "aws:cloudwatch/eventEndpoint:EventEndpoint": _event_endpoint,
+    "aws:route53/healthCheck:HealthCheck": _health_check,
     "aws:dynamodb/table:Table": _table,
     "aws:kinesis/stream:Stream": _named("kinesis", "stream/{name}", id_is="arn"),
     "aws:sqs/queue:Queue": _queue,

@@ -176,6 +176,7 @@ class Buckets:
     primary: aws.s3.Bucket
     replica: aws.s3.Bucket
     replication_role: aws.iam.Role
+    access_logs: SecureBucket  # the primary region's access-log target, for other buckets of the component
 
 
 def app_buckets(
@@ -187,12 +188,9 @@ def app_buckets(
     """The data bucket, tagged for backup, replicating every object version to a DR-region bucket."""
     ctx, child = scope.ctx, scope.opts()
     primary_scope, dr_scope = scope.with_key(primary_key_arn), scope.in_dr(dr_key_arn)
+    access_logs = _access_log_bucket(primary_scope, "access-logs")
     source = _data_bucket(
-        primary_scope,
-        "app-bucket",
-        purpose="data",
-        tags=dict(BACKUP_TAG),
-        access_log_bucket=_access_log_bucket(primary_scope, "access-logs"),
+        primary_scope, "app-bucket", purpose="data", tags=dict(BACKUP_TAG), access_log_bucket=access_logs
     )
     replica = _data_bucket(
         dr_scope,
@@ -244,4 +242,4 @@ def app_buckets(
         # S3 refuses replication until both buckets are versioned and the role can act.
         opts=scope.opts(depends_on=[source.versioning, replica.versioning, policy]),
     )
-    return Buckets(source.bucket, replica.bucket, role)
+    return Buckets(source.bucket, replica.bucket, role, access_logs)

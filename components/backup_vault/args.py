@@ -110,6 +110,11 @@ class DatabaseSettings(ConfigModel):
     enabled: bool = Field(False, description="Create the MySQL primary and its cross-region read replica.")
     engine_version: str = Field("8.0", pattern=r"^8\.\d+(\.\d+)?$", description="MySQL engine version (8.x).")
     instance_class: str = Field("db.t4g.medium", description="Instance class of the primary.")
+    restore_test_instance_class: str = Field(
+        "db.t4g.medium",
+        description="Instance class of the database copies restore tests create and delete (the restored copy "
+        "keeps Performance Insights, so the class must support it).",
+    )
     replica_instance_class: str = Field(
         "db.t4g.medium", description="Instance class of the DR replica while on standby (may be smaller)."
     )
@@ -129,7 +134,9 @@ class DatabaseSettings(ConfigModel):
     vpc_cidr: Cidr = Field("10.40.0.0/16", description="CIDR of the database VPC in the primary region.")
     dr_vpc_cidr: Cidr = Field("10.41.0.0/16", description="CIDR of the database VPC in the DR region.")
 
-    @field_validator("instance_class", "replica_instance_class", "standby_scale_up_instance_class")
+    @field_validator(
+        "instance_class", "replica_instance_class", "standby_scale_up_instance_class", "restore_test_instance_class"
+    )
     @classmethod
     def _known_class(cls, value: str | None) -> str | None:
         return value if value is None else _instance_class(value)
@@ -207,6 +214,15 @@ class BackupVaultArgs(ComponentConfig):
     restore_testing: bool = Field(True, description="Restore-test the app table's latest recovery point weekly.")
     restore_testing_schedule: str = Field("cron(0 5 ? * SAT *)", description="When restore tests start (cron, UTC).")
     database: DatabaseSettings = Field(DatabaseSettings(), description="Optional RDS MySQL primary + DR replica.")
+    compliance_reports: bool = Field(
+        True,
+        description="AWS Backup Audit Manager framework (plan frequency/retention, encryption, cross-region copy, "
+        "Vault Lock when set) with a daily compliance report into an encrypted bucket. Needs AWS Config recording "
+        "in the account and the bootstrap stack's backup-reports service-linked role.",
+    )
+    report_retention_days: int = Field(
+        2555, ge=30, le=MAX_RETENTION_DAYS, description="Days compliance reports are kept (default 7 years)."
+    )
 
     @field_validator("validation_schedule", "restore_testing_schedule")
     @classmethod

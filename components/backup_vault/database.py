@@ -130,6 +130,8 @@ def exported_log_groups(scope: Scope, *, purpose: str, identifier: str) -> list[
 class Database:
     primary: aws.rds.Instance
     replica: aws.rds.Instance
+    # The primary's private network: restore tests put their instance there too.
+    network: Network
 
 
 def database(
@@ -235,4 +237,4 @@ def database(
         tags={"Role": "DisasterRecovery"},
         opts=dr_scope.opts(stateful=True, depends_on=[monitoring_policy, *replica_logs]),
     )
-    return Database(primary, replica)
+    return Database(primary, replica, primary_net)

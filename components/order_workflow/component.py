@@ -24,6 +24,7 @@ from components.observability import Metric, queue_depth
 from components.order_workflow import events
 from components.order_workflow.args import OrderWorkflowArgs
 from components.order_workflow.definition import render_definition
+from components.order_workflow.global_endpoint import DrIntake, dr_intake, global_endpoint
 from components.queues import MAX_RETENTION_SECONDS, allow_service_to_send
 from components.runtime_params import RuntimeParameters
 from components.scope import Scope, component_options
@@ -112,7 +113,30 @@ class OrderWorkflow(pulumi.ComponentResource):
         self._scope = self._scope.with_alarm_topic(self.alarm_topic.arn)
         self.alarms = self._alarms()
         self.dashboard = self._dashboard()
+        self.dr_intake = self._dr_intake() if args.dr_intake_bus else None
+        self.global_endpoint = (
+            global_endpoint(self._scope, bus=self.bus, intake=self.dr_intake)
+            if args.global_endpoint and self.dr_intake is not None
+            else None
+        )
         self.register_outputs(self.stack_outputs())
+
+    def _dr_intake(self) -> DrIntake:
+        """The same-name bus in the DR region, forwarding the events the primary bus's rules route."""
+        patterns = {
+            "order-placed": events.ORDER_PLACED_PATTERN,
+            "payment-completed": events.PAYMENT_COMPLETED_PATTERN,
+            "order-fulfilled": events.ORDER_FULFILLED_PATTERN,
+        }
+        if self._args.payment_integration == "callback":
+            patterns["payment-progress"] = events.PAYMENT_PROGRESS_PATTERN
+        return dr_intake(
+            self._scope,
+            bus=self.bus,
+            bus_name=self._scope.physical("bus", service="events"),
+            patterns=patterns,
+            archive_retention_days=self._args.archive_retention_days,
+        )
 
     # ------------------------------------------------------------------------------------------ data
 
@@ -562,4 +586,16 @@ class OrderWorkflow(pulumi.ComponentResource):
                 "eventsDlq": self.events_dlq.url,
             },
             "alarmTopicArn": self.alarm_topic.arn,
+            **self._multi_region_outputs(),
         }
+
+    def _multi_region_outputs(self) -> dict[str, Any]:
+        outputs: dict[str, Any] = {}
+        if self.dr_intake is not None:
+            outputs["drIntakeBusArn"] = self.dr_intake.bus.arn
+        if self.global_endpoint is not None:
+            url = self.global_endpoint.endpoint.endpoint_url
+            outputs["globalEndpointUrl"] = url
+            # PutEvents takes the endpoint's id: `https://<id>.endpoints.event.amazonaws.com`.
+            outputs["globalEndpointId"] = url.apply(lambda u: u.split("//", 1)[-1].split(".endpoints.", 1)[0])
+        return outputs

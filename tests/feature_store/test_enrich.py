@@ -300,6 +300,9 @@ def test_lambda_entry_point_reads_its_settings_from_the_environment(
         class Context:
             aws_request_id = "6f2c1e0a-0000-4000-8000-000000000001"
 
+            def get_remaining_time_in_millis(self) -> int:
+                return 58_000
+
         records = [*batch(event("u1", 0), event("u2", 0)), raw_record("???", sequence=3)]
         before = int(time.time())
         assert enrich.handler({"Records": records}, Context()) == {
@@ -437,3 +440,15 @@ def test_records_skipped_behind_the_watermark_are_logged_and_counted(dynamodb: A
     ]
     assert metric["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["FunctionName"]]
     assert features(dynamodb, "u1")["totalCount"] == 2
+
+
+def test_writes_that_might_outlive_the_invocation_are_not_started_but_reported(dynamodb: Any, captured) -> None:
+    logger, logs = captured
+    assert enrich.WRITE_RESERVE_SECONDS == feature_write_policy(1).worst_case_seconds() + 1 == 16.0
+    clock = iter([40.0, 15.9])  # the first write starts with 40 s left; the second would have 15.9 s
+    records = batch(event("u1", 0), event("u2", 0), event("u2", 1))
+    response = process_batch(records, new_table(dynamodb), logger=logger, time_left=lambda: next(clock))
+    assert response == {"batchItemFailures": [{"itemIdentifier": sequence_number(i)} for i in (2, 3)]}
+    assert features(dynamodb, "u1")["totalCount"] == 1 and stored(dynamodb, "u2") is None
+    skipped = next(r for r in logs.records if r.getMessage().startswith("feature write not attempted"))
+    assert skipped.userId == "u2" and skipped.secondsLeft == 15.9
