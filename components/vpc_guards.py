@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.context import StackContext
 from components.observability import FlowLogs, vpc_flow_logs
+from components.scope import Scope
 
 
 @dataclass(frozen=True)
@@ -22,33 +22,27 @@ class VpcGuards:
     default_security_group: aws.ec2.DefaultSecurityGroup
 
 
-def guard_vpc(
-    name: str,
-    ctx: StackContext,
-    *,
-    component: str,
-    purpose: str,
-    vpc_id: pulumi.Input[str],
-    kms_key_arn: pulumi.Input[str],
-    retention_days: int,
-    opts: pulumi.ResourceOptions,
-) -> VpcGuards:
-    """Flow logs (`<name>-flow-logs*`) and the default security group without rules (`<name>-default-sg`)."""
+def guard_vpc(scope: Scope, *, purpose: str, vpc_id: pulumi.Input[str], retention_days: int) -> VpcGuards:
+    """Flow logs into `/aws/vpc/flow-logs/<physical name>` under the scope's key and the default security group
+    without rules, in the scope's region. Logical names `<component>-<purpose>-flow-logs*`, `-default-sg`."""
+    if scope.key_arn is None:
+        raise ValueError(f"{scope.name}: flow logs are encrypted with the component's key; use scope.with_key()")
+    opts = scope.opts()
     default_group = aws.ec2.DefaultSecurityGroup(
-        f"{name}-default-sg",
+        scope.child(f"{purpose}-default-sg"),
         vpc_id=vpc_id,
         ingress=[],
         egress=[],
-        tags={"Name": ctx.name(component, f"{purpose}-default-unused")},
+        tags={"Name": scope.physical(f"{purpose}-default-unused")},
         opts=opts,
     )
     flow_logs = vpc_flow_logs(
-        f"{name}-flow-logs",
-        ctx,
-        component=component,
-        purpose=purpose,
+        scope.child(f"{purpose}-flow-logs"),
+        log_group_name=f"/aws/vpc/flow-logs/{scope.physical(purpose)}",
+        role_name=scope.physical(f"{purpose}-flow-logs", service="iam"),
+        account_id=scope.ctx.account_id,
         vpc_id=vpc_id,
-        kms_key_arn=kms_key_arn,
+        kms_key_arn=scope.key_arn,
         retention_days=retention_days,
         opts=opts,
     )

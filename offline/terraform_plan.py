@@ -129,6 +129,7 @@ BLOCK_RENAMES: dict[str, str] = {
     "keySchemas": "key_schema",
     "lambdaFunctions": "lambda_function",
     "noncurrentVersionTransitions": "noncurrent_version_transition",
+    "parameters": "parameter",
     "queues": "queue",
     "replicas": "replica",
     "routes": "route",

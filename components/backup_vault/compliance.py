@@ -85,7 +85,9 @@ def framework_controls(scope: Scope, args: BackupVaultArgs, plan_id: pulumi.Inpu
     return controls
 
 
-def compliance_reporting(scope: Scope, args: BackupVaultArgs, plan_id: pulumi.Input[str]) -> Compliance:
+def compliance_reporting(
+    scope: Scope, args: BackupVaultArgs, plan_id: pulumi.Input[str], *, access_log_bucket: SecureBucket
+) -> Compliance:
     ctx = scope.ctx
     framework = aws.backup.Framework(
         scope.child("framework"),
@@ -123,6 +125,7 @@ def compliance_reporting(scope: Scope, args: BackupVaultArgs, plan_id: pulumi.In
         ],
         noncurrent_version_expiration_days=30,
         policy_statements=reports_delivery,
+        access_log_bucket=access_log_bucket,
         opts=scope.opts(),
     )
     report_plan = aws.backup.ReportPlan(

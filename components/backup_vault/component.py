@@ -123,7 +123,9 @@ class BackupVault(pulumi.ComponentResource):
         )
         self.job_failure_rule = self._job_failure_rule()
         self.compliance: Compliance | None = (
-            compliance_reporting(scope, args, self.protection.plan.id) if args.compliance_reports else None
+            compliance_reporting(scope, args, self.protection.plan.id, access_log_bucket=self.buckets.access_logs)
+            if args.compliance_reports
+            else None
         )
 
         self.validation = self._validation_function(args)

@@ -58,13 +58,14 @@ def catalog(
     )
     security_configuration = aws.glue.SecurityConfiguration(
         scope.child("glue-security"),
-        name=scope.physical("glue", service="glue"),
+        name=scope.physical("glue", service="glue"),  # names the crawlers' log group too
         encryption_configuration={
             "s3_encryption": {"s3_encryption_mode": "SSE-KMS", "kms_key_arn": key_arn},
             "job_bookmarks_encryption": {"job_bookmarks_encryption_mode": "CSE-KMS", "kms_key_arn": key_arn},
-            # Our job log groups carry the KMS key themselves; Glue's own CloudWatch encryption
-            # would redirect the logs to groups named after the role, outside our retention.
-            "cloudwatch_encryption": {"cloudwatch_encryption_mode": "DISABLED"},
+            # Glue associates the key with every log group it writes (logs:AssociateKmsKey): the jobs'
+            # groups under our prefix and the crawlers' group, which Glue names after the role and this
+            # configuration. Both are declared with the key and a retention (components/data_lake/etl.py).
+            "cloudwatch_encryption": {"cloudwatch_encryption_mode": "SSE-KMS", "kms_key_arn": key_arn},
         },
         opts=scope.opts(),
     )

@@ -25,9 +25,9 @@ from glue.etl.tables import (
     RUN_SUMMARY_PREFIX,
 )
 
-# Crawlers log to this account-wide group; it is shared by every crawler of the account, so it is
-# not created (or deleted) by one stack, only written to.
-CRAWLER_LOG_GROUP = "/aws-glue/crawlers"
+# With CloudWatch encryption in the security configuration, crawlers log to a group named after their role
+# (path included) and the configuration: /aws-glue/crawlers-role/<role path><role name>-<configuration name>.
+CRAWLER_LOG_GROUP = "/aws-glue/crawlers-role/{role}-{configuration}"
 # The article's crawler configuration: new partitions take the table's schema.
 CRAWLER_CONFIGURATION = json.dumps(
     {"Version": 1.0, "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}}}
@@ -41,14 +41,19 @@ class GlueRole:
     policy: aws.iam.RolePolicy
     job_log_prefix: str
     job_log_groups: list[aws.cloudwatch.LogGroup]
+    crawler_log_group: aws.cloudwatch.LogGroup
 
 
 def glue_role_statements(
-    scope: Scope, buckets: LakeBuckets, database: pulumi.Input[str], key_arn: pulumi.Input[str], log_groups: list
+    scope: Scope,
+    buckets: LakeBuckets,
+    database: pulumi.Input[str],
+    key_arn: pulumi.Input[str],
+    log_groups: list[aws.cloudwatch.LogGroup],
+    crawler_log_group: aws.cloudwatch.LogGroup,
 ) -> list[Statement]:
     raw, processed = buckets.raw.arn, buckets.processed.arn
     writable = (PROCESSED_PREFIX, REJECTED_PREFIX, RUN_SUMMARY_PREFIX, TEMP_PREFIX, SPARK_LOGS_PREFIX)
-    crawler_logs = scope.arn("logs", f"log-group:{CRAWLER_LOG_GROUP}")
     return [
         Statement(sid="ReadRawFeeds", actions=["s3:GetObject"], resources=objects(raw, RAW_PREFIX)),
         listing(raw, RAW_PREFIX),
@@ -105,8 +110,14 @@ def glue_role_statements(
         ),
         Statement(
             sid="WriteCrawlerLogs",
-            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[crawler_logs, pulumi.Output.concat(crawler_logs, ":*")],
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[pulumi.Output.concat(crawler_log_group.arn, ":*")],
+        ),
+        Statement(
+            # The security configuration's CloudWatch encryption: Glue associates the key with each group.
+            sid="EncryptGlueLogs",
+            actions=["logs:AssociateKmsKey"],
+            resources=[pulumi.Output.concat(group.arn, ":*") for group in (*log_groups, crawler_log_group)],
         ),
         Statement(
             sid="JobMetrics",
@@ -130,9 +141,17 @@ def glue_role(
         )
         for stream in ("output", "error")
     ]
+    role_name = scope.physical("glue", service="iam")
+    crawler_log_group = aws.cloudwatch.LogGroup(
+        scope.child("glue-crawler-logs"),
+        name=CRAWLER_LOG_GROUP.format(role=role_name, configuration=scope.physical("glue", service="glue")),
+        retention_in_days=args.glue_log_retention_days,
+        kms_key_id=key_arn,
+        opts=scope.opts(),
+    )
     role = aws.iam.Role(
         scope.child("glue-role"),
-        name=scope.physical("glue", service="iam"),
+        name=role_name,
         description="Glue crawlers and ETL jobs of the data lake",
         assume_role_policy=service_trust_policy("glue.amazonaws.com", source_account=scope.ctx.account_id),
         opts=scope.opts(),
@@ -141,10 +160,18 @@ def glue_role(
         scope.child("glue-policy"),
         role=role.id,
         name="least-privilege",
-        policy=policy_document(*glue_role_statements(scope, buckets, catalog.database.name, key_arn, job_log_groups)),
+        policy=policy_document(
+            *glue_role_statements(scope, buckets, catalog.database.name, key_arn, job_log_groups, crawler_log_group)
+        ),
         opts=scope.opts(),
     )
-    return GlueRole(role=role, policy=policy, job_log_prefix=job_log_prefix, job_log_groups=job_log_groups)
+    return GlueRole(
+        role=role,
+        policy=policy,
+        job_log_prefix=job_log_prefix,
+        job_log_groups=job_log_groups,
+        crawler_log_group=crawler_log_group,
+    )
 
 
 @dataclass

@@ -35,8 +35,8 @@ class LakeBucket(pulumi.ComponentResource):
         lifecycle: Sequence[LifecycleRule],
         noncurrent_version_expiration_days: int,
         access_log_bucket: LakeBucket | None = None,
-        policy_statements: Callable[[pulumi.Output[str]], Sequence[Statement]] = lambda _arn: (),
         server_access_log_target: bool = False,
+        policy_statements: Callable[[pulumi.Output[str]], Sequence[Statement]] = lambda _arn: (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("platform:storage:LakeBucket", name, None, opts)
@@ -49,8 +49,8 @@ class LakeBucket(pulumi.ComponentResource):
             lifecycle=lifecycle,
             noncurrent_version_expiration_days=noncurrent_version_expiration_days,
             access_log_bucket=access_log_bucket.storage if access_log_bucket is not None else None,
-            policy_statements=policy_statements,
             server_access_log_target=server_access_log_target,
+            policy_statements=policy_statements,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.bucket = self.storage.bucket

@@ -17,6 +17,7 @@ from components.eks_gitops.args import EksGitOpsArgs
 from components.eks_gitops.network import ClusterNetwork, build_network
 from components.iam import Statement, policy_document, service_trust_policy, web_identity_trust_policy
 from components.scope import Scope, component_options
+from components.vpc_guards import guard_vpc
 
 # Physical-name slug of a cluster unless the program gives another one.
 COMPONENT = "eks"
@@ -62,8 +63,14 @@ class EksGitOpsCluster(pulumi.ComponentResource):
         self.network = build_network(self._scope, self.cluster_name, args.vpc_cidr, args.nat_gateways == "perAz")
         self.cluster_key = self._scope.key(
             "cluster",
-            description=f"EKS {self.cluster_name}: envelope encryption of Kubernetes secrets and control-plane logs",
+            description=f"EKS {self.cluster_name}: envelope encryption of secrets, control-plane and VPC flow logs",
             services=["logs"],
+        )
+        self.vpc_guards = guard_vpc(
+            self._scope.with_key(self.cluster_key.arn),
+            purpose="vpc",
+            vpc_id=self.network.vpc.id,
+            retention_days=ctx.config.log_retention_days,
         )
         self.cluster_role = self._cluster_role()
         self.node_role = self._node_role()

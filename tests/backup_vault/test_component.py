@@ -511,6 +511,38 @@ def test_buckets_are_versioned_encrypted_private_and_tls_only(dev_plan: PlanGrap
         assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
+@pytest.mark.parametrize(
+    ("bucket", "log_bucket"),
+    [("backup-app-bucket", "backup-access-logs"), ("backup-app-bucket-replica", "backup-dr-access-logs")],
+)
+def test_buckets_keep_old_versions_cold_and_log_access_to_a_bucket_in_their_region(
+    dev_plan: PlanGraph, bucket: str, log_bucket: str
+) -> None:
+    bucket_id = one(dev_plan, BUCKET, bucket).id
+    lifecycle = one(dev_plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", f"{bucket}-lifecycle")
+    assert lifecycle.inputs["bucket"] == bucket_id
+    assert lifecycle.inputs["rules"] == [
+        {
+            "id": "noncurrent-versions-to-glacier-ir",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "noncurrentVersionTransitions": [{"noncurrentDays": 30, "storageClass": "GLACIER_IR"}],
+            "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7},
+        }
+    ]
+    assert "expiration" not in lifecycle.inputs["rules"][0]  # every version is kept
+    logging = one(dev_plan, "aws:s3/bucketLogging:BucketLogging", f"{bucket}-access-logging")
+    target = one(dev_plan, BUCKET, f"{log_bucket}-bucket")
+    assert (logging.inputs["bucket"], logging.inputs["targetBucket"]) == (bucket_id, target.id)
+    assert region_of(dev_plan, target) == region_of(dev_plan, one(dev_plan, BUCKET, bucket))
+    encryption = one(
+        dev_plan,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        f"{log_bucket}-encryption",
+    ).inputs["rules"]
+    assert encryption == [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]  # log delivery: SSE-S3
+
+
 # --- database ------------------------------------------------------------------------------------
 
 
@@ -549,11 +581,61 @@ def test_database_subnets_are_private_in_two_azs(prod_plan: PlanGraph) -> None:
         assert all(s.inputs["cidrBlock"].startswith(cidr) and s.inputs["mapPublicIpOnLaunch"] is False for s in subnets)
         group = one(prod_plan, "aws:ec2/securityGroup:SecurityGroup", f"{prefix}-sg").inputs
         assert group["ingress"] == [
-            {"protocol": "tcp", "fromPort": 3306, "toPort": 3306, "cidrBlocks": [f"{cidr}.0.0/16"]}
+            {
+                "description": "MySQL clients inside the database VPC",
+                "protocol": "tcp",
+                "fromPort": 3306,
+                "toPort": 3306,
+                "cidrBlocks": [f"{cidr}.0.0/16"],
+            }
         ]
         assert group["egress"] == []
     igws = [r for r in backup_resources(prod_plan) if r.type == "aws:ec2/internetGateway:InternetGateway"]
     assert igws == []
+
+
+@pytest.mark.parametrize(
+    ("instance", "prefix", "key"),
+    [("backup-db", "backup-db", "backup-primary-key-key"), ("backup-db-replica", "backup-db-dr", "backup-dr-key-key")],
+)
+def test_both_instances_take_tls_and_iam_auth_only_and_export_logs_to_encrypted_groups(
+    prod_plan: PlanGraph, instance: str, prefix: str, key: str
+) -> None:
+    db = one(prod_plan, RDS, instance)
+    inputs = db.inputs
+    assert inputs["iamDatabaseAuthenticationEnabled"] is True
+    assert inputs["multiAz"] is True  # prod: a promoted replica is as available as the primary
+    parameters = one(prod_plan, "aws:rds/parameterGroup:ParameterGroup", f"{prefix}-parameters")
+    assert inputs["parameterGroupName"] == parameters.inputs["name"]
+    assert parameters.inputs["family"] == "mysql8.0"
+    assert parameters.inputs["parameters"] == [{"name": "require_secure_transport", "value": "1"}]
+    assert region_of(prod_plan, parameters) == region_of(prod_plan, db)
+    assert inputs["enabledCloudwatchLogsExports"] == ["error", "slowquery"]
+    for log in ("error", "slowquery"):
+        group = one(prod_plan, "aws:cloudwatch/logGroup:LogGroup", f"{prefix}-{log}-logs")
+        assert group.inputs["name"] == f"/aws/rds/instance/{inputs['identifier']}/{log}"
+        assert group.inputs["kmsKeyId"] == arn_of(prod_plan, KEY, key)
+        assert group.inputs["retentionInDays"] == stack_config("prod")["platform:logRetentionDays"]
+        assert group.urn in db.depends_on  # declared before RDS would create it unencrypted
+        assert region_of(prod_plan, group) == region_of(prod_plan, db)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "key"), [("backup-db", "backup-primary-key-key"), ("backup-db-dr", "backup-dr-key-key")]
+)
+def test_both_database_vpcs_log_their_traffic_and_close_their_default_group(
+    prod_plan: PlanGraph, prefix: str, key: str
+) -> None:
+    vpc = one(prod_plan, "aws:ec2/vpc:Vpc", f"{prefix}-vpc")
+    default_group = one(prod_plan, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", f"{prefix}-default-sg")
+    assert default_group.inputs["vpcId"] == vpc.id
+    assert default_group.inputs["ingress"] == [] and default_group.inputs["egress"] == []
+    flow_log = one(prod_plan, "aws:ec2/flowLog:FlowLog", f"{prefix}-flow-logs")
+    assert flow_log.inputs["vpcId"] == vpc.id and flow_log.inputs["trafficType"] == "ALL"
+    group = one(prod_plan, "aws:cloudwatch/logGroup:LogGroup", f"{prefix}-flow-logs-logs")
+    assert flow_log.inputs["logDestination"] == group.outputs["arn"]
+    assert group.inputs["kmsKeyId"] == arn_of(prod_plan, KEY, key)
+    assert {region_of(prod_plan, r) for r in (flow_log, group, default_group)} == {region_of(prod_plan, vpc)}
 
 
 def test_no_database_without_config(dev_plan: PlanGraph) -> None:
@@ -814,3 +896,5 @@ def test_compliance_report_lands_encrypted_in_its_own_bucket(prod_plan: PlanGrap
     assert key_grant["Principal"] == {"AWS": reports_role} and key_grant["Action"] == "kms:GenerateDataKey"
     assert prod_plan.outputs["backup"]["complianceReportBucket"] == bucket.inputs["bucket"]
     assert bucket.protect is True
+    logging = one(prod_plan, "aws:s3/bucketLogging:BucketLogging", "backup-reports-access-logging")
+    assert logging.inputs["targetBucket"] == one(prod_plan, BUCKET, "backup-access-logs-bucket").id

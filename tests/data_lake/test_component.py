@@ -162,7 +162,8 @@ def test_prod_logs_bucket_access_and_protects_stateful_resources(dev_plan, prod_
     assert lifecycle(prod_plan, "access-logs")["expire-access-logs"]["expiration"] == {"days": 365}
     key_policy = statements(prod_plan.one("aws:kms/key:Key", "data-lake-data-key-key"))
     assert "AllowS3ServerAccessLogDelivery" not in key_policy
-    assert not [r for r in dev_plan.of_type("aws:s3/bucketLogging:BucketLogging") if r.name.startswith("data-lake")]
+    dev_logging = [r for r in dev_plan.of_type("aws:s3/bucketLogging:BucketLogging") if r.name.startswith("data-lake")]
+    assert len(dev_logging) == len(BUCKET_PURPOSES)
 
     stateful = [
         ("aws:s3/bucket:Bucket", "data-lake-raw-bucket"),
@@ -216,10 +217,19 @@ def test_glue_role_is_limited_to_the_lake_prefixes_database_and_logs(dev_plan):
     assert granted["UseDataKey"]["Resource"] == key_arn(dev_plan)
     # Job bookmarks are CSE-KMS encrypted: saving one needs kms:Encrypt.
     assert set(granted["UseDataKey"]["Action"]) == {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
-    assert granted["WriteJobLogs"]["Resource"] == [
+    job_groups = [
         f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws-glue/jobs/{DEV}-etl/output:*",
         f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws-glue/jobs/{DEV}-etl/error:*",
     ]
+    crawler_group = f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws-glue/crawlers-role/{DEV}-glue-{DEV}-glue:*"
+    assert granted["WriteJobLogs"]["Resource"] == job_groups
+    assert granted["WriteCrawlerLogs"]["Resource"] == crawler_group
+    assert granted["EncryptGlueLogs"] == {
+        "Sid": "EncryptGlueLogs",
+        "Effect": "Allow",
+        "Action": "logs:AssociateKmsKey",
+        "Resource": [*job_groups, crawler_group],
+    }
     listings = [
         s
         for s in policy(dev_plan.one("aws:iam/rolePolicy:RolePolicy", "data-lake-glue-policy"))["Statement"]
@@ -349,14 +359,26 @@ def test_job_specific_arguments(dev_plan):
     assert "--run-summary-key" not in sales and "--run-summary-key" not in customer
 
 
+def test_glue_encrypts_its_cloudwatch_logs_into_declared_groups_with_the_lake_key(dev_plan):
+    """The security configuration encrypts S3 output, bookmarks and CloudWatch logs; the crawlers' group, which
+    Glue names after the role and the configuration, exists first with the key and a retention."""
+    config = dev_plan.one("aws:glue/securityConfiguration:SecurityConfiguration", "data-lake-glue-security")
+    encryption = config.inputs["encryptionConfiguration"]
+    assert encryption["cloudwatchEncryption"] == {"cloudwatchEncryptionMode": "SSE-KMS", "kmsKeyArn": key_arn(dev_plan)}
+    role = dev_plan.one("aws:iam/role:Role", "data-lake-glue-role").inputs["name"]
+    group = dev_plan.one("aws:cloudwatch/logGroup:LogGroup", "data-lake-glue-crawler-logs").inputs
+    assert group["name"] == f"/aws-glue/crawlers-role/{role}-{config.inputs['name']}"
+    assert (group["kmsKeyId"], group["retentionInDays"]) == (key_arn(dev_plan), 30)
+
+
 def test_job_log_groups_have_the_configured_retention_and_key(dev_plan, prod_plan):
-    for plan, days in ((dev_plan, 30), (prod_plan, 90)):
+    for plan, days in ((dev_plan, 30), (prod_plan, 365)):  # prod keeps every log a year
         prefix = DEV if plan is dev_plan else PROD
         groups = {r.inputs["name"]: r.inputs for r in plan.of_type("aws:cloudwatch/logGroup:LogGroup")}
         for stream in ("output", "error"):
             group = groups[f"/aws-glue/jobs/{prefix}-etl/{stream}"]
             assert (group["retentionInDays"], group["kmsKeyId"]) == (days, key_arn(plan))
-        assert groups[f"/aws/lambda/{prefix}-ingestion-trigger"]["retentionInDays"] == (14 if plan is dev_plan else 30)
+        assert groups[f"/aws/lambda/{prefix}-ingestion-trigger"]["retentionInDays"] == (14 if plan is dev_plan else 365)
 
 
 def test_catalog_tables_match_what_spark_writes(dev_plan):

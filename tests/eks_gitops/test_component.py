@@ -10,6 +10,7 @@ import pytest
 from components.eks_gitops.gitops import repository_credential_fields
 from offline.mocks import ACCOUNT_ID
 from offline.runner import PlanGraph
+from tests.conftest import stack_config
 from tests.eks_gitops.plan_helpers import (
     COMPONENT_TYPE,
     custom_resource,
@@ -107,9 +108,21 @@ def test_secrets_key_rotates_and_the_cluster_role_may_use_exactly_that_key(prod_
 def test_control_plane_log_group_exists_first_with_retention_and_the_key(prod_plan: PlanGraph) -> None:
     group = prod_plan.one("aws:cloudwatch/logGroup:LogGroup", "eks-control-plane-logs")
     assert group.inputs["name"] == "/aws/eks/platform-prod-eks-cluster/cluster"
-    assert group.inputs["retentionInDays"] == 90
+    assert group.inputs["retentionInDays"] == stack_config("prod")["platform:logRetentionDays"]
     assert group.inputs["kmsKeyId"] == prod_plan.one("aws:kms/key:Key", "eks-cluster-key-key").outputs["arn"]
     assert group.urn in prod_plan.one(CLUSTER).depends_on
+
+
+def test_the_cluster_vpc_logs_its_traffic_and_closes_its_default_group(prod_plan: PlanGraph) -> None:
+    vpc_id = prod_plan.one("aws:ec2/vpc:Vpc", "eks-vpc").id
+    flow_log = prod_plan.one("aws:ec2/flowLog:FlowLog", "eks-vpc-flow-logs")
+    group = prod_plan.one("aws:cloudwatch/logGroup:LogGroup", "eks-vpc-flow-logs-logs")
+    assert (flow_log.inputs["vpcId"], flow_log.inputs["logDestination"]) == (vpc_id, group.outputs["arn"])
+    assert group.inputs["name"] == "/aws/vpc/flow-logs/platform-prod-eks-vpc"
+    assert group.inputs["kmsKeyId"] == prod_plan.one("aws:kms/key:Key", "eks-cluster-key-key").outputs["arn"]
+    default_group = prod_plan.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "eks-vpc-default-sg")
+    assert default_group.inputs["vpcId"] == vpc_id
+    assert default_group.inputs["ingress"] == [] and default_group.inputs["egress"] == []
 
 
 def test_public_endpoint_is_limited_to_the_configured_cidrs(prod_plan: PlanGraph) -> None:
