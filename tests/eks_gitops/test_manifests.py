@@ -275,6 +275,7 @@ def test_every_template_placeholder_is_filled_by_the_component() -> None:
         repo_url="git@github.com:o/r.git",
         argocd_hostname="a.example.com",
         argocd_certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+        external_dns={"hosted_zone_id": "Z0123456789ABCDEFGHIJ", "domain": "example.com"},
     )
     envs = gitops.gitops_environments(args, "dev")
     metadata = sample_metadata()
