@@ -275,7 +275,6 @@ class EksGitOpsCluster(pulumi.ComponentResource):
                 region=ctx.region,
                 vpc_id=self.network.vpc.id,
                 role_arn=self.lbc_role.arn,
-                high_availability=self._ha,
             ),
             atomic=True,
             cleanup_on_fail=True,

@@ -193,13 +193,15 @@ def controller_values(
     region: str,
     vpc_id: pulumi.Input[str],
     role_arn: pulumi.Input[str],
-    high_availability: bool,
 ) -> dict[str, Any]:
-    """Chart values: k8s/addons/aws-load-balancer-controller/values.yaml (+ values-ha.yaml)."""
-    values = render_one(
-        "addons/aws-load-balancer-controller/values.yaml",
-        {"clusterName": cluster_name, "region": region, "vpcId": vpc_id, "loadBalancerControllerRoleArn": role_arn},
+    """Chart values: k8s/addons/aws-load-balancer-controller/values.yaml with this cluster's facts, the same
+    facts the cluster-addons ApplicationSet reads from the cluster secret's annotations."""
+    return deep_merge(
+        render_one("addons/aws-load-balancer-controller/values.yaml", {}),
+        {
+            "clusterName": cluster_name,
+            "region": region,
+            "vpcId": vpc_id,
+            "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": role_arn}},
+        },
     )
-    if high_availability:
-        values = deep_merge(values, render_one("addons/aws-load-balancer-controller/values-ha.yaml", {}))
-    return values

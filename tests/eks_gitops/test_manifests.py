@@ -282,9 +282,7 @@ def test_every_template_placeholder_is_filled_by_the_component() -> None:
     documents = [
         gitops.argocd_values(args, high_availability=True),
         gitops.external_secrets_values("arn:role", high_availability=True),
-        load_balancer.controller_values(
-            cluster_name="c", region="eu-west-1", vpc_id="vpc-1", role_arn="arn:role", high_availability=True
-        ),
+        load_balancer.controller_values(cluster_name="c", region="eu-west-1", vpc_id="vpc-1", role_arn="arn:role"),
         gitops.cluster_secret_store("eu-west-1", envs),
         gitops.cluster_secret(metadata),
         gitops.app_project("u", envs),
@@ -310,6 +308,8 @@ def test_a_structured_value_cannot_be_pasted_into_text() -> None:
             {
                 "argocdDomain": "a",
                 "serverInsecure": True,
+                "localAdminEnabled": False,
+                "rbacScopes": "[groups]",
                 "appProject": "p",
                 "developerGroup": ["not", "text"],
                 "opsGroup": "o",
@@ -322,6 +322,8 @@ def test_templates_leave_argocd_and_eso_syntax_alone() -> None:
     assert placeholders(K8S_ROOT / "argocd" / "values.yaml") == {
         "argocdDomain",
         "serverInsecure",
+        "localAdminEnabled",
+        "rbacScopes",
         "appProject",
         "developerGroup",
         "opsGroup",
