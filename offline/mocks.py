@@ -370,8 +370,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "reverseDnsPrefix": "com.amazonaws",
             }, []
         if function == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            names = [f"{region}{suffix}" for suffix in "abc"]
-            return {"id": region, "names": names, "zoneIds": [f"use1-az{i}" for i in (1, 2, 3)]}, []
+            # Zone ids follow the region's short code (us-east-1 -> use1-az<n>); us-east-1 has six zones.
+            area, direction, number = region.split("-")[-3:]
+            count = 6 if region == "us-east-1" else 3
+            names = [f"{region}{suffix}" for suffix in "abcdef"[:count]]
+            zone_ids = [f"{area}{direction[0]}{number}-az{i}" for i in range(1, count + 1)]
+            return {"id": region, "names": names, "zoneIds": zone_ids}, []
         raise NotImplementedError(
             f"offline mocks do not answer the provider call {function!r}: add it to offline/mocks.py"
         )

@@ -11,6 +11,20 @@ import pulumi_aws as aws
 from components.context import StackContext
 
 AZ_COUNT = 3
+# Zones (by id: names differ between accounts) where EKS refuses cluster subnets (EKS user guide, "VPC and
+# subnet requirements").
+EKS_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
+
+
+def eks_zone_ids(zone_ids: list[str], count: int = AZ_COUNT) -> list[str]:
+    """The first `count` zone ids of the region that EKS supports, in a stable order."""
+    supported = sorted(z for z in zone_ids if z not in EKS_UNSUPPORTED_ZONE_IDS)
+    if len(supported) < count:
+        raise ValueError(
+            f"the region offers {len(supported)} availability zones EKS supports ({supported}); "
+            f"the cluster network needs {count}"
+        )
+    return supported[:count]
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,7 @@ def build_network(
     """VPC, subnets with the ELB / karpenter discovery tags, internet gateway, NAT gateway(s) and routes."""
     child = pulumi.ResourceOptions(parent=parent)
     zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOptions(parent=parent))
+    zone_ids = zones.zone_ids.apply(eks_zone_ids)
     cluster_tag = {f"kubernetes.io/cluster/{cluster_name}": "shared"}
     vpc = aws.ec2.Vpc(
         "eks-vpc",
@@ -75,12 +90,12 @@ def build_network(
     public_subnets: list[aws.ec2.Subnet] = []
     private_subnets: list[aws.ec2.Subnet] = []
     for index, cidrs in enumerate(plan_subnets(vpc_cidr)):
-        zone = zones.names.apply(lambda names, i=index: names[i])
+        zone_id = zone_ids.apply(lambda ids, i=index: ids[i])
         public = aws.ec2.Subnet(
             f"eks-public-{index}",
             vpc_id=vpc.id,
             cidr_block=cidrs.public,
-            availability_zone=zone,
+            availability_zone_id=zone_id,
             # Only load balancers and NAT gateways live here and get their addresses from their service.
             map_public_ip_on_launch=False,
             tags={**cluster_tag, "Name": ctx.name("eks", f"public-{index}"), "kubernetes.io/role/elb": "1"},
@@ -90,7 +105,7 @@ def build_network(
             f"eks-private-{index}",
             vpc_id=vpc.id,
             cidr_block=cidrs.private,
-            availability_zone=zone,
+            availability_zone_id=zone_id,
             tags={
                 **cluster_tag,
                 "Name": ctx.name("eks", f"private-{index}"),

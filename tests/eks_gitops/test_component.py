@@ -46,8 +46,8 @@ def test_vpc_spans_three_azs_with_public_and_private_subnets(stack: str, request
     plan = request.getfixturevalue(f"{stack}_plan")
     public, private = subnets(plan, "public"), subnets(plan, "private")
     assert len(public) == len(private) == 3
-    assert len({s.inputs["availabilityZone"] for s in private}) == 3
-    assert {s.inputs["availabilityZone"] for s in public} == {s.inputs["availabilityZone"] for s in private}
+    assert len({s.inputs["availabilityZoneId"] for s in private}) == 3
+    assert [s.inputs["availabilityZoneId"] for s in public] == [s.inputs["availabilityZoneId"] for s in private]
     cluster = plan.one(CLUSTER).inputs["name"]
     for subnet in public:
         assert subnet.inputs["tags"]["kubernetes.io/role/elb"] == "1"
@@ -56,6 +56,20 @@ def test_vpc_spans_three_azs_with_public_and_private_subnets(stack: str, request
         assert subnet.inputs["tags"]["kubernetes.io/role/internal-elb"] == "1"
         assert subnet.inputs["tags"]["karpenter.sh/discovery"] == cluster
         assert subnet.inputs["tags"][f"kubernetes.io/cluster/{cluster}"] == "shared"
+
+
+def test_subnets_are_placed_by_zone_id_skipping_zones_eks_refuses(prod_plan: PlanGraph, dev_plan: PlanGraph) -> None:
+    # us-east-1 offers use1-az1..az6; EKS refuses cluster subnets in use1-az3.
+    assert [s.inputs["availabilityZoneId"] for s in subnets(prod_plan, "private")] == [
+        "use1-az1",
+        "use1-az2",
+        "use1-az4",
+    ]
+    assert [s.inputs["availabilityZoneId"] for s in subnets(dev_plan, "private")] == [
+        "euw1-az1",
+        "euw1-az2",
+        "euw1-az3",
+    ]
 
 
 def test_dev_has_one_nat_gateway_shared_by_every_private_subnet(dev_plan: PlanGraph) -> None:
