@@ -18,9 +18,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components.eks_gitops import gitops, load_balancer
+from components.eks_gitops import gitops, load_balancer, registry
 from components.eks_gitops.args import EksGitOpsArgs, KubernetesVersion
 from components.eks_gitops.manifests import K8S_ROOT, OVERLAYS, TemplateError, placeholders, render, render_one
+from offline.mocks import ACCOUNT_ID
+from tests.conftest import stack_config
 
 ENVIRONMENTS = {"dev": "development", "staging": "staging", "prod": "production"}
 CLUSTER_VERSION = f"{EksGitOpsArgs().kubernetes_version}.0"
@@ -136,19 +138,22 @@ def test_replicas_per_environment(rendered) -> None:
     assert deployment["spec"]["replicas"] == {"dev": 1, "staging": 2, "prod": 5}[env]
 
 
-def test_images_come_from_the_registry_and_never_float(rendered) -> None:
-    _, objects = rendered
+def test_images_come_from_the_stacks_ecr_repository_and_never_float(rendered) -> None:
+    """Each overlay pulls from the repository its environment's stack creates (components/eks_gitops/registry.py)."""
+    env, objects = rendered
+    region = stack_config(env)["aws:region"]
+    repository = registry.repository_url(ACCOUNT_ID, region, registry.repository_name("platform", env))
     for name, spec in pod_specs(objects):
         for container in spec["containers"]:
             image = container["image"]
-            assert image.startswith("123456789012.dkr.ecr.us-east-1.amazonaws.com/api-service"), name
+            assert re.fullmatch(rf"{re.escape(repository)}[:@].+", image), (name, image)
             assert not image.endswith(":latest") and ("@" in image or ":" in image.rsplit("/", 1)[1]), image
 
 
 def test_prod_image_is_pinned_by_digest() -> None:
     images = {c["image"] for _, spec in pod_specs(overlay("prod")) for c in spec["containers"]}
     assert len(images) == 1
-    assert re.fullmatch(r".+/api-service@sha256:[0-9a-f]{64}", images.pop())
+    assert re.fullmatch(r".+/platform-prod-eks-api-service@sha256:[0-9a-f]{64}", images.pop())
 
 
 def test_environment_label_on_every_object(rendered) -> None:
