@@ -253,3 +253,59 @@ def test_external_dns_values_match_the_charts_schema() -> None:
     jsonschema.Draft7Validator(schema).validate(values)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft7Validator(schema).validate({**values, "policy": "delete-everything"})
+
+
+# --- ArgoCD login ---------------------------------------------------------------------------------------
+
+OIDC = {
+    "name": "IAM Identity Center",
+    "issuer": "https://login.platform.example.com",
+    "client_id": "argocd-prod",
+    "client_secret_name": "argocd/oidc",
+    "groups_claim": "groups",
+}
+
+
+def test_sso_replaces_the_local_admin_and_its_secret_is_a_reference() -> None:
+    args = EksGitOpsArgs(repo_url=REPO, argocd_oidc=OIDC)
+    cm = gitops.argocd_values(args, high_availability=True)["configs"]["cm"]
+    assert cm["admin.enabled"] is False
+    oidc = yaml.safe_load(cm["oidc.config"])
+    assert oidc == {
+        "name": "IAM Identity Center",
+        "issuer": "https://login.platform.example.com",
+        "clientID": "argocd-prod",
+        "clientSecret": "$argocd-oidc:clientSecret",
+        "requestedScopes": ["openid", "profile", "email", "groups"],
+        "requestedIDTokenClaims": {"groups": {"essential": True}},
+    }
+    rbac = gitops.argocd_values(args, high_availability=True)["configs"]["rbac"]
+    assert rbac["scopes"] == "[groups]"
+    assert "g, ops-team, role:ops" in rbac["policy.csv"]
+
+
+def test_without_sso_the_local_admin_stays_and_no_oidc_config_is_written() -> None:
+    cm = gitops.argocd_values(ARGS, high_availability=False)["configs"]["cm"]
+    assert cm == {"admin.enabled": True}
+
+
+def test_oidc_client_secret_reaches_argocd_through_eso() -> None:
+    oidc = EksGitOpsArgs(repo_url=REPO, argocd_oidc=OIDC).argocd_oidc
+    secret = gitops.oidc_external_secret("platform/prod/", oidc)
+    assert secret["apiVersion"] == "external-secrets.io/v1"
+    assert secret["metadata"] == {"name": gitops.OIDC_SECRET, "namespace": "argocd"}
+    assert secret["spec"]["data"] == [
+        {"secretKey": "clientSecret", "remoteRef": {"key": "platform/prod/argocd/oidc", "property": "clientSecret"}}
+    ]
+    # ArgoCD only resolves `$<secret>:<key>` from Secrets labelled as part of ArgoCD.
+    assert secret["spec"]["target"]["template"]["metadata"]["labels"] == {"app.kubernetes.io/part-of": "argocd"}
+
+
+def test_cluster_secret_labels_external_dns_only_where_it_is_configured() -> None:
+    assert cluster_secret(with_dns=False)["metadata"]["labels"]["enable_external_dns"] == "false"
+    assert cluster_secret(with_dns=False)["metadata"]["annotations"]["external_dns_iam_role_arn"] == ""
+    with_dns = cluster_secret(with_dns=True)["metadata"]
+    assert with_dns["labels"]["enable_external_dns"] == "true"
+    assert with_dns["annotations"]["external_dns_hosted_zone_id"] == "Z0123456789ABCDEFGHIJ"
+    with pytest.raises(ValueError, match="both its hosted zone and its role"):
+        gitops.cluster_secret(dataclasses.replace(sample_metadata(), external_dns_role_arn=DNS_ROLE))

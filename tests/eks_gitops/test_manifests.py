@@ -275,6 +275,22 @@ def sample_metadata() -> gitops.ClusterMetadata:
     )
 
 
+OIDC_SAMPLE = {"issuer": "https://login.example.com", "client_id": "argocd", "client_secret_name": "argocd/oidc"}
+TEMPLATES_APPLIED_BY_THE_COMPONENT = {
+    "argocd/values.yaml",
+    "argocd/cluster-secret.yaml",
+    "argocd/appproject.yaml",
+    "argocd/applicationset.yaml",
+    "argocd/repository-externalsecret.yaml",
+    "argocd/notifications-externalsecret.yaml",
+    "argocd/oidc-externalsecret.yaml",
+    "addons/external-secrets/values.yaml",
+    "addons/external-secrets/cluster-secret-store.yaml",
+    "addons/appproject.yaml",
+    "addons/applicationset.yaml",
+}
+
+
 def test_every_template_placeholder_is_filled_by_the_component() -> None:
     args = EksGitOpsArgs(
         repo_url="git@github.com:o/r.git",
@@ -294,7 +310,12 @@ def test_every_template_placeholder_is_filled_by_the_component() -> None:
         gitops.application_set("u", "main", envs),
         gitops.repository_external_secret("u", "p/"),
         gitops.notifications_external_secret("p/"),
+        gitops.oidc_external_secret("p/", EksGitOpsArgs(argocd_oidc=OIDC_SAMPLE).argocd_oidc),
+        gitops.addons_app_project("u"),
+        gitops.addons_application_set(args, "u"),
     ]
+    rendered = {path.relative_to(K8S_ROOT).as_posix() for path in K8S_ROOT.glob("*/**/*.yaml") if placeholders(path)}
+    assert rendered <= TEMPLATES_APPLIED_BY_THE_COMPONENT
     for document in documents:
         assert "${" not in yaml.safe_dump(document)
 
