@@ -338,11 +338,17 @@ class EksGitOpsArgs(ComponentConfig):
             return [f"spotInstanceTypes {self.spot_instance_types} are set but nodeCapacityType is ON_DEMAND"]
         return []
 
-    def environment_problems(self, *, is_prod: bool) -> list[str]:
-        """Rules that depend on the stack's environment: production must be reachable and need no local logins."""
+    def stack_problems(self, *, is_prod: bool) -> list[str]:
+        """Rules checked when the cluster is built: what the deployer needs, and what production demands
+        (reachable by real runners, SSO the only ArgoCD login)."""
+        problems = []
+        if self.in_vpc_deployer.enabled and self.access.deploy_role_arn is None:
+            problems.append(
+                "eks.inVpcDeployer: the deployer runs `pulumi up` as eks.access.deployRoleArn, which is not set"
+            )
         if not is_prod:
-            return []
-        problems = [
+            return problems
+        problems += [
             f"eks.publicAccessCidrs: {cidr} {why}; list the deploy runners' real egress CIDRs or use "
             "eks.inVpcDeployer with a private endpoint"
             for cidr in self.public_access_cidrs
@@ -352,12 +358,12 @@ class EksGitOpsArgs(ComponentConfig):
             problems.append("eks.argocdOidc: required in prod (SSO is the only ArgoCD login there)")
         if self.argocd_local_admin:
             problems.append("eks.argocdLocalAdmin: true is refused in prod; log in through eks.argocdOidc")
-        if self.access.deploy_role_arn is None:
+        if self.access.deploy_role_arn is None and not self.in_vpc_deployer.enabled:
             problems.append("eks.access.deployRoleArn: required in prod (the role that runs `pulumi up`)")
         return problems
 
-    def check_environment(self, *, is_prod: bool) -> None:
-        problems = self.environment_problems(is_prod=is_prod)
+    def check_stack(self, *, is_prod: bool) -> None:
+        problems = self.stack_problems(is_prod=is_prod)
         if problems:
             raise ValueError("; ".join(problems))
 

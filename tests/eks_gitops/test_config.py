@@ -129,7 +129,7 @@ def prod_problems(overrides: dict) -> list[str]:
     """Environment rules (production only) on the prod stack file with `overrides` merged in."""
     config = merge_config(stack_config("prod"), {"platform:eks": overrides})
     parsed = parse_stack_config(flatten_config(config), project="platform", stack="prod")
-    return parsed.eks.environment_problems(is_prod=parsed.is_prod)
+    return parsed.eks.stack_problems(is_prod=parsed.is_prod)
 
 
 def test_a_private_only_endpoint_without_an_in_vpc_deployer_is_rejected() -> None:
@@ -150,14 +150,30 @@ def test_real_runner_ranges_are_accepted_in_prod_and_example_ranges_in_dev() -> 
     assert prod_problems({"endpointPublicAccess": True, "publicAccessCidrs": ["4.175.114.0/24"]}) == []
     config = parse_stack_config(flatten_config(stack_config("dev")), project="platform", stack="dev")
     assert config.eks.public_access_cidrs == ["198.51.100.0/24"]
-    assert config.eks.environment_problems(is_prod=False) == []
+    assert config.eks.stack_problems(is_prod=False) == []
 
 
 def test_prod_needs_sso_a_deploy_role_and_no_local_admin() -> None:
     assert prod_problems({"argocdOidc": None, "argocdLocalAdmin": True, "access": {"deployRoleArn": None}}) == [
+        "eks.inVpcDeployer: the deployer runs `pulumi up` as eks.access.deployRoleArn, which is not set",
         "eks.argocdOidc: required in prod (SSO is the only ArgoCD login there)",
         "eks.argocdLocalAdmin: true is refused in prod; log in through eks.argocdOidc",
-        "eks.access.deployRoleArn: required in prod (the role that runs `pulumi up`)",
+    ]
+    public = {
+        "endpointPublicAccess": True,
+        "publicAccessCidrs": ["4.175.114.0/24"],
+        "inVpcDeployer": {"enabled": False},
+    }
+    assert prod_problems({**public, "access": {"deployRoleArn": None}}) == [
+        "eks.access.deployRoleArn: required in prod (the role that runs `pulumi up`)"
+    ]
+
+
+def test_the_in_vpc_deployer_needs_the_role_it_deploys_as_in_every_environment() -> None:
+    config = merge_config(stack_config("dev"), {"platform:eks": {"access": {"deployRoleArn": None}}})
+    parsed = parse_stack_config(flatten_config(config), project="platform", stack="dev")
+    assert parsed.eks.stack_problems(is_prod=False) == [
+        "eks.inVpcDeployer: the deployer runs `pulumi up` as eks.access.deployRoleArn, which is not set"
     ]
 
 
