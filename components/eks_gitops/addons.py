@@ -85,40 +85,45 @@ def ebs_csi_role(
     return role
 
 
-@dataclass(frozen=True)
-class ManagedAddons:
-    before_nodes: list[aws.eks.Addon]
-    after_nodes: list[aws.eks.Addon]
+def _addon(
+    name: str,
+    cluster_name: pulumi.Input[str],
+    spec: AddonSpec,
+    opts: pulumi.ResourceOptions,
+    pod_identity: list[aws.eks.AddonPodIdentityAssociationArgs] | None = None,
+) -> aws.eks.Addon:
+    return aws.eks.Addon(
+        f"{name}-addon-{spec.addon_name}",
+        cluster_name=cluster_name,
+        addon_name=spec.addon_name,
+        addon_version=spec.version,
+        resolve_conflicts_on_create="OVERWRITE",
+        resolve_conflicts_on_update="OVERWRITE",
+        pod_identity_associations=pod_identity,
+        opts=opts,
+    )
 
 
-def create_addons(
+def node_addons(
+    name: str, cluster_name: pulumi.Input[str], versions: AddonVersions, opts: pulumi.ResourceOptions
+) -> list[aws.eks.Addon]:
+    """The add-ons nodes need to become Ready: create them before the node group."""
+    return [_addon(name, cluster_name, spec, opts) for spec in addon_specs(versions) if spec.before_nodes]
+
+
+def workload_addons(
     name: str,
     cluster_name: pulumi.Input[str],
     versions: AddonVersions,
     ebs_csi_role_arn: pulumi.Input[str],
-    *,
     opts: pulumi.ResourceOptions,
-    after_nodes: list[pulumi.Resource],
-) -> ManagedAddons:
-    """Every managed add-on; those that need nodes wait for `after_nodes` (the node group) and the Pod
-    Identity agent."""
-    before: list[aws.eks.Addon] = []
-    after: list[aws.eks.Addon] = []
-    for spec in addon_specs(versions):
-        wait_for = [] if spec.before_nodes else [*after_nodes, *before]
-        ebs_identity = aws.eks.AddonPodIdentityAssociationArgs(
-            role_arn=ebs_csi_role_arn, service_account=EBS_CSI_SERVICE_ACCOUNT
-        )
-        pod_identity = [ebs_identity] if spec.addon_name == "aws-ebs-csi-driver" else None
-        addon = aws.eks.Addon(
-            f"{name}-addon-{spec.addon_name}",
-            cluster_name=cluster_name,
-            addon_name=spec.addon_name,
-            addon_version=spec.version,
-            resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE",
-            pod_identity_associations=pod_identity,
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=wait_for)),
-        )
-        (before if spec.before_nodes else after).append(addon)
-    return ManagedAddons(before, after)
+) -> list[aws.eks.Addon]:
+    """The add-ons that run as Deployments: `opts` must make them wait for the nodes and the Pod Identity agent."""
+    ebs_identity = [
+        aws.eks.AddonPodIdentityAssociationArgs(role_arn=ebs_csi_role_arn, service_account=EBS_CSI_SERVICE_ACCOUNT)
+    ]
+    return [
+        _addon(name, cluster_name, spec, opts, ebs_identity if spec.addon_name == "aws-ebs-csi-driver" else None)
+        for spec in addon_specs(versions)
+        if not spec.before_nodes
+    ]

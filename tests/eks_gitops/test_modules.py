@@ -41,6 +41,7 @@ def modules_program() -> None:
     cluster_arn = f"arn:aws:eks:{ctx.region}:{ACCOUNT_ID}:cluster/{cluster_name}"
     access.create_access_entries(name, cluster_name, ctx.partition, args.access, opts)
     ebs_role = addons.ebs_csi_role(name, ctx, cluster_arn, opts)
+    early = addons.node_addons(name, cluster_name, args.addon_versions, opts)
     cluster = eks.Cluster(
         f"{name}-cluster", name=cluster_name, skip_default_node_group=True, **addons.PULUMI_EKS_ADDONS_OFF
     )
@@ -54,7 +55,13 @@ def modules_program() -> None:
         subnet_ids=[pulumi.Output.from_input(s) for s in SUBNETS],
         opts=opts,
     )
-    addons.create_addons(name, cluster_name, args.addon_versions, ebs_role.arn, opts=opts, after_nodes=[group])
+    addons.workload_addons(
+        name,
+        cluster_name,
+        args.addon_versions,
+        ebs_role.arn,
+        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[group, *early])),
+    )
     specs = secrets.required_secrets(args, args.repo_url or "")
     made = secrets.create_secrets(name, ctx, f"platform/{ctx.stack}/", specs, KEY_ARN, opts)
     if args.external_dns:
