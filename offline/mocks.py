@@ -216,6 +216,23 @@ def _s3_object(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str
     return key, {"key": key, "versionId": short_hash(logical, key, length=32), "etag": short_hash(key, length=32)}
 
 
+def _ecr_repository(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
+    name = _physical_name(logical, inputs)
+    return name, {
+        "name": name,
+        "arn": where.arn("ecr", f"repository/{name}"),
+        "registryId": where.account,
+        "repositoryUrl": f"{where.account}.dkr.ecr.{where.region}.amazonaws.com/{name}",
+    }
+
+
+def _secret(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
+    """Secrets Manager appends six random characters to a secret's name in its ARN (the id is the ARN)."""
+    name = _physical_name(logical, inputs)
+    arn = where.arn("secretsmanager", f"secret:{name}-{short_hash(name, length=6)}")
+    return arn, {"name": name, "arn": arn}
+
+
 def _eks_cluster(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
     """Outputs of the `eks:index:Cluster` multi-language component."""
     name = inputs.get("name") or f"{logical}-eksCluster-{short_hash(logical, length=7)}"
@@ -308,6 +325,9 @@ OUTPUT_BUILDERS: dict[str, OutputBuilder] = {
     "aws:ec2/securityGroup:SecurityGroup": _prefixed_id("sg"),
     "aws:ec2/launchTemplate:LaunchTemplate": _prefixed_id("lt", lambda i, _in, _w: {"latestVersion": 1}),
     "aws:ec2/vpcEndpoint:VpcEndpoint": _prefixed_id("vpce"),
+    "aws:ecr/repository:Repository": _ecr_repository,
+    "aws:secretsmanager/secret:Secret": _secret,
+    "aws:codebuild/project:Project": _named("codebuild", "project/{name}"),
     "eks:index:Cluster": _eks_cluster,
 }
 

@@ -341,3 +341,12 @@ def test_zones_eks_refuses_are_skipped_and_too_few_zones_fail_clearly() -> None:
         ValueError, match=r"offers 2 availability zones EKS supports \(\['cac1-az1', 'cac1-az2'\]\); .* needs 3"
     ):
         network.eks_zone_ids(["cac1-az1", "cac1-az2", "cac1-az3"])
+
+
+def test_mocks_answer_like_ecr_and_secrets_manager(plan: PlanGraph) -> None:
+    repo = plan.one("aws:ecr/repository:Repository")
+    region = plan_region(plan)
+    name = f"platform-{plan.stack}-eks-api-service"
+    assert repo.outputs["repositoryUrl"] == registry.repository_url(ACCOUNT_ID, region, name)
+    for secret in plan.of_type("aws:secretsmanager/secret:Secret"):
+        assert secret.id.startswith(f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{secret.inputs['name']}-")
