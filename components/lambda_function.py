@@ -45,10 +45,11 @@ def handler_archive(module: str, include: Sequence[str] = ()) -> pulumi.AssetArc
 class FunctionSpec:
     """What differs between our functions; everything else is the platform's standard."""
 
-    component: str
     purpose: str
     module: str
     description: str
+    # The physical-name slug of the owning component; Scope.function() fills it in.
+    component: str = ""
     statements: Sequence[Statement] = ()
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     include: Sequence[str] = ()
@@ -76,6 +77,8 @@ class PythonFunction(pulumi.ComponentResource):
     ) -> None:
         super().__init__("platform:compute:PythonFunction", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        if not spec.component:
+            raise ValueError(f"{name}: FunctionSpec.component (the owning component's slug) is empty")
         function_name = ctx.name(spec.component, spec.purpose, service="lambda")
         log_group_name = f"/aws/lambda/{function_name}"
         self.log_group = aws.cloudwatch.LogGroup(

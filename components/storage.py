@@ -84,13 +84,16 @@ class SecureBucket:
         force_destroy_outside_prod: bool = True,
         tags: Mapping[str, str] | None = None,
         names: BucketNames = BucketNames(),
+        region: str | None = None,
     ) -> None:
         """`noncurrent_version_expiration_days` adds the housekeeping rule (old versions expire, incomplete
         multipart uploads are aborted); without it and without `lifecycle` no lifecycle configuration
-        is made. `force_destroy_outside_prod` lets dev/staging stacks delete non-empty buckets."""
+        is made. `force_destroy_outside_prod` lets dev/staging stacks delete non-empty buckets. `region` is
+        where the bucket lives (the provider in `opts` decides it; the name carries it), the primary region
+        unless given."""
         self.bucket = aws.s3.Bucket(
             f"{name}{names.bucket}",
-            bucket=ctx.name(component, purpose, service="s3"),
+            bucket=ctx.bucket_name(component, purpose, region=region),
             force_destroy=(not ctx.is_prod) if force_destroy_outside_prod else None,
             tags=dict(tags) if tags is not None else None,
             opts=ctx.stateful(opts),

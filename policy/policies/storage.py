@@ -48,9 +48,11 @@ PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls
 PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read")
 
 # Buckets named for these purposes hold derived, re-creatable output: no versioning required.
-SCRATCH_PURPOSES = re.compile(r"-(athena-)?results$")
+# Bucket names end in `-<purpose>`, then (components' buckets) `-<account id>-<region>`.
+_GLOBAL_SUFFIX = r"(-\d{12}-[a-z]{2}(-[a-z]+)+-\d+)?$"
+SCRATCH_PURPOSES = re.compile(r"-(athena-)?results" + _GLOBAL_SUFFIX)
 # Buckets whose objects must age out or move to colder storage.
-LIFECYCLE_PURPOSES = re.compile(r"-(raw|(athena-)?results)$")
+LIFECYCLE_PURPOSES = re.compile(r"-(raw|(athena-)?results)" + _GLOBAL_SUFFIX)
 
 
 def _sse_rule_problems(rules: Any, where: str) -> Iterator[str]:

@@ -78,7 +78,9 @@ def of_bucket(plan: PlanGraph, type_token: str, bucket: str) -> list[str]:
 
 def test_bucket_is_named_per_component_protected_in_prod_and_force_destroyed_elsewhere(storage_plan) -> None:
     data = storage_plan.one(BUCKET, "demo-data-bucket")
-    assert data.inputs["bucket"] == f"platform-{storage_plan.stack}-demo-data"
+    region = {"dev": "eu-west-1", "prod": "us-east-1"}[storage_plan.stack]
+    # S3 names are global: the account id and region keep two accounts' stacks apart.
+    assert data.inputs["bucket"] == f"platform-{storage_plan.stack}-demo-data-123456789012-{region}"
     assert data.inputs["forceDestroy"] is (storage_plan.stack != "prod")
     assert {b.protect for b in storage_plan.of_type(BUCKET)} == {storage_plan.stack == "prod"}
 

@@ -86,7 +86,7 @@ _real_run_program = runner.run_program
 
 def run_program(stack, config, **kwargs):
     graph = _real_run_program(stack, config, **kwargs)
-    table = graph.one("aws:dynamodb/table:Table", "featurestore-features")
+    table = graph.one("aws:dynamodb/table:Table", "feature-store-features")
     return mutated(graph, table, set_path("pointInTimeRecovery.enabled", False))
 
 
@@ -118,5 +118,5 @@ def test_make_plan_exits_non_zero_on_a_mandatory_violation(tmp_path: Path) -> No
     result = _make_plan({**os.environ, "PYTHONPATH": str(tmp_path)})
     assert result.returncode != 0
     assert re.search(r"^plan prod: \d+ resources, 1 policy violations$", result.stdout, re.M), result.stderr
-    at = result.stdout.index("  aws:dynamodb/table:Table featurestore-features\n")
+    at = result.stdout.index("  aws:dynamodb/table:Table feature-store-features\n")
     assert result.stdout[at:].splitlines()[1] == "    [mandatory] dynamodb-point-in-time-recovery"

@@ -379,7 +379,7 @@ CASES = [
     ),
     Case(
         "k8s-no-key-material-in-secrets",
-        "argocd-in-cluster",
+        "eks-argocd-in-cluster",
         set_path(
             "stringData",
             {"sshPrivateKey": FAKE_SSH_KEY},
@@ -389,20 +389,20 @@ CASES = [
     ),
     Case(
         "k8s-no-key-material-in-secrets",
-        "argocd-in-cluster",
+        "eks-argocd-in-cluster",
         set_path("data", {"identity": base64.b64encode(b"-----BEGIN RSA PRIVATE KEY-----\nMIIE\n").decode()}),
         "'identity'",
         plan="prod_plan",
     ),
     Case(
         "k8s-no-key-material-in-secrets",
-        "argocd-in-cluster",
+        "eks-argocd-in-cluster",
         set_path("type", "kubernetes.io/tls"),
         "kubernetes.io/tls",
         plan="prod_plan",
     ),
-    Case("helm-chart-version-pinned", "argocd", set_path("version", "^9.5.0"), "'^9.5.0'", plan="prod_plan"),
-    Case("helm-chart-version-pinned", "external-secrets", remove("version"), "None", plan="prod_plan"),
+    Case("helm-chart-version-pinned", "eks-argocd", set_path("version", "^9.5.0"), "'^9.5.0'", plan="prod_plan"),
+    Case("helm-chart-version-pinned", "eks-external-secrets", remove("version"), "None", plan="prod_plan"),
     # Backup
     Case("backup-vault-customer-key", "guard-vault", remove("kmsKeyArn"), "no KMS key"),
     Case(
