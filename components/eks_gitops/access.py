@@ -7,12 +7,14 @@ fails, so the deploy role gets its own only when another principal created the c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.eks_gitops.args import AccessPolicy, ClusterAccessArgs
+from components.scope import Scope
 
 POLICY_NAMES: dict[AccessPolicy, str] = {
     "clusterAdmin": "AmazonEKSClusterAdminPolicy",
@@ -58,33 +60,33 @@ class ClusterAccess:
 
 
 def create_access_entries(
-    name: str,
+    scope: Scope,
     cluster_name: pulumi.Input[str],
-    partition: pulumi.Input[str],
     access: ClusterAccessArgs,
-    opts: pulumi.ResourceOptions,
+    depends_on: Sequence[pulumi.Resource] = (),
 ) -> list[ClusterAccess]:
-    """An access entry and its policy association per grant."""
+    """An access entry and its policy association per grant (after the cluster: `depends_on`)."""
+    opts = scope.opts(depends_on=list(depends_on))
     created = []
     for grant in grants(access):
         entry = aws.eks.AccessEntry(
-            f"{name}-access-{grant.purpose}",
+            scope.child(f"access-{grant.purpose}"),
             cluster_name=cluster_name,
             principal_arn=grant.principal_arn,
             type="STANDARD",
             opts=opts,
         )
-        scope = (
+        access_scope = (
             aws.eks.AccessPolicyAssociationAccessScopeArgs(type="namespace", namespaces=list(grant.namespaces))
             if grant.namespaces
             else aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster")
         )
         association = aws.eks.AccessPolicyAssociation(
-            f"{name}-access-{grant.purpose}",
+            scope.child(f"access-{grant.purpose}"),
             cluster_name=cluster_name,
             principal_arn=entry.principal_arn,
-            policy_arn=policy_arn(partition, grant.policy),
-            access_scope=scope,
+            policy_arn=policy_arn(scope.ctx.partition, grant.policy),
+            access_scope=access_scope,
             opts=opts,
         )
         created.append(ClusterAccess(entry, association))

@@ -8,14 +8,15 @@ add-ons take them over (`OVERWRITE`), and the pinned version in config wins on e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 
-from components.context import StackContext
 from components.eks_gitops.args import AddonVersions
+from components.scope import Scope
 
 PULUMI_EKS_ADDONS_OFF = {
     "use_default_vpc_cni": True,
@@ -66,64 +67,63 @@ def pod_identity_trust_policy(account_id: pulumi.Input[str], cluster_arn: pulumi
     )
 
 
-def ebs_csi_role(
-    name: str, ctx: StackContext, cluster_arn: pulumi.Input[str], opts: pulumi.ResourceOptions
-) -> aws.iam.Role:
+def ebs_csi_role(scope: Scope, cluster_arn: pulumi.Input[str]) -> aws.iam.Role:
     """The EBS CSI controller's role (through Pod Identity) with AWS's policy for the driver."""
+    ctx = scope.ctx
     role = aws.iam.Role(
-        f"{name}-ebs-csi-role",
-        name=ctx.name("eks", "ebs-csi", service="iam"),
+        scope.child("ebs-csi-role"),
+        name=scope.physical("ebs-csi", service="iam"),
         assume_role_policy=pod_identity_trust_policy(ctx.account_id, cluster_arn),
-        opts=opts,
+        opts=scope.opts(),
     )
     aws.iam.RolePolicyAttachment(
-        f"{name}-ebs-csi-policy",
+        scope.child("ebs-csi-policy"),
         role=role.name,
         policy_arn=pulumi.Output.concat("arn:", ctx.partition, ":iam::aws:policy/", EBS_CSI_POLICY),
-        opts=opts,
+        opts=scope.opts(),
     )
     return role
 
 
 def _addon(
-    name: str,
+    scope: Scope,
     cluster_name: pulumi.Input[str],
     spec: AddonSpec,
-    opts: pulumi.ResourceOptions,
+    depends_on: Sequence[pulumi.Resource],
     pod_identity: list[aws.eks.AddonPodIdentityAssociationArgs] | None = None,
 ) -> aws.eks.Addon:
     return aws.eks.Addon(
-        f"{name}-addon-{spec.addon_name}",
+        scope.child(f"addon-{spec.addon_name}"),
         cluster_name=cluster_name,
         addon_name=spec.addon_name,
         addon_version=spec.version,
         resolve_conflicts_on_create="OVERWRITE",
         resolve_conflicts_on_update="OVERWRITE",
         pod_identity_associations=pod_identity,
-        opts=opts,
+        opts=scope.opts(depends_on=list(depends_on)),
     )
 
 
 def node_addons(
-    name: str, cluster_name: pulumi.Input[str], versions: AddonVersions, opts: pulumi.ResourceOptions
+    scope: Scope, cluster_name: pulumi.Input[str], versions: AddonVersions, depends_on: Sequence[pulumi.Resource]
 ) -> list[aws.eks.Addon]:
-    """The add-ons nodes need to become Ready: create them before the node group."""
-    return [_addon(name, cluster_name, spec, opts) for spec in addon_specs(versions) if spec.before_nodes]
+    """The add-ons nodes need to become Ready: create them after the cluster, before the node group."""
+    return [_addon(scope, cluster_name, spec, depends_on) for spec in addon_specs(versions) if spec.before_nodes]
 
 
 def workload_addons(
-    name: str,
+    scope: Scope,
     cluster_name: pulumi.Input[str],
     versions: AddonVersions,
     ebs_csi_role_arn: pulumi.Input[str],
-    opts: pulumi.ResourceOptions,
+    depends_on: Sequence[pulumi.Resource],
 ) -> list[aws.eks.Addon]:
-    """The add-ons that run as Deployments: `opts` must make them wait for the nodes and the Pod Identity agent."""
+    """The add-ons that run as Deployments: `depends_on` must hold the node group and the node add-ons."""
     ebs_identity = [
         aws.eks.AddonPodIdentityAssociationArgs(role_arn=ebs_csi_role_arn, service_account=EBS_CSI_SERVICE_ACCOUNT)
     ]
     return [
-        _addon(name, cluster_name, spec, opts, ebs_identity if spec.addon_name == "aws-ebs-csi-driver" else None)
+        _addon(scope, cluster_name, spec, depends_on, ebs_identity if spec.addon_name == "aws-ebs-csi-driver" else None)
         for spec in addon_specs(versions)
         if not spec.before_nodes
     ]

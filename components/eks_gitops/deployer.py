@@ -19,6 +19,7 @@ import yaml
 from components.context import StackContext
 from components.eks_gitops.args import InVpcDeployerArgs
 from components.iam import Statement, policy_document, service_trust_policy
+from components.scope import Scope
 
 IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 PYTHON_VERSION = "3.12"
@@ -177,8 +178,7 @@ class DeployerNetwork:
 
 
 def in_vpc_deployer(
-    name: str,
-    ctx: StackContext,
+    scope: Scope,
     settings: InVpcDeployerArgs,
     *,
     repo_url: str,
@@ -187,19 +187,20 @@ def in_vpc_deployer(
     network: DeployerNetwork,
     secrets: DeployerSecrets,
     logs_kms_key_arn: pulumi.Input[str],
-    opts: pulumi.ResourceOptions,
 ) -> InVpcDeployer:
-    project_name = ctx.name("eks", "deployer")
+    ctx = scope.ctx
+    opts = scope.opts()
+    project_name = scope.physical("deployer")
     log_group = aws.cloudwatch.LogGroup(
-        f"{name}-deployer-logs",
+        scope.child("deployer-logs"),
         name=f"/aws/codebuild/{project_name}",
         retention_in_days=ctx.config.log_retention_days,
         kms_key_id=logs_kms_key_arn,
         opts=opts,
     )
     security_group = aws.ec2.SecurityGroup(
-        f"{name}-deployer",
-        name=ctx.name("eks", "deployer"),
+        scope.child("deployer"),
+        name=project_name,
         description="In-VPC deployer builds: HTTPS out only (AWS APIs, Pulumi Cloud, Git, the cluster API)",
         vpc_id=network.vpc_id,
         egress=[
@@ -214,7 +215,7 @@ def in_vpc_deployer(
         opts=opts,
     )
     api_access = aws.vpc.SecurityGroupIngressRule(
-        f"{name}-deployer-to-api",
+        scope.child("deployer-to-api"),
         security_group_id=network.cluster_security_group_id,
         referenced_security_group_id=security_group.id,
         ip_protocol="tcp",
@@ -224,13 +225,13 @@ def in_vpc_deployer(
         opts=opts,
     )
     role = aws.iam.Role(
-        f"{name}-deployer-role",
-        name=ctx.name("eks", "deployer", service="iam"),
+        scope.child("deployer-role"),
+        name=scope.physical("deployer", service="iam"),
         assume_role_policy=service_trust_policy("codebuild.amazonaws.com", source_account=ctx.account_id),
         opts=opts,
     )
     role_policy = aws.iam.RolePolicy(
-        f"{name}-deployer",
+        scope.child("deployer"),
         role=role.id,
         policy=policy_document(
             *deployer_statements(
@@ -251,7 +252,7 @@ def in_vpc_deployer(
         "DEPLOY_ROLE_ARN": deploy_role_arn,
     }
     project = aws.codebuild.Project(
-        f"{name}-deployer",
+        scope.child("deployer"),
         name=project_name,
         description=f"Runs `pulumi up` for stack {ctx.stack} inside the cluster VPC (private API endpoint)",
         service_role=role.arn,
@@ -277,6 +278,6 @@ def in_vpc_deployer(
             cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(group_name=log_group.name)
         ),
         # The role's permissions exist before CodeBuild validates the VPC settings with it.
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[role_policy])),
+        opts=scope.opts(depends_on=[role_policy]),
     )
     return InVpcDeployer(project, role, security_group, api_access)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.context import StackContext
 from components.iam import Statement, policy_document, web_identity_trust_policy
+from components.scope import Scope
 
 NAMESPACE = "external-dns"
 SERVICE_ACCOUNT = "external-dns"
@@ -39,24 +39,18 @@ def external_dns_statements(partition: pulumi.Input[str], zone_id: str) -> list[
 
 
 def external_dns_role(
-    name: str,
-    ctx: StackContext,
-    *,
-    oidc_provider_arn: pulumi.Input[str],
-    oidc_issuer: pulumi.Input[str],
-    zone_id: str,
-    opts: pulumi.ResourceOptions,
+    scope: Scope, *, oidc_provider_arn: pulumi.Input[str], oidc_issuer: pulumi.Input[str], zone_id: str
 ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
     role = aws.iam.Role(
-        f"{name}-external-dns-role",
-        name=ctx.name("eks", "external-dns", service="iam"),
+        scope.child("external-dns-role"),
+        name=scope.physical("external-dns", service="iam"),
         assume_role_policy=web_identity_trust_policy(oidc_provider_arn, oidc_issuer, NAMESPACE, SERVICE_ACCOUNT),
-        opts=opts,
+        opts=scope.opts(),
     )
     policy = aws.iam.RolePolicy(
-        f"{name}-external-dns",
+        scope.child("external-dns"),
         role=role.id,
-        policy=policy_document(*external_dns_statements(ctx.partition, zone_id)),
-        opts=opts,
+        policy=policy_document(*external_dns_statements(scope.ctx.partition, zone_id)),
+        opts=scope.opts(),
     )
     return role, policy

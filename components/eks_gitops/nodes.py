@@ -3,12 +3,15 @@ the cluster's Kubernetes version, encrypted gp3 root volumes, IMDSv2, and Spot c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 
-from components.context import StackContext, default_tags
+from components.context import default_tags
 from components.eks_gitops.args import EksGitOpsArgs
+from components.scope import Scope
 
 ROOT_DEVICE = "/dev/xvda"  # root volume of the EKS-optimised Amazon Linux 2023 AMI
 
@@ -19,13 +22,11 @@ def instance_types(args: EksGitOpsArgs) -> list[str]:
     return [args.node_instance_type, *extra] if args.node_capacity_type == "SPOT" else [args.node_instance_type]
 
 
-def launch_template(
-    name: str, ctx: StackContext, args: EksGitOpsArgs, opts: pulumi.ResourceOptions
-) -> aws.ec2.LaunchTemplate:
-    tags = {**default_tags(ctx.config), "Name": ctx.name("eks", "node")}
+def launch_template(scope: Scope, args: EksGitOpsArgs) -> aws.ec2.LaunchTemplate:
+    tags = {**default_tags(scope.ctx.config), "Name": scope.physical("node")}
     return aws.ec2.LaunchTemplate(
-        f"{name}-node-template",
-        name=ctx.name("eks", "node"),
+        scope.child("node-template"),
+        name=scope.physical("node"),
         description="EKS nodes: encrypted gp3 root volume, IMDSv2 only",
         block_device_mappings=[
             aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
@@ -50,27 +51,27 @@ def launch_template(
             aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
             for kind in ("instance", "volume", "network-interface")
         ],
-        opts=opts,
+        opts=scope.opts(),
     )
 
 
 def managed_node_group(
-    name: str,
-    ctx: StackContext,
+    scope: Scope,
     args: EksGitOpsArgs,
     *,
     cluster: eks.Cluster,
     node_role: aws.iam.Role,
     subnet_ids: list[pulumi.Output[str]],
-    opts: pulumi.ResourceOptions,
+    depends_on: Sequence[pulumi.Resource] = (),
 ) -> eks.ManagedNodeGroup:
-    template = launch_template(name, ctx, args, opts)
+    """`depends_on`: what nodes need to join (private egress routes, the node add-ons)."""
+    template = launch_template(scope, args)
     return eks.ManagedNodeGroup(
-        f"{name}-workers",
+        scope.child("workers"),
         cluster=cluster,
         # A prefix, not a name: changing the instance types replaces the group (create before delete), and a
         # fixed name would make the new group collide with the old one ("NodeGroup already exists").
-        node_group_name_prefix=f"{ctx.name('eks', 'workers')}-",
+        node_group_name_prefix=f"{scope.physical('workers')}-",
         # Upgrading kubernetesVersion rolls the nodes to the same version after the control plane.
         version=args.kubernetes_version,
         node_role=node_role,
@@ -83,5 +84,6 @@ def managed_node_group(
         ),
         launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=template.id, version=template.latest_version.apply(str)),
         labels={"workload": "general", "capacity": args.node_capacity_type.lower().replace("_", "-")},
-        opts=opts,
+        # pulumi-eks is a multi-language component: it takes the AWS provider by package name.
+        opts=scope.opts(providers={"aws": scope.provider or scope.ctx.primary}, depends_on=list(depends_on)),
     )

@@ -10,15 +10,15 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from components.context import StackContext
+from components.scope import Scope
 
 APPLICATION = "api-service"
 UNTAGGED_DAYS = 7
 
 
-def repository_name(ctx_project: str, stack: str) -> str:
-    """`<project>-<stack>-eks-api-service`: each stack pushes and pulls its own repository."""
-    return f"{ctx_project}-{stack}-eks-{APPLICATION}"
+def repository_name(project: str, stack: str, slug: str = "eks") -> str:
+    """`<project>-<stack>-<slug>-api-service`: each stack (and cluster) pushes and pulls its own repository."""
+    return f"{project}-{stack}-{slug}-{APPLICATION}"
 
 
 def repository_url(account_id: str, region: str, name: str) -> str:
@@ -54,22 +54,22 @@ def lifecycle_policy(keep_images: int) -> str:
 
 
 def app_repository(
-    name: str, ctx: StackContext, keep_images: int, kms_key_arn: pulumi.Input[str], opts: pulumi.ResourceOptions
+    scope: Scope, keep_images: int, kms_key_arn: pulumi.Input[str]
 ) -> tuple[aws.ecr.Repository, aws.ecr.LifecyclePolicy]:
     repository = aws.ecr.Repository(
-        f"{name}-app-repository",
-        name=repository_name(ctx.project, ctx.stack),
+        scope.child("app-repository"),
+        name=scope.physical(APPLICATION),
         image_tag_mutability="IMMUTABLE",
         image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
         encryption_configurations=[
             aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=kms_key_arn)
         ],
-        opts=ctx.stateful(opts),
+        opts=scope.opts(stateful=True),
     )
     policy = aws.ecr.LifecyclePolicy(
-        f"{name}-app-repository",
+        scope.child("app-repository"),
         repository=repository.name,
         policy=lifecycle_policy(keep_images),
-        opts=opts,
+        opts=scope.opts(),
     )
     return repository, policy

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.context import StackContext
 from components.eks_gitops.args import EksGitOpsArgs
 from components.iam import Statement
+from components.scope import Scope
 
 REPOSITORY = "argocd/repository"
 NOTIFICATIONS = "argocd/slack"
@@ -31,6 +31,12 @@ class SecretSpec:
 
     def name(self, prefix: str) -> str:
         return f"{prefix}{self.relative_name}"
+
+
+def cluster_prefix(prefix: str, slug: str) -> str:
+    """Where one cluster's own secrets live: under the stack's prefix (which External Secrets may read) and the
+    cluster's slug, so two clusters in one stack never share a secret."""
+    return f"{prefix}{slug}/"
 
 
 def repository_keys(repo_url: str) -> tuple[str, ...]:
@@ -71,25 +77,20 @@ def required_secrets(args: EksGitOpsArgs, repo_url: str) -> list[SecretSpec]:
 
 
 def create_secrets(
-    name: str,
-    ctx: StackContext,
-    prefix: str,
-    specs: list[SecretSpec],
-    kms_key_arn: pulumi.Input[str],
-    opts: pulumi.ResourceOptions,
+    scope: Scope, prefix: str, specs: list[SecretSpec], kms_key_arn: pulumi.Input[str]
 ) -> dict[str, aws.secretsmanager.Secret]:
     """One empty secret per spec, encrypted with the stack's key, protected in prod; keyed by output name."""
     secrets = {}
     for spec in specs:
         keys = ", ".join(spec.json_keys)
         secrets[spec.output] = aws.secretsmanager.Secret(
-            f"{name}-{spec.relative_name.replace('/', '-')}",
+            scope.child(f"secret-{spec.relative_name.replace('/', '-')}"),
             name=spec.name(prefix),
             description=f"{spec.description}. JSON with {keys}; filled with put-secret-value, never by Pulumi.",
             kms_key_id=kms_key_arn,
             # Deleting a secret by mistake can be undone within the window; dev keeps the minimum.
-            recovery_window_in_days=30 if ctx.is_prod else 7,
-            opts=ctx.stateful(opts),
+            recovery_window_in_days=30 if scope.ctx.is_prod else 7,
+            opts=scope.opts(stateful=True),
         )
     return secrets
 

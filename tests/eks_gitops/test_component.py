@@ -166,9 +166,10 @@ def test_prod_node_group_matches_the_article(prod_plan: PlanGraph) -> None:
     assert inputs["nodeRole"] == prod_plan.one("aws:iam/role:Role", "eks-node-role").id
 
 
-def test_dev_node_group_is_small(dev_plan: PlanGraph) -> None:
+def test_dev_node_group_is_small_and_on_spot(dev_plan: PlanGraph) -> None:
     inputs = dev_plan.one("eks:index:ManagedNodeGroup").inputs
-    assert inputs["instanceTypes"] == ["t3.medium"]
+    assert inputs["capacityType"] == "SPOT"
+    assert inputs["instanceTypes"] == ["t3.medium", "t3a.medium", "t3.large"]
     assert inputs["scalingConfig"] == {"minSize": 1, "desiredSize": 2, "maxSize": 3}
 
 
@@ -202,10 +203,14 @@ def test_node_role_has_only_the_node_policies(prod_plan: PlanGraph) -> None:
 
 def test_eso_role_reads_only_the_stack_prefix_with_two_actions(prod_plan: PlanGraph) -> None:
     document = policy(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "eks-external-secrets-read"))
-    [statement] = document["Statement"]
+    [statement, decrypt] = document["Statement"]
     assert statement["Effect"] == "Allow"
     assert sorted(statement["Action"]) == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
     assert statement["Resource"] == f"arn:aws:secretsmanager:us-east-1:{ACCOUNT_ID}:secret:platform/prod/*"
+    # The secrets are encrypted with the component's data key: decrypt through Secrets Manager only.
+    assert decrypt["Action"] == "kms:Decrypt"
+    assert decrypt["Resource"] == prod_plan.one("aws:kms/key:Key", "eks-data-key-key").outputs["arn"]
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}
 
 
 def test_eso_role_trusts_only_the_operator_service_account_of_this_cluster(prod_plan: PlanGraph) -> None:
@@ -335,7 +340,7 @@ def test_slack_notifications_read_the_token_from_a_secret_fed_by_secrets_manager
     assert external["spec"]["data"] == [
         {
             "secretKey": "slack-token",  # pragma: allowlist secret
-            "remoteRef": {"key": "platform/prod/argocd/slack", "property": "token"},
+            "remoteRef": {"key": "platform/prod/eks/argocd/slack", "property": "token"},
         }
     ]
 
@@ -377,7 +382,7 @@ def test_repository_credential_is_an_external_secret_labelled_for_argocd(prod_pl
     target = external["spec"]["target"]
     assert target["template"]["metadata"]["labels"] == {"argocd.argoproj.io/secret-type": "repository"}
     assert target["template"]["data"] == {"type": "git", "url": REPO, "sshPrivateKey": "{{ .sshPrivateKey }}"}
-    assert external["spec"]["dataFrom"] == [{"extract": {"key": "platform/prod/argocd/repository"}}]
+    assert external["spec"]["dataFrom"] == [{"extract": {"key": "platform/prod/eks/argocd/repository"}}]
     assert external["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "aws-secrets-manager"}
 
 
@@ -417,7 +422,8 @@ def test_gitops_objects_wait_for_the_charts_that_define_their_kinds(prod_plan: P
     for name in ("argocd-repository", "argocd-notifications"):
         depends = prod_plan.one("kubernetes:external-secrets.io/v1:ExternalSecret", name).depends_on
         assert argocd in depends and store in depends
-    assert argocd in prod_plan.one("kubernetes:argoproj.io/v1alpha1:AppProject").depends_on
+    for project in prod_plan.of_type("kubernetes:argoproj.io/v1alpha1:AppProject"):
+        assert argocd in project.depends_on
     node_group = prod_plan.one("eks:index:ManagedNodeGroup").urn
     assert node_group in prod_plan.one("kubernetes:helm.sh/v3:Release", "argocd").depends_on
 
@@ -431,7 +437,8 @@ def test_every_kubernetes_resource_uses_the_clusters_provider(stack: str, reques
     [provider] = plan.of_type("pulumi:providers:kubernetes")
     assert provider.inputs["kubeconfig"] == plan.one(CLUSTER).outputs["kubeconfigJson"]
     kubernetes = [r for r in plan.resources if r.type.startswith("kubernetes:")]
-    assert len(kubernetes) == 11  # 2 namespaces, 3 releases, store, 2 external secrets, secret, project, set
+    # 2 namespaces, 2 releases, store, 2 external secrets (+ OIDC in prod), cluster secret, 2 projects, 2 sets
+    assert len(kubernetes) == (13 if stack == "prod" else 12)
     assert {r.provider_urn for r in kubernetes} == {provider.urn}
 
 

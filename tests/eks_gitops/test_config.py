@@ -110,7 +110,8 @@ def test_environment_whose_secrets_the_eso_role_cannot_read_fails_the_plan(plan_
 
 def test_a_wider_secrets_prefix_lets_one_cluster_host_two_environments(plan_with) -> None:
     plan = plan_with("dev", {"platform:eks": {"environments": ["dev", "staging"], "secretsPrefix": "platform/"}})
-    elements = plan.one("kubernetes:argoproj.io/v1alpha1:ApplicationSet").inputs["spec"]["generators"][0]["list"]
+    appset = plan.one("kubernetes:argoproj.io/v1alpha1:ApplicationSet", "argocd-applicationset")
+    elements = appset.inputs["spec"]["generators"][0]["list"]
     assert elements["elements"] == [
         {"env": "dev", "namespace": "development"},
         {"env": "staging", "namespace": "staging"},

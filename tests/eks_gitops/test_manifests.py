@@ -18,7 +18,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components.eks_gitops import gitops, load_balancer, registry
+from components.eks_gitops import gitops, registry
 from components.eks_gitops.args import EksGitOpsArgs, KubernetesVersion
 from components.eks_gitops.manifests import K8S_ROOT, OVERLAYS, TemplateError, placeholders, render, render_one
 from offline.mocks import ACCOUNT_ID
@@ -303,7 +303,6 @@ def test_every_template_placeholder_is_filled_by_the_component() -> None:
     documents = [
         gitops.argocd_values(args, high_availability=True),
         gitops.external_secrets_values("arn:role", high_availability=True),
-        load_balancer.controller_values(cluster_name="c", region="eu-west-1", vpc_id="vpc-1", role_arn="arn:role"),
         gitops.cluster_secret_store("eu-west-1", envs),
         gitops.cluster_secret(metadata),
         gitops.app_project("u", envs),

@@ -18,6 +18,7 @@ from components.config import load_stack_config
 from components.context import StackContext
 from components.eks_gitops import access, addons, deployer, dns, network, nodes, registry, secrets
 from components.iam import UNSCOPED_ACTIONS
+from components.scope import Scope
 from offline.mocks import ACCOUNT_ID
 from offline.runner import PlanGraph, run_program
 from tests.conftest import stack_config
@@ -31,60 +32,47 @@ VPC = "vpc-0123456789abcdef0"
 SUBNETS = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2", "subnet-0aaaaaaaaaaaaaaa3"]
 
 
+class Holder(pulumi.ComponentResource):
+    """Stands in for the EksGitOpsCluster: the parent the scope builds children under."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("test:index:Holder", name)
+
+
 def modules_program() -> None:
     config = load_stack_config()
     ctx = StackContext.create(config)
     args = config.eks
-    opts = pulumi.ResourceOptions(provider=ctx.primary)
-    name = "eks"
+    scope = Scope.of(Holder("eks"), ctx, "eks", "eks")
     cluster_name = CLUSTER.format(stack=ctx.stack)
     cluster_arn = f"arn:aws:eks:{ctx.region}:{ACCOUNT_ID}:cluster/{cluster_name}"
-    access.create_access_entries(name, cluster_name, ctx.partition, args.access, opts)
-    ebs_role = addons.ebs_csi_role(name, ctx, cluster_arn, opts)
-    early = addons.node_addons(name, cluster_name, args.addon_versions, opts)
+    access.create_access_entries(scope, cluster_name, args.access)
+    ebs_role = addons.ebs_csi_role(scope, cluster_arn)
+    early = addons.node_addons(scope, cluster_name, args.addon_versions, [])
     cluster = eks.Cluster(
-        f"{name}-cluster", name=cluster_name, skip_default_node_group=True, **addons.PULUMI_EKS_ADDONS_OFF
+        scope.child("cluster"), name=cluster_name, skip_default_node_group=True, **addons.PULUMI_EKS_ADDONS_OFF
     )
-    role = aws.iam.Role(f"{name}-node-role", assume_role_policy="{}", opts=opts)
-    group = nodes.managed_node_group(
-        name,
-        ctx,
-        args,
-        cluster=cluster,
-        node_role=role,
-        subnet_ids=[pulumi.Output.from_input(s) for s in SUBNETS],
-        opts=opts,
-    )
-    addons.workload_addons(
-        name,
-        cluster_name,
-        args.addon_versions,
-        ebs_role.arn,
-        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[group, *early])),
-    )
+    role = aws.iam.Role(scope.child("node-role"), assume_role_policy="{}", opts=scope.opts())
+    subnets = [pulumi.Output.from_input(s) for s in SUBNETS]
+    group = nodes.managed_node_group(scope, args, cluster=cluster, node_role=role, subnet_ids=subnets, depends_on=early)
+    addons.workload_addons(scope, cluster_name, args.addon_versions, ebs_role.arn, [group, *early])
     specs = secrets.required_secrets(args, args.repo_url or "")
-    made = secrets.create_secrets(name, ctx, f"platform/{ctx.stack}/", specs, KEY_ARN, opts)
+    made = secrets.create_secrets(scope, f"platform/{ctx.stack}/", specs, KEY_ARN)
     if args.external_dns:
         dns.external_dns_role(
-            name,
-            ctx,
-            oidc_provider_arn=OIDC_ARN,
-            oidc_issuer=OIDC_ISSUER,
-            zone_id=args.external_dns.hosted_zone_id,
-            opts=opts,
+            scope, oidc_provider_arn=OIDC_ARN, oidc_issuer=OIDC_ISSUER, zone_id=args.external_dns.hosted_zone_id
         )
-    registry.app_repository(name, ctx, args.ecr_keep_images, KEY_ARN, opts)
+    registry.app_repository(scope, args.ecr_keep_images, KEY_ARN)
     if args.in_vpc_deployer.enabled and args.access.deploy_role_arn:
         deployer.in_vpc_deployer(
-            name,
-            ctx,
+            scope,
             args.in_vpc_deployer,
             repo_url=args.repo_url or "",
             target_revision=args.target_revision,
             deploy_role_arn=args.access.deploy_role_arn,
             network=deployer.DeployerNetwork(
                 vpc_id=VPC,
-                subnet_ids=[pulumi.Output.from_input(s) for s in SUBNETS],
+                subnet_ids=subnets,
                 subnet_arns=[ctx.arn("ec2", f"subnet/{s}") for s in SUBNETS],
                 cluster_security_group_id=CLUSTER_SG,
             ),
@@ -95,7 +83,6 @@ def modules_program() -> None:
                 kms_key_arn=KEY_ARN,
             ),
             logs_kms_key_arn=KEY_ARN,
-            opts=opts,
         )
 
 
