@@ -344,7 +344,7 @@ class EksGitOpsCluster(pulumi.ComponentResource):
         self._custom_resource("argocd-notifications", notifications, secrets_ready)
         if args.argocd_oidc is not None:
             self._custom_resource(
-                "argocd-oidc", gitops.oidc_external_secret(self._prefix, args.argocd_oidc), secrets_ready
+                "argocd-oidc", gitops.oidc_external_secret(self._own_secrets, args.argocd_oidc), secrets_ready
             )
         cluster_secret = self._cluster_secret(argocd_ns)
         project = self._custom_resource(
