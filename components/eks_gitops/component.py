@@ -262,6 +262,7 @@ class EksGitOpsCluster(pulumi.ComponentResource):
             repo_url=self._repo_url,
             target_revision=args.target_revision,
             deploy_role_arn=args.access.deploy_role_arn,
+            preview_role_arn=args.access.preview_role_arn,
             network=deployer.DeployerNetwork(
                 vpc_id=self.network.vpc.id,
                 subnet_ids=self.network.private_subnet_ids,

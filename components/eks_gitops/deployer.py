@@ -3,8 +3,9 @@
 With a private API endpoint nothing outside the VPC reaches Kubernetes, GitHub-hosted runners included.
 The pipeline starts this project instead (`aws codebuild start-build`, README "First deploy"); the build
 fetches the repository with the repository credential, logs in to Pulumi Cloud with the token secret,
-assumes the deploy role and runs `pulumi up`. Its own role can do nothing else: write its logs, read those
-two secrets and assume the deploy role (whose trust policy must name this project's role).
+assumes the deploy role and runs `pulumi up` (or, with PULUMI_OPERATION=preview, the preview role and
+`pulumi preview`, for pull requests). Its own role can do nothing else: write its logs, read those two
+secrets and assume those two roles (whose trust policies must name this project's role).
 """
 
 from __future__ import annotations
@@ -71,14 +72,18 @@ def buildspec(repo_url: str) -> str:
                     *fetch,
                     'git clone --quiet "$REPO_URL" src && git -C src checkout --quiet "$GIT_REVISION"',
                     "python3 -m venv src/.venv && src/.venv/bin/pip install --quiet -r src/requirements.txt",
-                    # Pulumi runs as the deploy role; CodeBuild's container credentials only allow assuming it.
-                    'aws configure set profile.deploy.role_arn "$DEPLOY_ROLE_ARN"',
+                    # Pulumi runs as the deploy (or preview) role; the build's own credentials only assume them.
+                    'case "$PULUMI_OPERATION" in up) ROLE_ARN="$DEPLOY_ROLE_ARN" ;; '
+                    'preview) ROLE_ARN="${PREVIEW_ROLE_ARN:?no eks.access.previewRoleArn configured}" ;; '
+                    '*) echo "PULUMI_OPERATION must be up or preview, not $PULUMI_OPERATION" >&2; exit 1 ;; esac',
+                    'aws configure set profile.deploy.role_arn "$ROLE_ARN"',
                     "aws configure set profile.deploy.credential_source EcsContainer",
                 ],
             },
             "build": {
                 "commands": [
-                    'cd src && AWS_PROFILE=deploy pulumi up --yes --non-interactive --stack "$PULUMI_STACK"',
+                    'cd src && if [ "$PULUMI_OPERATION" = up ]; then set -- up --yes; else set -- preview; fi '
+                    '&& AWS_PROFILE=deploy pulumi "$@" --non-interactive --stack "$PULUMI_STACK"',
                 ],
             },
         },
@@ -115,6 +120,7 @@ def deployer_statements(
     log_group_arn: pulumi.Input[str],
     subnet_arns: list[pulumi.Input[str]],
     deploy_role_arn: str,
+    preview_role_arn: str | None,
     secrets: DeployerSecrets,
 ) -> list[Statement]:
     return [
@@ -157,7 +163,11 @@ def deployer_statements(
             resources=[secrets.kms_key_arn],
             conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{ctx.region}.amazonaws.com"}},
         ),
-        Statement(sid="BecomeTheDeployRole", actions=["sts:AssumeRole"], resources=[deploy_role_arn]),
+        Statement(
+            sid="BecomeTheDeployOrPreviewRole",
+            actions=["sts:AssumeRole"],
+            resources=[deploy_role_arn, *([preview_role_arn] if preview_role_arn else [])],
+        ),
     ]
 
 
@@ -184,6 +194,7 @@ def in_vpc_deployer(
     repo_url: str,
     target_revision: str,
     deploy_role_arn: str,
+    preview_role_arn: str | None,
     network: DeployerNetwork,
     secrets: DeployerSecrets,
     logs_kms_key_arn: pulumi.Input[str],
@@ -239,6 +250,7 @@ def in_vpc_deployer(
                 log_group_arn=log_group.arn,
                 subnet_arns=network.subnet_arns,
                 deploy_role_arn=deploy_role_arn,
+                preview_role_arn=preview_role_arn,
                 secrets=secrets,
             )
         ),
@@ -250,6 +262,9 @@ def in_vpc_deployer(
         "PULUMI_STACK": ctx.stack,
         "PULUMI_VERSION": settings.pulumi_version,
         "DEPLOY_ROLE_ARN": deploy_role_arn,
+        "PREVIEW_ROLE_ARN": preview_role_arn or "",
+        # `up` unless the pipeline overrides it with `preview` (pull requests).
+        "PULUMI_OPERATION": "up",
     }
     project = aws.codebuild.Project(
         scope.child("deployer"),

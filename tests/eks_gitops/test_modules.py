@@ -70,6 +70,7 @@ def modules_program() -> None:
             repo_url=args.repo_url or "",
             target_revision=args.target_revision,
             deploy_role_arn=args.access.deploy_role_arn,
+            preview_role_arn=args.access.preview_role_arn,
             network=deployer.DeployerNetwork(
                 vpc_id=VPC,
                 subnet_ids=subnets,
@@ -286,7 +287,10 @@ def test_deployer_runs_in_the_private_subnets_and_may_reach_the_api(plan: PlanGr
 
 def test_deployer_role_can_only_log_read_its_secrets_and_become_the_deploy_role(plan: PlanGraph) -> None:
     policy = {s["Sid"]: s for s in statements(plan.one("aws:iam/rolePolicy:RolePolicy", "eks-deployer"))}
-    assert policy["BecomeTheDeployRole"]["Resource"] == f"arn:aws:iam::{ACCOUNT_ID}:role/platform-{plan.stack}-deploy"
+    assert policy["BecomeTheDeployOrPreviewRole"]["Resource"] == [
+        f"arn:aws:iam::{ACCOUNT_ID}:role/platform-{plan.stack}-deploy",
+        f"arn:aws:iam::{ACCOUNT_ID}:role/platform-{plan.stack}-preview",
+    ]
     assert policy["ReadDeploySecrets"]["Action"] == "secretsmanager:GetSecretValue"
     assert len(policy["ReadDeploySecrets"]["Resource"]) == 2
     assert policy["AttachToThePrivateSubnets"]["Condition"]["ArnEquals"]["ec2:Subnet"] == [
@@ -298,7 +302,7 @@ def test_deployer_role_can_only_log_read_its_secrets_and_become_the_deploy_role(
         "AttachToThePrivateSubnets",
         "ReadDeploySecrets",
         "DecryptDeploySecrets",
-        "BecomeTheDeployRole",
+        "BecomeTheDeployOrPreviewRole",
     }
 
 
@@ -312,7 +316,19 @@ def test_buildspec_clones_the_revision_and_runs_pulumi_up_as_the_deploy_role(pla
     assert any("git -C src checkout" in c and "$GIT_REVISION" in c for c in commands)
     assert any("https://api.github.com/meta" in c for c in commands)
     assert "aws configure set profile.deploy.credential_source EcsContainer" in commands
-    assert commands[-1] == 'cd src && AWS_PROFILE=deploy pulumi up --yes --non-interactive --stack "$PULUMI_STACK"'
+    assert 'aws configure set profile.deploy.role_arn "$ROLE_ARN"' in commands
+    assert commands[-1].endswith('AWS_PROFILE=deploy pulumi "$@" --non-interactive --stack "$PULUMI_STACK"')
+
+
+def test_the_same_build_previews_pull_requests_as_the_preview_role(plan: PlanGraph) -> None:
+    """`pulumi up` by default; PULUMI_OPERATION=preview runs `pulumi preview` as the preview role."""
+    project = plan.one("aws:codebuild/project:Project")
+    variables = {v["name"]: v["value"] for v in project.inputs["environment"]["environmentVariables"]}
+    assert variables["PULUMI_OPERATION"] == "up"
+    assert variables["PREVIEW_ROLE_ARN"] == f"arn:aws:iam::{ACCOUNT_ID}:role/platform-{plan.stack}-preview"
+    commands = yaml.safe_load(project.inputs["source"]["buildspec"])["phases"]["pre_build"]["commands"]
+    [choose] = [c for c in commands if c.startswith('case "$PULUMI_OPERATION"')]
+    assert 'up) ROLE_ARN="$DEPLOY_ROLE_ARN"' in choose and 'preview) ROLE_ARN="${PREVIEW_ROLE_ARN:?' in choose
 
 
 # --- network ----------------------------------------------------------------------------------------------
