@@ -60,6 +60,13 @@ class FunctionSpec:
     log_retention_days: int | None = None
 
 
+def reserved_concurrency(ctx: StackContext, spec: FunctionSpec) -> int:
+    """The function's reservation, or -1 (unreserved) when the stack reserves none (outside prod by default)."""
+    if spec.reserved_concurrency is None or not ctx.config.reserves_lambda_concurrency:
+        return -1
+    return spec.reserved_concurrency
+
+
 class PythonFunction(pulumi.ComponentResource):
     """A Python arm64 Lambda with its own least-privilege role and a KMS-encrypted JSON log group."""
 
@@ -127,7 +134,7 @@ class PythonFunction(pulumi.ComponentResource):
             role=self.role.arn,
             timeout=spec.timeout,
             memory_size=spec.memory_size,
-            reserved_concurrent_executions=spec.reserved_concurrency if spec.reserved_concurrency is not None else -1,
+            reserved_concurrent_executions=reserved_concurrency(ctx, spec),
             kms_key_arn=kms_key_arn,
             environment={"variables": {"SERVICE_NAME": function_name, "LOG_LEVEL": "INFO", **spec.environment}},
             tracing_config={"mode": "Active"},

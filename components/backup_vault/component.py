@@ -9,6 +9,7 @@ region's outage cannot reach it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pulumi
@@ -16,8 +17,15 @@ import pulumi_aws as aws
 
 from components.backup_vault.app_data import Buckets, Tables, app_buckets, app_tables
 from components.backup_vault.args import BackupVaultArgs
+from components.backup_vault.compliance import Compliance, compliance_reporting, reports_key_statement
 from components.backup_vault.database import Database, database
-from components.backup_vault.protection import backup_plan, backup_vaults, restore_testing
+from components.backup_vault.protection import (
+    JOB_FAILURE_EVENTS,
+    DatabaseRestoreTarget,
+    backup_plan,
+    backup_vaults,
+    restore_testing,
+)
 from components.context import StackContext
 from components.iam import Statement
 from components.kms import key_use_through
@@ -28,6 +36,15 @@ from components.scope import Scope, component_options
 
 # Physical-name slug of a backup vault unless the program gives another one.
 COMPONENT = "backup"
+# EventBridge delivering to a CMK-encrypted SNS topic sends neither aws:SourceAccount nor aws:SourceArn to
+# KMS, so a conditioned grant (the `events` service statement) would deny it; the topic policy still limits
+# publishing to this account's rules.
+EVENTBRIDGE_TO_ENCRYPTED_TOPIC = Statement(
+    sid="AllowEventBridgeToEncryptedTopic",
+    principals={"Service": "events.amazonaws.com"},
+    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+    resources=["*"],
+)
 # Stream records live 24 h; older ones can no longer be read, so stop retrying them by then.
 STREAM_RETENTION_SECONDS = 86400
 
@@ -54,6 +71,10 @@ class BackupVault(pulumi.ComponentResource):
             # backup: vault encryption and publishing job events; cloudwatch/events: alarms and the
             # schedule's dead-letter queue on this CMK-encrypted topic and queue; logs: function logs.
             services=["backup", "logs", "cloudwatch", "events"],
+            extra_statements=[
+                EVENTBRIDGE_TO_ENCRYPTED_TOPIC,
+                *([reports_key_statement(scope)] if args.compliance_reports else []),
+            ],
         )
         self.dr_key = scope.in_dr().key(
             "dr",
@@ -87,17 +108,42 @@ class BackupVault(pulumi.ComponentResource):
                 scope,
                 args,
                 vault_arn=self.vaults.primary.arn,
-                table_arn=self.tables.primary.arn,
                 role_arn=self.protection.role.arn,
+                table_arn=self.tables.primary.arn,
+                bucket_arn=self.buckets.primary.arn,
+                database=self._restore_target(args),
             )
             if args.restore_testing
             else None
         )
+        self.restore_validation = (
+            self._restore_validation_function(args, self.restore_testing_plan)
+            if self.restore_testing_plan is not None
+            else None
+        )
+        self.job_failure_rule = self._job_failure_rule()
+        self.compliance: Compliance | None = (
+            compliance_reporting(scope, args, self.protection.plan.id) if args.compliance_reports else None
+        )
 
         self.validation = self._validation_function(args)
+        # Every rule of this component may leave what it could not deliver in the failure queue.
+        rules = [self._schedule_rule, self.job_failure_rule]
+        if self.restore_validation is not None:
+            rules.append(self._restore_rule)
+        allow_service_to_send(
+            scope.child("failures-policy"),
+            self.failure_queue,
+            sid="RuleDeadLetters",
+            service="events.amazonaws.com",
+            source_arns=[rule.arn for rule in rules],
+            opts=scope.opts(),
+        )
         self.replication = (
             self._replication_function(args, self.tables.replica) if self.tables.replica is not None else None
         )
+        # Where the database's consumers find it after a failover (written by the DR function, in the DR region).
+        self.connection_parameter = f"/{ctx.project}/{ctx.stack}/{slug}/database-connection"
         self.dr_function = self._dr_function(args)
         self._alarms()
 
@@ -109,8 +155,124 @@ class BackupVault(pulumi.ComponentResource):
         return self._scope.alarm_topic(
             "notifications",
             display_name="Backup and Recovery Notifications",
-            publishers=[Publisher("AwsBackupPublishesJobEvents", "backup.amazonaws.com"), CLOUDWATCH_ALARMS],
+            publishers=[
+                Publisher("AwsBackupPublishesJobEvents", "backup.amazonaws.com"),
+                CLOUDWATCH_ALARMS,
+                Publisher("FailedJobEventsPublish", "events.amazonaws.com"),
+            ],
         )
+
+    def _job_failure_rule(self) -> aws.cloudwatch.EventRule:
+        """AWS Backup's own events for failed, aborted and expired jobs of this account reach the topic at once
+        (the vault notifications no longer send failures, and the daily validation runs once a day)."""
+        scope = self._scope
+        rule = aws.cloudwatch.EventRule(
+            scope.child("job-failures"),
+            name=scope.physical("job-failures", service="events"),
+            description="Failed, aborted or expired AWS Backup, copy and restore jobs",
+            event_pattern=json.dumps(
+                {
+                    "source": ["aws.backup"],
+                    "detail-type": sorted(JOB_FAILURE_EVENTS),
+                    "detail": {"state": sorted({s for states in JOB_FAILURE_EVENTS.values() for s in states})},
+                }
+            ),
+            opts=scope.opts(),
+        )
+        aws.cloudwatch.EventTarget(
+            scope.child("job-failures-alert"),
+            rule=rule.name,
+            target_id="notification-topic",
+            arn=self.topic.arn,
+            retry_policy={"maximum_retry_attempts": 20, "maximum_event_age_in_seconds": 86_400},
+            dead_letter_config={"arn": self.failure_queue.arn},
+            opts=scope.opts(),
+        )
+        return rule
+
+    def _restore_target(self, args: BackupVaultArgs) -> DatabaseRestoreTarget | None:
+        if self.database is None:
+            return None
+        return DatabaseRestoreTarget(
+            arn=self.database.primary.arn,
+            subnet_group_name=self.database.network.subnet_group.name,
+            security_group_id=self.database.network.security_group.id,
+            instance_class=args.database.restore_test_instance_class,
+        )
+
+    def _restore_validation_function(
+        self, args: BackupVaultArgs, plan: aws.backup.RestoreTestingPlan
+    ) -> PythonFunction:
+        """Each COMPLETED restore job of the testing plan -> inspect the restored copy -> report to AWS Backup."""
+        ctx, scope = self._ctx, self._scope
+        # Restore tests name what they create `awsbackup-restore-test-...` (AWS Backup's inferred metadata).
+        restored = "awsbackup-restore-test-*"
+        environment: dict[str, pulumi.Input[str]] = {"MIN_RESTORED_ITEMS": "1"}
+        if self.database is not None:
+            environment.update(EXPECTED_DB_ENGINE="mysql", EXPECTED_DB_ENGINE_VERSION=args.database.engine_version)
+        function = scope.function(
+            FunctionSpec(
+                purpose="validate-restore",
+                module="backup_vault.validate_restore",
+                description="Checks each restore test's restored copy and reports it with PutRestoreValidationResult",
+                statements=[
+                    # Neither action supports resource-level permissions (Service Authorization Reference).
+                    Statement(
+                        sid="ReadAndReportRestoreJobs",
+                        actions=["backup:DescribeRestoreJob", "backup:PutRestoreValidationResult"],
+                    ),
+                    Statement(
+                        sid="InspectRestoredTables",
+                        actions=["dynamodb:DescribeTable", "dynamodb:Scan"],
+                        resources=[ctx.arn("dynamodb", f"table/{restored}")],
+                    ),
+                    Statement(
+                        sid="InspectRestoredDatabases",
+                        actions=["rds:DescribeDBInstances"],
+                        resources=[ctx.arn("rds", f"db:{restored}")],
+                    ),
+                    Statement(
+                        sid="InspectRestoredBuckets",
+                        actions=["s3:ListBucket"],
+                        resources=[pulumi.Output.concat("arn:", ctx.partition, f":s3:::{restored}")],
+                    ),
+                ],
+                environment=environment,
+                timeout=300,
+                dead_letter_arn=self.failure_queue.arn,
+            )
+        )
+        rule = aws.cloudwatch.EventRule(
+            scope.child("restore-completed"),
+            name=scope.physical("restore-completed", service="events"),
+            description="Completed restore jobs of this component's restore testing plan",
+            event_pattern=pulumi.Output.json_dumps(
+                {
+                    "source": ["aws.backup"],
+                    "detail-type": ["Restore Job State Change"],
+                    "detail": {"status": ["COMPLETED"], "restoreTestingPlanArn": [plan.arn]},
+                }
+            ),
+            opts=scope.opts(),
+        )
+        permission = aws.lambda_.Permission(
+            scope.child("validate-restore-invoke"),
+            action="lambda:InvokeFunction",
+            function=function.function.name,
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=scope.opts(),
+        )
+        aws.cloudwatch.EventTarget(
+            scope.child("validate-restore-target"),
+            rule=rule.name,
+            arn=function.arn,
+            retry_policy={"maximum_retry_attempts": 3, "maximum_event_age_in_seconds": 3600},
+            dead_letter_config={"arn": self.failure_queue.arn},
+            opts=scope.opts(depends_on=[permission]),
+        )
+        self._restore_rule = rule
+        return function
 
     # -- functions ----------------------------------------------------------------------------
 
@@ -161,14 +323,7 @@ class BackupVault(pulumi.ComponentResource):
             source_arn=rule.arn,
             opts=child,
         )
-        allow_service_to_send(
-            scope.child("failures-policy"),
-            self.failure_queue,
-            sid="ScheduleDeadLetters",
-            service="events.amazonaws.com",
-            source_arns=rule.arn,
-            opts=child,
-        )
+        self._schedule_rule = rule
         aws.cloudwatch.EventTarget(
             scope.child("validate-target"),
             rule=rule.name,
@@ -258,10 +413,37 @@ class BackupVault(pulumi.ComponentResource):
                     resources=[replica_arn],
                 )
             )
+            dr_key = self.dr_key.arn
+            statements += [
+                # After promotion RDS creates the database's own master-user secret in the DR region.
+                Statement(
+                    sid="PromotedDatabaseSecret",
+                    actions=["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
+                    resources=[ctx.arn("secretsmanager", "secret:rds!db-*", region=ctx.dr_region)],
+                ),
+                Statement(
+                    sid="EncryptPromotedDatabaseSecret",
+                    actions=["kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=[dr_key],
+                ),
+                Statement(
+                    sid="LetRdsUseTheKey",
+                    actions=["kms:CreateGrant"],
+                    resources=[dr_key],
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                ),
+                Statement(
+                    sid="PublishConnection",
+                    actions=["ssm:PutParameter"],
+                    resources=[ctx.arn("ssm", f"parameter{self.connection_parameter}", region=ctx.dr_region)],
+                ),
+            ]
             environment.update(
                 DR_DB_INSTANCE_ID=self.database.replica.identifier,
                 STANDBY_INSTANCE_CLASS=args.database.standby_target_class,
                 BACKUP_RETENTION_DAYS=str(args.database.backup_retention_days),
+                DR_SECRET_KMS_KEY_ARN=dr_key,
+                CONNECTION_PARAMETER=self.connection_parameter,
             )
         return self._scope.in_dr(self.dr_key.arn).function(
             FunctionSpec(
@@ -333,6 +515,10 @@ class BackupVault(pulumi.ComponentResource):
         if self.database is not None:
             outputs["databaseEndpoint"] = self.database.primary.address
             outputs["replicaDatabaseId"] = self.database.replica.identifier
+            outputs["drConnectionParameter"] = self.connection_parameter
+        if self.compliance is not None:
+            outputs["complianceReportBucket"] = self.compliance.bucket.name
+            outputs["auditFrameworkArn"] = self.compliance.framework.arn
         if self.restore_testing_plan is not None:
             outputs["restoreTestingPlanName"] = self.restore_testing_plan.name
         return outputs

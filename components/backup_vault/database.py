@@ -81,6 +81,8 @@ def database_network(scope: Scope, *, purpose: str, cidr: str) -> Network:
 class Database:
     primary: aws.rds.Instance
     replica: aws.rds.Instance
+    # The primary's private network: restore tests put their instance there too.
+    network: Network
 
 
 def database(
@@ -171,4 +173,4 @@ def database(
         tags={"Role": "DisasterRecovery"},
         opts=scope.in_dr().opts(stateful=True, depends_on=[monitoring_policy]),
     )
-    return Database(primary, replica)
+    return Database(primary, replica, primary_net)

@@ -13,14 +13,28 @@ from components.context import BACKUP_TAG
 from components.iam import service_trust_policy
 from components.scope import Scope
 
+# Vault notifications AWS Backup still sends. BACKUP_JOB_FAILED and RESTORE_JOB_FAILED are deprecated and
+# never sent (a failed job is a *_COMPLETED event with its state); failed, aborted and expired jobs reach the
+# alarm topic through the EventBridge rule of the component instead. COPY_JOB_FAILED is the one failure
+# event still sent: without it a broken DR copy would show only in the daily validation.
 VAULT_EVENTS = (
     "BACKUP_JOB_STARTED",
     "BACKUP_JOB_COMPLETED",
-    "BACKUP_JOB_FAILED",
+    "COPY_JOB_STARTED",
+    "COPY_JOB_SUCCESSFUL",
+    "COPY_JOB_FAILED",
     "RESTORE_JOB_STARTED",
     "RESTORE_JOB_COMPLETED",
-    "RESTORE_JOB_FAILED",
+    "RECOVERY_POINT_MODIFIED",
+    "S3_BACKUP_OBJECT_FAILED",
+    "S3_RESTORE_OBJECT_FAILED",
 )
+# AWS Backup's EventBridge events whose state means no usable recovery point, copy or restore.
+JOB_FAILURE_EVENTS = {
+    "Backup Job State Change": ["FAILED", "ABORTED", "EXPIRED"],
+    "Copy Job State Change": ["FAILED", "ABORTED", "EXPIRED"],
+    "Restore Job State Change": ["FAILED", "ABORTED"],
+}
 
 # The service's own policies (allowed for this role by the issue): backup/restore of the supported
 # services, plus S3, which AWS Backup covers with separate policies.
@@ -154,15 +168,33 @@ def backup_plan(scope: Scope, args: BackupVaultArgs, vaults: Vaults) -> Protecti
     return Protection(plan, role, selection)
 
 
+# How long AWS Backup keeps a restored copy waiting for the validation function's verdict.
+VALIDATION_WINDOW_HOURS = 2
+
+
+@dataclass(frozen=True)
+class DatabaseRestoreTarget:
+    """Where an RDS restore test puts its instance: the primary's private subnets, a small class."""
+
+    arn: pulumi.Input[str]
+    subnet_group_name: pulumi.Input[str]
+    security_group_id: pulumi.Input[str]
+    instance_class: str
+
+
 def restore_testing(
     scope: Scope,
     args: BackupVaultArgs,
     *,
     vault_arn: pulumi.Input[str],
-    table_arn: pulumi.Input[str],
     role_arn: pulumi.Input[str],
+    table_arn: pulumi.Input[str],
+    bucket_arn: pulumi.Input[str],
+    database: DatabaseRestoreTarget | None,
 ) -> aws.backup.RestoreTestingPlan:
-    """Restore the app table's latest recovery point on a schedule; AWS Backup deletes the copy afterwards."""
+    """Restore the latest recovery point of every protected type on a schedule (the app table, the data
+    bucket into a new bucket, the database into the primary's private subnets); the validation function
+    reports on each restored copy, which AWS Backup deletes after the validation window."""
     child = scope.opts()
     # Restore testing names allow only letters, digits and underscores.
     plan = aws.backup.RestoreTestingPlan(
@@ -173,18 +205,40 @@ def restore_testing(
         recovery_point_selection={
             "algorithm": "LATEST_WITHIN_WINDOW",
             "include_vaults": [vault_arn],
-            "recovery_point_types": ["SNAPSHOT"],
+            # S3 recovery points are continuous (point-in-time) or snapshots; tables and databases snapshots.
+            "recovery_point_types": ["SNAPSHOT", "CONTINUOUS"],
             "selection_window_days": 7,
         },
         opts=child,
     )
-    aws.backup.RestoreTestingSelection(
-        scope.child("restore-testing-table"),
-        name="app_table",
-        restore_testing_plan_name=plan.name,
-        protected_resource_type="DynamoDB",
-        protected_resource_arns=[table_arn],
-        iam_role_arn=role_arn,
-        opts=child,
-    )
+    selections: list[tuple[str, str, pulumi.Input[str], dict[str, pulumi.Input[str]] | None]] = [
+        ("table", "DynamoDB", table_arn, None),
+        # AWS Backup restores an S3 recovery point into a new bucket it creates (inferred `newBucket`).
+        ("bucket", "S3", bucket_arn, None),
+    ]
+    if database is not None:
+        selections.append(
+            (
+                "database",
+                "RDS",
+                database.arn,
+                {
+                    "dbsubnetgroupname": database.subnet_group_name,
+                    "dbinstanceclass": database.instance_class,
+                    "vpcSecurityGroupIds": pulumi.Output.json_dumps([database.security_group_id]),
+                },
+            )
+        )
+    for label, resource_type, arn, overrides in selections:
+        aws.backup.RestoreTestingSelection(
+            scope.child(f"restore-testing-{label}"),
+            name=f"app_{label}",
+            restore_testing_plan_name=plan.name,
+            protected_resource_type=resource_type,
+            protected_resource_arns=[arn],
+            iam_role_arn=role_arn,
+            restore_metadata_overrides=overrides,
+            validation_window_hours=VALIDATION_WINDOW_HOURS,
+            opts=child,
+        )
     return plan

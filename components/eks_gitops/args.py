@@ -6,9 +6,17 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field
 
-from components.config_types import AcmCertificateArn, Cidr, ComponentConfig, ConfigModel, Hostname
+from components.config_types import (
+    AcmCertificateArn,
+    Cidr,
+    ComponentConfig,
+    ConfigModel,
+    Hostname,
+    RuleProblem,
+    rule,
+)
 
 # EKS minor versions in standard support that this program and its manifests are validated against.
 KubernetesVersion = Literal["1.33", "1.34", "1.35", "1.36"]
@@ -84,13 +92,13 @@ class ClusterAccessArgs(ConfigModel):
         default_factory=list, description="Further roles, e.g. the ops team's SSO role with `admin`."
     )
 
-    @model_validator(mode="after")
-    def _distinct(self) -> ClusterAccessArgs:
+    @rule("deploy_role_arn", "preview_role_arn", "entries")
+    def _distinct(self) -> list[RuleProblem]:
         arns = [a for a in (self.deploy_role_arn, self.preview_role_arn) if a] + [e.principal_arn for e in self.entries]
         twice = sorted({a for a in arns if arns.count(a) > 1})
         if twice:
-            raise ValueError(f"{twice} listed more than once; EKS allows one access entry per principal")
-        return self
+            return [f"{twice} listed more than once; EKS allows one access entry per principal"]
+        return []
 
 
 class AddonVersions(ConfigModel):
@@ -126,14 +134,14 @@ class ArgoCdOidcArgs(ConfigModel):
         default_factory=lambda: ["openid", "profile", "email", "groups"], description="Scopes ArgoCD requests."
     )
 
-    @model_validator(mode="after")
-    def _secret_named(self) -> ArgoCdOidcArgs:
+    @rule("client_secret_name")
+    def _secret_named(self) -> list[RuleProblem]:
         if self.client_secret_name is None:
-            raise ValueError(
+            return [
                 "clientSecretName is required: name the Secrets Manager secret (under eks.secretsPrefix) that holds "
                 "the OIDC client secret; the secret itself never goes into config"
-            )
-        return self
+            ]
+        return []
 
 
 class ExternalDnsArgs(ConfigModel):
@@ -256,28 +264,15 @@ class EksGitOpsArgs(ComponentConfig):
         description="Overlays `k8s/apps/overlays/<env>` the ApplicationSet deploys; unset = the stack's environment.",
     )
 
-    @model_validator(mode="after")
-    def _consistent(self) -> EksGitOpsArgs:
-        problems = [
-            *self._network_problems(),
-            *self._node_counts_problems(),
-            *self._endpoint_problems(),
-            *self._ingress_problems(),
-            *self._gitops_problems(),
-            *self._addon_problems(),
-            *self._spot_problems(),
-        ]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-    def _network_problems(self) -> list[str]:
+    @rule("vpc_cidr")
+    def _network_problems(self) -> list[RuleProblem]:
         prefix = int(self.vpc_cidr.split("/")[1])
         if 16 <= prefix <= 20:
             return []
         return [f"vpcCidr {self.vpc_cidr} must be a /16 to /20 (3 private + 3 public subnets, room for pod IPs)"]
 
-    def _node_counts_problems(self) -> list[str]:
+    @rule("node_min_size", "node_desired_size", "node_max_size")
+    def _node_counts_problems(self) -> list[RuleProblem]:
         if self.node_min_size <= self.node_desired_size <= self.node_max_size:
             return []
         return [
@@ -285,7 +280,8 @@ class EksGitOpsArgs(ComponentConfig):
             f"nodeMaxSize ({self.node_max_size}) must hold"
         ]
 
-    def _endpoint_problems(self) -> list[str]:
+    @rule("endpoint_public_access", "public_access_cidrs", "in_vpc_deployer")
+    def _endpoint_problems(self) -> list[RuleProblem]:
         if not self.endpoint_public_access:
             if self.public_access_cidrs:
                 return [f"publicAccessCidrs {self.public_access_cidrs} are set but endpointPublicAccess is false"]
@@ -303,7 +299,8 @@ class EksGitOpsArgs(ComponentConfig):
             return [f"publicAccessCidrs {open_ranges} open the API to the internet; list your own ranges"]
         return []
 
-    def _ingress_problems(self) -> list[str]:
+    @rule("argocd_hostname", "argocd_certificate_arn", "external_dns")
+    def _ingress_problems(self) -> list[RuleProblem]:
         if self.argocd_hostname and not self.argocd_certificate_arn:
             return [f"argocdHostname {self.argocd_hostname!r} needs argocdCertificateArn (an ACM certificate)"]
         if self.argocd_certificate_arn and not self.argocd_hostname:
@@ -319,12 +316,14 @@ class EksGitOpsArgs(ComponentConfig):
             ]
         return []
 
-    def _gitops_problems(self) -> list[str]:
+    @rule("environments")
+    def _gitops_problems(self) -> list[RuleProblem]:
         if len(set(self.environments)) != len(self.environments):
             return [f"environments {self.environments} lists an environment twice"]
         return []
 
-    def _addon_problems(self) -> list[str]:
+    @rule("kubernetes_version", "addon_versions")
+    def _addon_problems(self) -> list[RuleProblem]:
         proxy_minor = ".".join(self.addon_versions.kube_proxy.removeprefix("v").split(".")[:2])
         if proxy_minor == self.kubernetes_version:
             return []
@@ -333,10 +332,24 @@ class EksGitOpsArgs(ComponentConfig):
             f"but kubernetesVersion is {self.kubernetes_version}; pin a v{self.kubernetes_version}.x-eksbuild.N"
         ]
 
-    def _spot_problems(self) -> list[str]:
+    @rule("node_capacity_type", "spot_instance_types")
+    def _spot_problems(self) -> list[RuleProblem]:
         if self.spot_instance_types and self.node_capacity_type != "SPOT":
             return [f"spotInstanceTypes {self.spot_instance_types} are set but nodeCapacityType is ON_DEMAND"]
         return []
+
+    def secrets_prefix_for(self, project: str, stack: str) -> str:
+        """The Secrets Manager prefix ESO may read: the configured one, else `<project>/<stack>/`."""
+        return self.secrets_prefix or f"{project}/{stack}/"
+
+    def environments_for(self, stack_environment: str) -> list[str]:
+        """The overlays the ApplicationSet deploys: the listed ones, else the stack's own environment."""
+        return list(self.environments) or [stack_environment]
+
+    def unreachable_environments(self, project: str, stack: str, stack_environment: str) -> list[str]:
+        """Overlays whose secrets (`<project>/<env>/...`) lie outside the prefix ESO may read."""
+        prefix = self.secrets_prefix_for(project, stack)
+        return [e for e in self.environments_for(stack_environment) if not f"{project}/{e}/".startswith(prefix)]
 
     def stack_problems(self, *, is_prod: bool) -> list[str]:
         """Rules checked when the cluster is built: what the deployer needs, and what production demands

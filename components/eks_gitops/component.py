@@ -17,6 +17,7 @@ from components.eks_gitops.args import EksGitOpsArgs
 from components.eks_gitops.network import ClusterNetwork, build_network
 from components.iam import Statement, policy_document, service_trust_policy, web_identity_trust_policy
 from components.scope import Scope, component_options
+from components.vpc_guards import guard_vpc
 
 # Physical-name slug of a cluster unless the program gives another one.
 COMPONENT = "eks"
@@ -66,6 +67,18 @@ class EksGitOpsCluster(pulumi.ComponentResource):
             "cluster",
             description=f"EKS {self.cluster_name}: envelope encryption of Kubernetes secrets and control-plane logs",
             services=["logs"],
+        )
+        # Flow logs of the cluster VPC (encrypted with the key that also holds the control-plane logs) and its
+        # default security group closed.
+        self.vpc_guards = guard_vpc(
+            self._scope.child("vpc"),
+            ctx,
+            component=slug,
+            purpose="vpc",
+            vpc_id=self.network.vpc.id,
+            kms_key_arn=self.cluster_key.arn,
+            retention_days=ctx.config.log_retention_days,
+            opts=self._child(),
         )
         self.data_key = self._scope.key(
             "data",

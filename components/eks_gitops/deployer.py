@@ -119,6 +119,7 @@ def deployer_statements(
     *,
     log_group_arn: pulumi.Input[str],
     subnet_arns: list[pulumi.Input[str]],
+    security_group_arn: pulumi.Input[str],
     deploy_role_arn: str,
     preview_role_arn: str | None,
     secrets: DeployerSecrets,
@@ -130,11 +131,8 @@ def deployer_statements(
             resources=[pulumi.Output.concat(log_group_arn, ":*")],
         ),
         Statement(
-            # CodeBuild attaches an interface in the private subnets for each build.
-            sid="BuildInTheVpc",
+            sid="DescribeTheVpc",
             actions=[
-                "ec2:CreateNetworkInterface",
-                "ec2:DeleteNetworkInterface",
                 "ec2:DescribeNetworkInterfaces",
                 "ec2:DescribeDhcpOptions",
                 "ec2:DescribeSubnets",
@@ -142,6 +140,12 @@ def deployer_statements(
                 "ec2:DescribeVpcs",
             ],
             resources=["*"],
+        ),
+        Statement(
+            # CodeBuild attaches an interface in the private subnets, with the deployer's group, for each build.
+            sid="BuildInTheVpc",
+            actions=["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"],
+            resources=[ctx.arn("ec2", "network-interface/*"), *subnet_arns, security_group_arn],
         ),
         Statement(
             sid="AttachToThePrivateSubnets",
@@ -249,6 +253,7 @@ def in_vpc_deployer(
                 ctx,
                 log_group_arn=log_group.arn,
                 subnet_arns=network.subnet_arns,
+                security_group_arn=security_group.arn,
                 deploy_role_arn=deploy_role_arn,
                 preview_role_arn=preview_role_arn,
                 secrets=secrets,

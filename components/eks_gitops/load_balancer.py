@@ -21,7 +21,7 @@ from __future__ import annotations
 import pulumi
 
 from components.context import StackContext
-from components.iam import NETWORK_DESCRIBE_ACTIONS, Statement
+from components.iam import NETWORK_DESCRIBE_ACTIONS, VPC_SCOPED_READ_ACTIONS, Statement
 
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "aws-load-balancer-controller"
@@ -96,6 +96,7 @@ def controller_statements(ctx: StackContext, cluster_name: str, vpc_id: pulumi.I
             conditions={"StringEquals": {"iam:AWSServiceName": ELB_SERVICE}},
         ),
         Statement(sid="Describe", actions=DESCRIBE_ACTIONS, resources=["*"]),
+        Statement(sid="ListSecurityGroupsOfClusterVpc", actions=list(VPC_SCOPED_READ_ACTIONS), resources=[arns.vpc]),
         Statement(
             sid="ReadListenerCertificatesAndUserPools",
             actions=["acm:DescribeCertificate", "iam:GetServerCertificate", "cognito-idp:DescribeUserPoolClient"],

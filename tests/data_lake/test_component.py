@@ -345,7 +345,7 @@ def test_ingestion_trigger_routes_each_prefix_to_its_crawler(dev_plan):
     assert json.loads(function["environment"]["variables"]["CRAWLER_ROUTES"]) == {
         f"raw/{e}/": f"{DEV}-{e}-crawler" for e in ("customers", "products", "transactions")
     }
-    assert function["reservedConcurrentExecutions"] == 5
+    assert function["reservedConcurrentExecutions"] == -1  # dev reserves no concurrency (prod only, by default)
     assert function["deadLetterConfig"] == {"targetArn": f"arn:aws:sqs:eu-west-1:{ACCOUNT}:{DEV}-ingestion-trigger-dlq"}
     granted = statements(dev_plan.one("aws:iam/rolePolicy:RolePolicy", "data-lake-ingestion-trigger-policy"))
     assert granted["StartFeedCrawlers"]["Action"] == "glue:StartCrawler"

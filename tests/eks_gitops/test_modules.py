@@ -293,11 +293,19 @@ def test_deployer_role_can_only_log_read_its_secrets_and_become_the_deploy_role(
     ]
     assert policy["ReadDeploySecrets"]["Action"] == "secretsmanager:GetSecretValue"
     assert len(policy["ReadDeploySecrets"]["Resource"]) == 2
+    group = plan.one("aws:ec2/securityGroup:SecurityGroup", "eks-deployer").outputs["arn"]
+    subnets = [f"arn:aws:ec2:{plan_region(plan)}:{ACCOUNT_ID}:subnet/{s}" for s in SUBNETS]
+    assert policy["BuildInTheVpc"]["Resource"] == [
+        f"arn:aws:ec2:{plan_region(plan)}:{ACCOUNT_ID}:network-interface/*",
+        *subnets,
+        group,
+    ]
     assert policy["AttachToThePrivateSubnets"]["Condition"]["ArnEquals"]["ec2:Subnet"] == [
         f"arn:aws:ec2:{plan_region(plan)}:{ACCOUNT_ID}:subnet/{s}" for s in SUBNETS
     ]
     assert set(policy) == {
         "WriteBuildLogs",
+        "DescribeTheVpc",
         "BuildInTheVpc",
         "AttachToThePrivateSubnets",
         "ReadDeploySecrets",

@@ -17,7 +17,8 @@ from offline.runner import PlanGraph
 from policy.policies import RESOURCE_POLICIES
 from tests.policy.conftest import POLICIES, Mutation, check, messages, mutated, set_path, with_document
 
-# A truncated, fake key: what the article committed to Git, which the Secret policy must catch.
+# A truncated, fake private key in a Secret manifest: a credential committed to Git, which the Secret policy
+# must catch (repository credentials come from Secrets Manager through External Secrets instead).
 FAKE_SSH_KEY = (
     "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----"  # pragma: allowlist secret
 )
