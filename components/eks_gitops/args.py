@@ -201,8 +201,8 @@ class EksGitOpsArgs(ComponentConfig):
     node_disk_size_gib: int = Field(50, ge=20, le=1000, description="Encrypted gp3 root volume size per node (GiB).")
     high_availability: bool | None = Field(
         None,
-        description="ArgoCD HA (replicas, redis-ha), ESO and load balancer controller replicas; unset = on in prod, "
-        "off elsewhere.",
+        description="ArgoCD HA (replicas, redis-ha) and ESO replicas; unset = on in prod, off elsewhere (the load "
+        "balancer controller always runs two).",
     )
     argocd_chart_version: str = Field(
         "9.5.17", pattern=_SEMVER, description="Pinned version of the argo-cd Helm chart."
