@@ -65,8 +65,8 @@ STACK_OUTPUTS: dict[str, tuple[str, str]] = {
                                           "use: `sshPrivateKey`, or `username`/`password` for https URLs."),
     "eks.notificationTokenSecretArn": (EKS, "Secret (created empty) of the Slack token of ArgoCD notifications: "
                                        "`token`."),
-    "eks.oidcClientSecretArn": ("`eks.argocdOidc` set", "Secret (created empty) of ArgoCD's OIDC client secret: "
-                                "`clientSecret`."),
+    "eks.oidcClientSecretArn": ("`eks.argocdOidc` set", "Secret (created empty) holding ArgoCD's OIDC client "
+                                "credential under the JSON key `clientSecret`."),
     "eks.deployerTokenSecretArn": ("`eks.inVpcDeployer.enabled`", "Secret (created empty) of the Pulumi access token "
                                    "the in-VPC deployer logs in with: `token`."),
     "eks.appRepositoryUrl": (EKS, "ECR repository of the application image the overlays pull (immutable tags)."),

@@ -104,7 +104,7 @@ TERRAFORM_TYPES: dict[str, str] = {
     "aws:sagemaker/endpoint:Endpoint": "aws_sagemaker_endpoint",
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": "aws_sagemaker_endpoint_configuration",
     "aws:sagemaker/model:Model": "aws_sagemaker_model",
-    "aws:secretsmanager/secret:Secret": "aws_secretsmanager_secret",
+    "aws:secretsmanager/secret:Secret": "aws_secretsmanager_secret",  # pragma: allowlist secret
     "aws:sfn/stateMachine:StateMachine": "aws_sfn_state_machine",
     "aws:signer/signingProfile:SigningProfile": "aws_signer_signing_profile",
     "aws:sns/topic:Topic": "aws_sns_topic",

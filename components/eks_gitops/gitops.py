@@ -22,7 +22,7 @@ ESO_NAMESPACE = "external-secrets"
 ESO_SERVICE_ACCOUNT = "external-secrets"
 APP_PROJECT = "platform-apps"
 ADDONS_PROJECT = "cluster-addons"
-OIDC_SECRET = "argocd-oidc"  # noqa: S105 - the Kubernetes Secret's name
+OIDC_SECRET = "argocd-oidc"  # noqa: S105 - the Kubernetes Secret's name  # pragma: allowlist secret
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 IN_CLUSTER_ARGOCD_HOST = f"argocd-server.{ARGOCD_NAMESPACE}.svc.cluster.local"
 

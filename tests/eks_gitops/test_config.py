@@ -187,7 +187,8 @@ def test_oidc_without_a_client_secret_name_is_rejected() -> None:
 
 
 def test_oidc_client_secret_itself_is_not_a_config_key() -> None:
-    oidc = {"issuer": "https://login.example.com", "clientId": "a", "clientSecretName": "argocd/oidc"}
+    oidc = {"issuer": "https://login.example.com", "clientId": "a"}
+    oidc["clientSecretName"] = "argocd/oidc"  # pragma: allowlist secret
     oidc["clientSecret"] = "x"  # pragma: allowlist secret
     [message] = problems({"argocdOidc": oidc})
     assert message.startswith("platform:eks.argocdOidc.clientSecret: unknown key")
