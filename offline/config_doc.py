@@ -57,6 +57,24 @@ STACK_OUTPUTS: dict[str, tuple[str, str]] = {
     "eks.oidcProviderArn": (EKS, "IAM OIDC provider of the cluster: trust it for more IRSA service accounts."),
     "eks.externalSecretsRoleArn": (EKS, "IRSA role of External Secrets (read-only on `secretsPrefix`)."),
     "eks.loadBalancerControllerRoleArn": (EKS, "IRSA role of the AWS Load Balancer Controller."),
+    "eks.ebsCsiDriverRoleArn": (EKS, "Pod Identity role of the EBS CSI driver add-on."),
+    "eks.clusterSecretsPrefix": (EKS, "Where the cluster's own secrets live (`secretsPrefix` plus the cluster slug)."),
+    "eks.secretsKmsKeyArn": (EKS, "KMS key of those secrets and of the image repository: writers of the secrets "
+                             "need `kms:GenerateDataKey` on it."),
+    "eks.repositoryCredentialSecretArn": (EKS, "Secret (created empty) of the Git credential ArgoCD and the deployer "
+                                          "use: `sshPrivateKey`, or `username`/`password` for https URLs."),
+    "eks.notificationTokenSecretArn": (EKS, "Secret (created empty) of the Slack token of ArgoCD notifications: "
+                                       "`token`."),
+    "eks.oidcClientSecretArn": ("`eks.argocdOidc` set", "Secret (created empty) holding ArgoCD's OIDC client "
+                                "credential under the JSON key `clientSecret`."),
+    "eks.deployerTokenSecretArn": ("`eks.inVpcDeployer.enabled`", "Secret (created empty) of the Pulumi access token "
+                                   "the in-VPC deployer logs in with: `token`."),
+    "eks.appRepositoryUrl": (EKS, "ECR repository of the application image the overlays pull (immutable tags)."),
+    "eks.externalDnsRoleArn": ("`eks.externalDns` set", "IRSA role of external-dns, limited to the hosted zone."),
+    "eks.deployerProjectName": ("`eks.inVpcDeployer.enabled`", "CodeBuild project that runs `pulumi up` (or "
+                                "`preview`) inside the VPC: `aws codebuild start-build --project-name`."),
+    "eks.deployerRoleArn": ("`eks.inVpcDeployer.enabled`", "Role of that project: the deploy and preview roles must "
+                            "trust it."),
     "featureStore.streamName": (FEATURE_STORE, "Kinesis stream producers write events to (partition key userId)."),
     "featureStore.streamArn": (FEATURE_STORE, "ARN of that stream."),
     "featureStore.tableName": (FEATURE_STORE, "DynamoDB table of the features per user."),

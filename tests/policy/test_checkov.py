@@ -130,7 +130,10 @@ def test_the_eks_component_becomes_the_cluster_it_creates(prod_plan: PlanGraph) 
     assert cluster["values"]["encryption_config"] == [
         {"resources": ["secrets"], "provider": [{"key_arn": inputs["encryptionConfigKeyArn"]}]}
     ]
-    assert cluster["values"]["vpc_config"][0]["public_access_cidrs"] == inputs["publicAccessCidrs"]
+    # prod's API is private: EKS's default CIDR list is moot while the public endpoint is off.
+    vpc_config = cluster["values"]["vpc_config"][0]
+    assert (vpc_config["endpoint_private_access"], vpc_config["endpoint_public_access"]) == (True, False)
+    assert inputs["endpointPublicAccess"] is False
     assert set(cluster["values"]["enabled_cluster_log_types"]) >= {"api", "audit", "authenticator"}
 
 
