@@ -267,7 +267,16 @@ def refresh(scope: Scope, inputs: RefreshInputs) -> Refresh:
         role=starter.id,
         name="start-refresh",
         policy=policy_document(
-            Statement(sid="StartRefresh", actions=["states:StartExecution"], resources=[state_machine.arn])
+            Statement(sid="StartRefresh", actions=["states:StartExecution"], resources=[state_machine.arn]),
+            # The state machine is CMK-encrypted: starting it encrypts the input under its ARN as context.
+            Statement(
+                sid="EncryptExecutionInput",
+                actions=["kms:GenerateDataKey"],
+                resources=[inputs.key_arn],
+                conditions={"StringEquals": {"kms:EncryptionContext:aws:states:stateMachineArn": state_machine.arn}},
+            ),
+            # The schedule itself is encrypted with the key: Scheduler decrypts it as this role to run it.
+            Statement(sid="ReadEncryptedSchedule", actions=["kms:Decrypt"], resources=[inputs.key_arn]),
         ),
         opts=scope.opts(),
     )
@@ -278,6 +287,7 @@ def refresh(scope: Scope, inputs: RefreshInputs) -> Refresh:
         schedule_expression=inputs.schedule,
         schedule_expression_timezone="UTC",
         flexible_time_window={"mode": "OFF"},
+        kms_key_arn=inputs.key_arn,
         target={
             "arn": state_machine.arn,
             "role_arn": starter.arn,
