@@ -82,7 +82,7 @@ def test_replay_applies_a_parked_record_behind_the_watermark_exactly_once(
     ]
     # u1's write stays throttled through every retry: Lambda parks the batch (u2's record included:
     # it had succeeded) in the S3 on-failure destination and moves on.
-    sends.throttle_when(lambda op, body: op == "UpdateItem" and body["Key"]["userId"]["S"] == "u1")
+    sends.throttle_when(lambda op, body: op == "PutItem" and body["Item"]["userId"]["S"] == "u1")
     assert process_batch(batch, table) == {"batchItemFailures": [{"itemIdentifier": sequence_number(1)}]}
     park(parked_bucket, on_failure_record(batch), "10.05.12")
     sends.throttle_when(lambda _op, _body: False)
