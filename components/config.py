@@ -127,6 +127,12 @@ class StackConfig(ConfigModel):
             ]
         return []
 
+    @rule("environment", "eks")
+    def _cluster_reachable_and_signed_in(self) -> list[RuleProblem]:
+        """What the cluster needs from this environment (a reachable API, SSO in prod), reported with every
+        other config error instead of when the component is built."""
+        return list(self.eks.stack_problems(is_prod=self.is_prod)) if self.eks.enabled else []
+
     @rule("eks")
     def _gitops_repository_set(self) -> list[RuleProblem]:
         if self.eks.enabled and self.eks.repo_url is None:

@@ -99,8 +99,16 @@ class EksGitOpsCluster(pulumi.ComponentResource):
             self.ebs_csi_role.arn,
             [self.node_group, *self.node_addons],
         )
+        self.secrets_replica_key = self._scope.in_dr().key(
+            "secrets-replica",
+            description=f"EKS {self.cluster_name}: DR-region replicas of the Secrets Manager secrets it reads",
+        )
         self.secrets = secrets.create_secrets(
-            self._scope, self._own_secrets, secrets.required_secrets(args, self._repo_url), self.data_key.arn
+            self._scope,
+            self._own_secrets,
+            secrets.required_secrets(args, self._repo_url),
+            self.data_key.arn,
+            self.secrets_replica_key.arn,
         )
         self.app_repository, _ = registry.app_repository(self._scope, args.ecr_keep_images, self.data_key.arn)
         self.eso_role = self._external_secrets_role()

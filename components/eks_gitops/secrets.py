@@ -77,9 +77,16 @@ def required_secrets(args: EksGitOpsArgs, repo_url: str) -> list[SecretSpec]:
 
 
 def create_secrets(
-    scope: Scope, prefix: str, specs: list[SecretSpec], kms_key_arn: pulumi.Input[str]
+    scope: Scope,
+    prefix: str,
+    specs: list[SecretSpec],
+    kms_key_arn: pulumi.Input[str],
+    replica_key_arn: pulumi.Input[str],
 ) -> dict[str, aws.secretsmanager.Secret]:
-    """One empty secret per spec, encrypted with the stack's key, protected in prod; keyed by output name."""
+    """One empty secret per spec, encrypted with the stack's key, protected in prod; keyed by output name.
+
+    Each is replicated to the DR region under `replica_key_arn` (a key in that region), so a region loss
+    leaves the credentials the cluster and its deployer need readable where the platform recovers."""
     secrets = {}
     for spec in specs:
         keys = ", ".join(spec.json_keys)
@@ -90,6 +97,7 @@ def create_secrets(
             kms_key_id=kms_key_arn,
             # Deleting a secret by mistake can be undone within the window; dev keeps the minimum.
             recovery_window_in_days=30 if scope.ctx.is_prod else 7,
+            replicas=[{"region": scope.ctx.dr_region, "kms_key_id": replica_key_arn}],
             opts=scope.opts(stateful=True),
         )
     return secrets

@@ -463,7 +463,13 @@ def test_every_aws_resource_is_in_the_primary_region_and_parented_to_the_compone
     aws = [r for r in plan.resources if r.type.startswith("aws:") and plan.component_of(r, COMPONENT_TYPE)]
     assert len(aws) > 30
     assert all(r.urn in inside for r in aws)
-    assert {plan.provider_inputs(r).get("region") for r in aws} == {region}
+    # Only the key of the secrets' DR replicas lives in the DR region.
+    dr = {r.urn for r in aws if r.name.startswith("eks-secrets-replica-key")}
+    assert {plan.provider_inputs(r).get("region") for r in aws if r.urn not in dr} == {region}
+    assert {plan.provider_inputs(r).get("region") for r in aws if r.urn in dr} == {
+        "dev": {"eu-central-1"},
+        "prod": {"us-west-2"},
+    }[stack]
 
 
 PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
@@ -521,7 +527,11 @@ def eks_outputs(plan: PlanGraph) -> dict:
 def test_prod_stack_rules_fail_the_plan_with_the_key(plan_with) -> None:
     """Documentation ranges on the public endpoint, or no SSO, are refused before anything is built."""
     overrides = {"endpointPublicAccess": True, "publicAccessCidrs": ["198.51.100.0/24"], "argocdOidc": None}
-    with pytest.raises(ValueError, match=r"eks.publicAccessCidrs: 198.51.100.0/24 is a documentation.*eks.argocdOidc"):
+    import pulumi
+
+    with pytest.raises(
+        pulumi.RunError, match=r"(?s)eks.publicAccessCidrs: 198.51.100.0/24 is a documentation.*eks.argocdOidc"
+    ):
         plan_with("prod", {"platform:eks": overrides})
 
 
@@ -683,3 +693,23 @@ def test_in_vpc_deployer_reaches_the_private_api(prod_plan: PlanGraph) -> None:
     outputs = eks_outputs(prod_plan)
     assert outputs["deployerProjectName"] == "platform-prod-eks-deployer"
     assert outputs["deployerRoleArn"] == prod_plan.one("aws:iam/role:Role", "deployer-role").outputs["arn"]
+
+
+def test_the_secrets_the_cluster_reads_survive_a_region_loss(prod_plan: PlanGraph) -> None:
+    replica_key = prod_plan.one("aws:kms/key:Key", "eks-secrets-replica-key-key")
+    assert prod_plan.provider_inputs(replica_key)["region"] == "us-west-2"
+    secrets = [r for r in prod_plan.of_type("aws:secretsmanager/secret:Secret") if r.name.startswith("eks-")]
+    assert len(secrets) >= 3
+    for secret in secrets:
+        assert secret.inputs["replicas"] == [{"region": "us-west-2", "kmsKeyId": replica_key.outputs["arn"]}]
+
+
+def test_prod_cluster_rules_are_reported_with_the_other_config_errors() -> None:
+    from components.config import ConfigError, parse_stack_config
+    from offline.runner import flatten_config, merge_config
+    from tests.conftest import stack_config
+
+    bad = merge_config(stack_config("prod"), {"platform:eks": {"argocdLocalAdmin": True}})
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(flatten_config(bad), project="platform", stack="prod")
+    assert "eks.argocdLocalAdmin: true is refused in prod" in str(caught.value)

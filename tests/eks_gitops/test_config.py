@@ -129,10 +129,14 @@ def test_config_errors_surface_as_a_run_error(plan_with) -> None:
 
 
 def prod_problems(overrides: dict) -> list[str]:
-    """Environment rules (production only) on the prod stack file with `overrides` merged in."""
+    """Environment rules (production only) on the prod stack file with `overrides` merged in, as the stack's
+    config error reports them (one `platform: <problem>` line each), or [] when the file is accepted."""
     config = merge_config(stack_config("prod"), {"platform:eks": overrides})
-    parsed = parse_stack_config(flatten_config(config), project="platform", stack="prod")
-    return parsed.eks.stack_problems(is_prod=parsed.is_prod)
+    try:
+        parse_stack_config(flatten_config(config), project="platform", stack="prod")
+    except ConfigError as error:
+        return [line.removeprefix("  - platform: ") for line in str(error).splitlines()[1:]]
+    return []
 
 
 def test_a_private_only_endpoint_without_an_in_vpc_deployer_is_rejected() -> None:
@@ -174,9 +178,10 @@ def test_prod_needs_sso_a_deploy_role_and_no_local_admin() -> None:
 
 def test_the_in_vpc_deployer_needs_the_role_it_deploys_as_in_every_environment() -> None:
     config = merge_config(stack_config("dev"), {"platform:eks": {"access": {"deployRoleArn": None}}})
-    parsed = parse_stack_config(flatten_config(config), project="platform", stack="dev")
-    assert parsed.eks.stack_problems(is_prod=False) == [
-        "eks.inVpcDeployer: the deployer runs `pulumi up` as eks.access.deployRoleArn, which is not set"
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(flatten_config(config), project="platform", stack="dev")
+    assert str(caught.value).splitlines()[1:] == [
+        "  - platform: eks.inVpcDeployer: the deployer runs `pulumi up` as eks.access.deployRoleArn, which is not set"
     ]
 
 

@@ -27,6 +27,7 @@ CLUSTER = "platform-{stack}-eks-cluster"
 OIDC_ARN = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/0A1B2C3D4E5F"
 OIDC_ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/0A1B2C3D4E5F"
 KEY_ARN = f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/00000000-0000-0000-0000-000000000001"
+DR_KEY_ARN = f"arn:aws:kms:us-west-2:{ACCOUNT_ID}:key/00000000-0000-0000-0000-000000000002"
 CLUSTER_SG = "sg-0123456789abcdef0"
 VPC = "vpc-0123456789abcdef0"
 SUBNETS = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2", "subnet-0aaaaaaaaaaaaaaa3"]
@@ -57,7 +58,7 @@ def modules_program() -> None:
     group = nodes.managed_node_group(scope, args, cluster=cluster, node_role=role, subnet_ids=subnets, depends_on=early)
     addons.workload_addons(scope, cluster_name, args.addon_versions, ebs_role.arn, [group, *early])
     specs = secrets.required_secrets(args, args.repo_url or "")
-    made = secrets.create_secrets(scope, f"platform/{ctx.stack}/", specs, KEY_ARN)
+    made = secrets.create_secrets(scope, f"platform/{ctx.stack}/", specs, KEY_ARN, DR_KEY_ARN)
     if args.external_dns:
         dns.external_dns_role(
             scope, oidc_provider_arn=OIDC_ARN, oidc_issuer=OIDC_ISSUER, zone_id=args.external_dns.hosted_zone_id

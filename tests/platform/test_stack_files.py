@@ -220,7 +220,13 @@ VALUE_ERRORS = [
     BadFile(
         "certificate from another region",
         "platform:eks.argocdCertificateArn: lies in us-east-1, not in the stack's region eu-west-1",
-        overrides={"platform:eks": {"argocdHostname": "argocd.example.com", "argocdCertificateArn": CERTIFICATE}},
+        overrides={
+            "platform:eks": {
+                "argocdHostname": "argocd.example.com",
+                "argocdCertificateArn": CERTIFICATE,
+                "externalDns": {"hostedZoneId": "Z0123456789ABCDEFGHIJ", "domain": "example.com"},
+            }
+        },
     ),
     BadFile(
         "model image from another region",
