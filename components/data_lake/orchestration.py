@@ -267,7 +267,9 @@ def refresh(scope: Scope, inputs: RefreshInputs) -> Refresh:
         role=starter.id,
         name="start-refresh",
         policy=policy_document(
-            Statement(sid="StartRefresh", actions=["states:StartExecution"], resources=[state_machine.arn])
+            Statement(sid="StartRefresh", actions=["states:StartExecution"], resources=[state_machine.arn]),
+            # The schedule's target input is encrypted with the lake key; Scheduler decrypts it as this role.
+            Statement(sid="DecryptScheduleInput", actions=["kms:Decrypt"], resources=[inputs.key_arn]),
         ),
         opts=scope.opts(),
     )
@@ -278,6 +280,7 @@ def refresh(scope: Scope, inputs: RefreshInputs) -> Refresh:
         schedule_expression=inputs.schedule,
         schedule_expression_timezone="UTC",
         flexible_time_window={"mode": "OFF"},
+        kms_key_arn=inputs.key_arn,
         target={
             "arn": state_machine.arn,
             "role_arn": starter.arn,
