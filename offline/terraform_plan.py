@@ -139,7 +139,6 @@ BLOCK_RENAMES: dict[str, str] = {
     "keySchemas": "key_schema",
     "lambdaFunctions": "lambda_function",
     "noncurrentVersionTransitions": "noncurrent_version_transition",
-    "parameters": "parameter",
     "podIdentityAssociations": "pod_identity_association",
     "queues": "queue",
     "replicas": "replica",
@@ -151,6 +150,12 @@ BLOCK_RENAMES: dict[str, str] = {
     "transitions": "transition",
 }
 
+# Renames that hold for one type only: the same Pulumi name is a plural Terraform block elsewhere
+# (Firehose processors' `parameters`).
+TYPE_BLOCK_RENAMES: dict[str, dict[str, str]] = {
+    "aws:rds/parameterGroup:ParameterGroup": {"parameters": "parameter"},
+}
+
 # Nested blocks whose Terraform name is already what Pulumi calls them (plural or a collective noun).
 BLOCKS_NAMED_ALIKE: frozenset[str] = frozenset(
     {
@@ -158,7 +163,9 @@ BLOCKS_NAMED_ALIKE: frozenset[str] = frozenset(
         "columns",
         "egress",
         "ingress",
+        "parameters",
         "partitionKeys",
+        "processors",
         "productionVariants",
         "tagSpecifications",
     }
@@ -178,9 +185,9 @@ def snake_case(key: str) -> str:
     return _WORD_START.sub("_", key).lower()
 
 
-def terraform_key(key: str, value: Any) -> str:
+def terraform_key(key: str, value: Any, renames: Mapping[str, str] = BLOCK_RENAMES) -> str:
     if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
-        return BLOCK_RENAMES.get(key, snake_case(key))
+        return renames.get(key, snake_case(key))
     return snake_case(key)
 
 
@@ -188,24 +195,25 @@ def _is_map(key: str, value: Mapping[str, Any]) -> bool:
     return key in MAP_ATTRIBUTES or any(not _PROPERTY.match(k) for k in value)
 
 
-def terraform_value(value: Any) -> Any:
+def terraform_value(value: Any, renames: Mapping[str, str] = BLOCK_RENAMES) -> Any:
     """Pulumi inputs as Terraform values: snake_case attributes, blocks as lists, whole numbers as ints."""
     if isinstance(value, dict):
-        return [terraform_attributes(value)]
+        return [terraform_attributes(value, renames)]
     if isinstance(value, list):
-        return [terraform_attributes(v) if isinstance(v, dict) else terraform_value(v) for v in value]
+        return [terraform_attributes(v, renames) if isinstance(v, dict) else terraform_value(v, renames) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
 
 
-def terraform_attributes(inputs: Mapping[str, Any]) -> dict[str, Any]:
+def terraform_attributes(inputs: Mapping[str, Any], renames: Mapping[str, str] = BLOCK_RENAMES) -> dict[str, Any]:
+    """`renames`: the block renames of the resource's type (BLOCK_RENAMES plus its TYPE_BLOCK_RENAMES)."""
     attributes: dict[str, Any] = {}
     for key, value in inputs.items():
         if isinstance(value, dict) and _is_map(key, value):
             attributes[snake_case(key)] = dict(value)
         else:
-            attributes[terraform_key(key, value)] = terraform_value(value)
+            attributes[terraform_key(key, value, renames)] = terraform_value(value, renames)
     return attributes
 
 
@@ -362,7 +370,8 @@ def terraform_plan_document(graph: PlanGraph) -> dict[str, Any]:
     for p in planned:
         inputs = jsonable(p.resource.inputs)
         translation = COMPONENT_TRANSLATIONS.get(p.resource.type)
-        values = translation.values(inputs) if translation else terraform_attributes(inputs)
+        renames = {**BLOCK_RENAMES, **TYPE_BLOCK_RENAMES.get(p.resource.type, {})}
+        values = translation.values(inputs) if translation else terraform_attributes(inputs, renames)
         values, expressions = _split_references(p, values, index)
         common = {"address": p.address, "mode": "managed", "type": p.terraform_type, "name": p.name}
         values_out.append({**common, "provider_name": "registry.terraform.io/hashicorp/aws", "values": values})

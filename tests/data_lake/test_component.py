@@ -670,6 +670,12 @@ def test_orchestration_runs_on_a_schedule_and_on_new_raw_feeds(dev_plan):
     assert notification.inputs["eventbridge"] is True
     start = statements(dev_plan.one("aws:iam/rolePolicy:RolePolicy", "data-lake-refresh-starter-policy"))
     assert start["StartRefresh"]["Resource"] == machine.outputs["arn"]
+    # The schedule's input is encrypted with the lake key, which the starter role may decrypt.
+    assert schedule["kmsKeyArn"] == key_arn(dev_plan)
+    assert (start["DecryptScheduleInput"]["Action"], start["DecryptScheduleInput"]["Resource"]) == (
+        "kms:Decrypt",
+        key_arn(dev_plan),
+    )
 
 
 def test_failed_refreshes_raise_an_alarm(prod_plan):

@@ -23,6 +23,7 @@ from offline.terraform_plan import (
     BLOCKS_NAMED_ALIKE,
     NO_TERRAFORM_COUNTERPART,
     TERRAFORM_TYPES,
+    TYPE_BLOCK_RENAMES,
     UnmappedTypeError,
     terraform_plan_document,
     terraform_type_of,
@@ -80,7 +81,8 @@ def test_every_nested_block_of_the_shipped_stacks_has_its_terraform_name(request
         if r.type.startswith("aws:")
         for k in block_keys(r.inputs)
     }
-    assert sorted(keys - set(BLOCK_RENAMES) - BLOCKS_NAMED_ALIKE) == []
+    typed = {key for renames in TYPE_BLOCK_RENAMES.values() for key in renames}
+    assert sorted(keys - set(BLOCK_RENAMES) - BLOCKS_NAMED_ALIKE - typed) == []
 
 
 def test_the_plan_has_terraform_attributes_blocks_as_lists_and_whole_numbers(prod_plan: PlanGraph) -> None:
@@ -104,6 +106,20 @@ def test_the_plan_has_terraform_attributes_blocks_as_lists_and_whole_numbers(pro
     assert {"name": "id", "type": "S"} in table["values"]["attribute"]
     assert table["values"]["point_in_time_recovery"] == [{"enabled": True}]
     assert table["values"]["tags"] == {"BackupEnabled": "true"}  # map keys are data, never renamed
+
+
+def test_a_rename_of_one_type_leaves_the_same_name_alone_elsewhere(
+    prod_plan: PlanGraph, staging_plan: PlanGraph
+) -> None:
+    """RDS parameter groups repeat `parameter`; Firehose processors keep `parameters` (both `parameters` here)."""
+    parameters, _ = _resources(terraform_plan_document(prod_plan), "aws_db_parameter_group.backup-db-parameters")
+    assert parameters["values"]["parameter"] == [{"name": "require_secure_transport", "value": "1"}]
+    delivery, _ = _resources(
+        terraform_plan_document(staging_plan), "aws_kinesis_firehose_delivery_stream.data-lake-events-delivery"
+    )
+    [s3] = delivery["values"]["extended_s3_configuration"]
+    [processing] = s3["processing_configuration"]
+    assert all("parameters" in processor for processor in processing["processors"])
 
 
 def test_references_to_other_resources_become_configuration_references(prod_plan: PlanGraph) -> None:
