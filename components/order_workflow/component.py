@@ -81,6 +81,8 @@ class OrderWorkflow(pulumi.ComponentResource):
         )
         self.events_dlq = self._queue("events-dlq", retention_seconds=MAX_RETENTION_SECONDS)
         self.lifecycle_dlq = self._queue("lifecycle-dlq", retention_seconds=MAX_RETENTION_SECONDS)
+        # Refunds the gateway refused wait here for an operator (alarmed below, apart from declined cards).
+        self.reconciliation_queue = self._queue("refund-reconciliation", retention_seconds=MAX_RETENTION_SECONDS)
         self.lifecycle_queue = self._queue(
             "lifecycle",
             retention_seconds=4 * 86_400,
@@ -213,7 +215,20 @@ class OrderWorkflow(pulumi.ComponentResource):
             "CALLBACK_TABLE": self.callback_table.name,
             "EVENT_BUS_NAME": self.bus.name,
             "PARAMETERS_PATH": self.settings.path,
+            "RECONCILIATION_QUEUE_URL": self.reconciliation_queue.url,
         }
+
+    def _reconcile_refunds(self) -> list[Statement]:
+        return [
+            Statement(
+                sid="QueueRefundForReconciliation",
+                actions=["sqs:SendMessage"],
+                resources=[self.reconciliation_queue.arn],
+            ),
+            key_use_through(
+                "UseQueueKeyThroughSqs", self.key.arn, ["kms:GenerateDataKey", "kms:Decrypt"], ["sqs"], self._ctx.region
+            ),
+        ]
 
     def _function(
         self, purpose: str, module: str, description: str, statements: Sequence[Statement], include: Sequence[str]
@@ -244,8 +259,28 @@ class OrderWorkflow(pulumi.ComponentResource):
                 "validate",
                 "validate",
                 "ValidateOrder: check and store the order once",
-                [_dynamodb(["dynamodb:PutItem", "dynamodb:GetItem"], orders, sid="CreateOrder")],
+                [
+                    _dynamodb(
+                        ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"], orders, sid="CreateOrder"
+                    ),
+                    # DuplicateOrder asks whether the execution that owns the order still runs.
+                    Statement(
+                        sid="AskWhetherOwnerRuns",
+                        actions=["states:DescribeExecution"],
+                        resources=[self._ctx.arn("states", f"execution:{self.state_machine_name}:*")],
+                    ),
+                ],
                 ["orders", "store", "gateway"],
+            ),
+            "RefundPaymentFunctionArn": self._function(
+                "refund",
+                "refund",
+                "RefundPayment: give a captured payment back once, or queue it for reconciliation",
+                [
+                    _dynamodb(["dynamodb:GetItem", "dynamodb:UpdateItem"], orders, sid="ReadAndRecordRefund"),
+                    *self._reconcile_refunds(),
+                ],
+                ["orders", "store", "gateway", "refunds"],
             ),
             "ReserveInventoryFunctionArn": self._function(
                 "reserve",
@@ -299,6 +334,8 @@ class OrderWorkflow(pulumi.ComponentResource):
                     _dynamodb(["dynamodb:GetItem"], orders, sid="ReadOrder"),
                     _dynamodb(["dynamodb:PutItem"], callbacks, sid="StoreTaskToken"),
                     self._put_events(),
+                    Statement(sid="AnswerWithRecordedPayment", actions=["states:SendTaskSuccess"]),
+                    self._state_machine_key_use("kms:GenerateDataKey", "kms:Decrypt", sid="EncryptTaskOutput"),
                 ],
                 ["orders", "store", "gateway"],
             )
@@ -323,6 +360,7 @@ class OrderWorkflow(pulumi.ComponentResource):
                 _dynamodb(["dynamodb:GetItem", "dynamodb:UpdateItem"], self.callback_table, sid="ResolveTaskTokens"),
                 Statement(sid="ResumeWaitingPayments", actions=["states:SendTaskSuccess", "states:SendTaskHeartbeat"]),
                 self._state_machine_key_use("kms:GenerateDataKey", "kms:Decrypt", sid="EncryptTaskOutput"),
+                *self._reconcile_refunds(),
             ]
         consumer = PythonFunction(
             f"{self._name}-lifecycle",
@@ -335,7 +373,7 @@ class OrderWorkflow(pulumi.ComponentResource):
                 statements=[*statements, self._dynamodb_key_use(), *self.settings.read_statements()],
                 # Structural (it decides the grants above), so it travels with the deployment, not in SSM.
                 environment={**self._environment(), "PAYMENT_INTEGRATION": self._args.payment_integration},
-                include=["runtime", "orders", "store", "gateway"],
+                include=["runtime", "orders", "store", "gateway", "refund", "refunds"],
                 timeout=LIFECYCLE_TIMEOUT_SECONDS,
                 log_retention_days=self._retention,
             ),
@@ -559,7 +597,11 @@ class OrderWorkflow(pulumi.ComponentResource):
                 notify_ok=False,
                 opts=self._child,
             )
-            for purpose, queue in (("events-dlq", self.events_dlq), ("lifecycle-dlq", self.lifecycle_dlq))
+            for purpose, queue in (
+                ("events-dlq", self.events_dlq),
+                ("lifecycle-dlq", self.lifecycle_dlq),
+                ("refund-reconciliation", self.reconciliation_queue),
+            )
         ]
         return [failed, *dlq_alarms]
 

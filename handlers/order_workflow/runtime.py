@@ -9,12 +9,13 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from handlers.common.jsonutil import dumps
 from handlers.common.params import clear_cache, load_parameters
@@ -31,6 +32,51 @@ ORDER_FULFILLED = "Order Fulfilled"
 
 class EventPublishError(RuntimeError):
     """EventBridge refused an entry; raised so the task is retried rather than the event lost."""
+
+
+class StoreThrottled(RuntimeError):  # noqa: N818 - the class name is the Step Functions error name
+    """DynamoDB still throttled after the SDK's own retries: the state machine retries the task, by this name."""
+
+
+class MalformedTaskInput(ValueError):  # noqa: N818
+    """The state machine passed a task input without a field the task needs (a definition error)."""
+
+
+# DynamoDB's modeled throttling errors; every one of them is safe to retry.
+THROTTLING_ERRORS = ("ProvisionedThroughputExceededException", "RequestLimitExceeded", "ThrottlingException")
+
+
+def order_id_of(event: Any) -> str:
+    """The task input's orderId, or a MalformedTaskInput naming what arrived instead."""
+    order_id = event.get("orderId") if isinstance(event, dict) else None
+    if not isinstance(order_id, str) or not order_id:
+        shown = sorted(event) if isinstance(event, dict) else type(event).__name__
+        raise MalformedTaskInput(f"task input needs a non-empty string orderId; got {shown}")
+    return order_id
+
+
+def throttled(error: BaseException, ddb: Any) -> bool:
+    """True for DynamoDB's modeled throttling exceptions (matched by class, not by parsing codes)."""
+    return isinstance(error, tuple(getattr(ddb.exceptions, name) for name in THROTTLING_ERRORS))
+
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def task(handler: Handler) -> Handler:
+    """A Step Functions task handler whose DynamoDB throttling surfaces as StoreThrottled, so every
+    state retries it by one name instead of each task catching codes."""
+
+    @functools.wraps(handler)
+    def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            return handler(event, context)
+        except ClientError as error:
+            if throttled(error, client("dynamodb")):
+                raise StoreThrottled(f"DynamoDB throttled: {error}") from error
+            raise
+
+    return run
 
 
 # Settings the operators tune live in SSM Parameter Store under the component's path (PARAMETERS_PATH);

@@ -9,13 +9,14 @@ transaction that also moves the order's `reservationState`, so each change happe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from handlers.order_workflow.gateway import PaymentOutcome
+from handlers.order_workflow.gateway import PaymentOutcome, RefundOutcome
 from handlers.order_workflow.orders import Order
 
 _serializer = TypeSerializer()
@@ -23,7 +24,7 @@ _deserializer = TypeDeserializer()
 
 
 class DuplicateOrder(Exception):  # noqa: N818 - class names are the Step Functions error names
-    """The same order was already submitted by another execution, which processes it."""
+    """The same order was already submitted by another execution, which still runs or has finished it."""
 
 
 class OrderConflict(Exception):  # noqa: N818
@@ -40,6 +41,15 @@ class InventoryContention(Exception):  # noqa: N818
 
 class ReservationRejected(Exception):  # noqa: N818
     """The order is in a state where reserving (or fulfilling, releasing) is not allowed."""
+
+
+class FulfilmentFailed(Exception):  # noqa: N818
+    """A paid order cannot be fulfilled (its reservation is gone or the stock no longer adds up):
+    a business outcome, so the state machine refunds the payment and releases what is still held."""
+
+
+# An order in one of these states has been carried to its end; a resubmission never reopens it.
+SETTLED_RESERVATIONS = ("COMMITTED", "RELEASED")
 
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
@@ -64,15 +74,20 @@ def get_order(ddb: Any, table: str, order_id: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- create
 
 
-def create_order(ddb: Any, table: str, order: Order, execution_id: str, now: str) -> str:
-    """Store a new order exactly once. Returns "CREATED", or "RESUMED" when this same execution already
-    stored it (a retried task). Raises DuplicateOrder / OrderConflict for other executions' orders."""
+def create_order(
+    ddb: Any, table: str, order: Order, execution_id: str, now: str, owner_running: Callable[[str], bool]
+) -> str:
+    """Store a new order exactly once. Returns "CREATED"; "RESUMED" when this same execution already
+    stored it (a retried task); "TAKEN_OVER" when the execution that stored it has stopped without
+    finishing the order (failed past its redrives), so this one carries it on: every later step is
+    idempotent per order. Raises DuplicateOrder while the owner still runs or once the order is
+    settled, and OrderConflict for different content under the same id."""
     item = {
         "orderId": order.order_id,
         "customerId": order.customer_id,
         "currency": order.currency,
         "totalAmount": order.total_amount,
-        "paymentToken": order.payment_token,
+        "paymentReference": order.payment_reference,
         "items": [
             {"productId": line.product_id, "quantity": line.quantity, "price": line.unit_price} for line in order.lines
         ],
@@ -97,9 +112,30 @@ def create_order(ddb: Any, table: str, order: Order, execution_id: str, now: str
     stored = from_item(existing) if existing else get_order(ddb, table, order.order_id)
     if stored.get("fingerprint") != item["fingerprint"]:
         raise OrderConflict(f"order {order.order_id} already exists with different content") from None
-    if stored.get("executionId") == execution_id:
+    owner = str(stored.get("executionId", ""))
+    if owner == execution_id:
         return "RESUMED"
-    raise DuplicateOrder(f"order {order.order_id} is already handled by execution {stored.get('executionId')}")
+    if stored.get("reservationState") in SETTLED_RESERVATIONS or stored.get("status") == "OUT_OF_STOCK":
+        raise DuplicateOrder(f"order {order.order_id} was already processed by execution {owner} ({stored['status']})")
+    if owner_running(owner):
+        raise DuplicateOrder(f"order {order.order_id} is already handled by execution {owner}, still running")
+    return _take_over(ddb, table, order.order_id, owner, execution_id, now)
+
+
+def _take_over(ddb: Any, table: str, order_id: str, owner: str, execution_id: str, now: str) -> str:
+    try:
+        ddb.update_item(
+            TableName=table,
+            Key=to_item({"orderId": order_id}),
+            UpdateExpression="SET executionId = :new, takenOverAt = :now, previousExecutionId = :old",
+            ConditionExpression="executionId = :old",
+            ExpressionAttributeValues=to_item({":new": execution_id, ":old": owner, ":now": now}),
+        )
+    except ClientError as error:
+        if _code(error) != "ConditionalCheckFailedException":
+            raise
+        raise DuplicateOrder(f"order {order_id} was taken over by another execution at the same time") from None
+    return "TAKEN_OVER"
 
 
 # --------------------------------------------------------------------------------------------- reserve
@@ -253,23 +289,29 @@ def stored_payment(stored: dict[str, Any]) -> PaymentOutcome | None:
     )
 
 
-def record_payment(ddb: Any, table: str, order_id: str, outcome: PaymentOutcome, now: str) -> PaymentOutcome:
-    """Write the gateway's answer once; a later answer for the same order returns the first one."""
+def record_payment(
+    ddb: Any, table: str, order_id: str, outcome: PaymentOutcome, now: str, *, require_hold: bool = True
+) -> PaymentOutcome:
+    """Write the gateway's answer once; a later answer for the same order returns the first one.
+    `require_hold=False` records a late answer on an order that no longer holds stock (to refund it)."""
     values: dict[str, Any] = {
         ":payment": outcome.status,
         ":status": "PAID" if outcome.status == "CAPTURED" else "PAYMENT_DECLINED",
         ":txn": outcome.transaction_id or "",
         ":reason": outcome.reason or "",
         ":now": now,
-        ":held": "HELD",
     }
+    condition = "attribute_not_exists(paymentStatus)"
+    if require_hold:
+        condition += " AND reservationState = :held"
+        values[":held"] = "HELD"
     try:
         ddb.update_item(
             TableName=table,
             Key=to_item({"orderId": order_id}),
             UpdateExpression="SET paymentStatus = :payment, #status = :status, transactionId = :txn, "
             "paymentReason = :reason, paidAt = :now",
-            ConditionExpression="attribute_not_exists(paymentStatus) AND reservationState = :held",
+            ConditionExpression=condition,
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=to_item(values),
         )
@@ -281,6 +323,46 @@ def record_payment(ddb: Any, table: str, order_id: str, outcome: PaymentOutcome,
     previous = stored_payment(stored)
     if previous is None:
         raise ReservationRejected(f"order {order_id} holds no reservation ({stored.get('reservationState')}); not paid")
+    return previous
+
+
+# ---------------------------------------------------------------------------------------------- refund
+
+
+def stored_refund(stored: dict[str, Any]) -> RefundOutcome | None:
+    if "refundStatus" not in stored:
+        return None
+    return RefundOutcome(stored["refundStatus"], stored.get("refundId") or None, stored.get("refundReason") or None)
+
+
+def record_refund(ddb: Any, table: str, order_id: str, outcome: RefundOutcome, now: str) -> RefundOutcome:
+    """Write the gateway's refund answer once (keyed on the order); a repeated answer returns the first."""
+    status = {"REFUNDED": "REFUNDED", "REJECTED": "REFUND_REQUIRED"}[outcome.status]
+    values = {
+        ":refund": outcome.status,
+        ":status": status,
+        ":id": outcome.refund_id or "",
+        ":reason": outcome.reason or "",
+        ":now": now,
+        ":captured": "CAPTURED",
+    }
+    try:
+        ddb.update_item(
+            TableName=table,
+            Key=to_item({"orderId": order_id}),
+            UpdateExpression="SET refundStatus = :refund, #status = :status, refundId = :id, refundReason = :reason, "
+            "refundedAt = :now",
+            ConditionExpression="attribute_not_exists(refundStatus) AND paymentStatus = :captured",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item(values),
+        )
+        return outcome
+    except ClientError as error:
+        if _code(error) != "ConditionalCheckFailedException":
+            raise
+    previous = stored_refund(get_order(ddb, table, order_id))
+    if previous is None:
+        raise ReservationRejected(f"order {order_id} has no captured payment to refund")
     return previous
 
 
@@ -338,7 +420,7 @@ def fulfil(ddb: Any, orders_table: str, inventory_table: str, order_id: str, now
     if stored.get("reservationState") == "COMMITTED":
         return False
     if stored.get("reservationState") != "HELD" or stored.get("paymentStatus") != "CAPTURED":
-        raise ReservationRejected(
+        raise FulfilmentFailed(
             f"order {order_id} cannot be fulfilled: reservation {stored.get('reservationState')}, "
             f"payment {stored.get('paymentStatus')}"
         )
@@ -353,19 +435,29 @@ def fulfil(ddb: Any, orders_table: str, inventory_table: str, order_id: str, now
         raise InventoryContention(f"order {order_id}: concurrent transaction while fulfilling, retry") from None
     if get_order(ddb, orders_table, order_id).get("reservationState") == "COMMITTED":
         return False
-    raise ReservationRejected(f"order {order_id}: fulfilment cancelled ({codes})")
+    raise FulfilmentFailed(f"order {order_id}: fulfilment cancelled ({codes})")
+
+
+def _released_status(stored: dict[str, Any]) -> str:
+    """What a released order is: REFUNDED once its payment went back, REFUND_REQUIRED while a captured
+    payment is still with us (its refund went to reconciliation), CANCELLED when nothing was taken."""
+    if stored.get("refundStatus") == "REFUNDED":
+        return "REFUNDED"
+    if stored.get("paymentStatus") == "CAPTURED":
+        return "REFUND_REQUIRED"
+    return "CANCELLED"
 
 
 def release(ddb: Any, orders_table: str, inventory_table: str, order_id: str, now: str) -> dict[str, Any]:
-    """Compensation: give back exactly the units this order holds, once. Orders whose payment was
-    captured are marked REFUND_REQUIRED so an operator (alerted by the failed execution) refunds them."""
+    """Compensation: give back exactly the units this order holds, once. Runs after RefundPayment on
+    the paths that captured money, so the order ends REFUNDED (see `_released_status`)."""
     try:
         stored = get_order(ddb, orders_table, order_id)
     except OrderNotFound:
         return {"released": False, "reservationState": None, "restored": {}}
     if stored.get("reservationState") != "HELD":
         return {"released": False, "reservationState": stored.get("reservationState"), "restored": {}}
-    status = "REFUND_REQUIRED" if stored.get("paymentStatus") == "CAPTURED" else "CANCELLED"
+    status = _released_status(stored)
     try:
         _settle(ddb, orders_table, inventory_table, stored, to_state="RELEASED", status=status, now=now)
     except ClientError as error:
@@ -448,3 +540,21 @@ def record_lifecycle(ddb: Any, table: str, order_id: str, event_type: str, event
         if not error.response.get("Item"):
             raise OrderNotFound(f"order {order_id} does not exist; cannot record {event_type}") from None
         return False
+
+
+# ---------------------------------------------------------------------------------------------- reaper
+
+
+def held_orders(ddb: Any, table: str) -> list[dict[str, Any]]:
+    """Orders that still hold stock (reservationState HELD), with the fields the reaper decides on."""
+    found: list[dict[str, Any]] = []
+    pages = ddb.get_paginator("scan").paginate(
+        TableName=table,
+        FilterExpression="reservationState = :held",
+        ProjectionExpression="orderId, executionId, reservedAt, paymentStatus",
+        ExpressionAttributeValues=to_item({":held": "HELD"}),
+        ConsistentRead=True,
+    )
+    for page in pages:
+        found.extend(from_item(item) for item in page["Items"])
+    return found

@@ -61,9 +61,15 @@ ENVIRONMENT = {
     "CALLBACK_TABLE": "callbacks",
     "EVENT_BUS_NAME": "orders-bus",
     "PARAMETERS_PATH": "/platform/test/orders",
+    "RECONCILIATION_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/refund-reconciliation",
 }
 # The runtime parameters the component writes to SSM under PARAMETERS_PATH.
-PARAMETERS = {"paymentGateway": "local", "callbackTtlSeconds": "3600"}
+PARAMETERS = {
+    "paymentGateway": "local",
+    "callbackTtlSeconds": "3600",
+    "reapAfterSeconds": "3600",
+    "maxAutoRedrives": "3",
+}
 
 
 def put_parameters(ssm: Any, values: dict[str, str] | None = None) -> None:
@@ -79,6 +85,7 @@ FUNCTIONS = {
     "RequestPaymentFunctionArn": ("request-payment", "request_payment"),
     "FulfilOrderFunctionArn": ("fulfil-order", "fulfil"),
     "ReleaseInventoryFunctionArn": ("release-inventory", "release"),
+    "RefundPaymentFunctionArn": ("refund-payment", "refund"),
 }
 
 
@@ -269,7 +276,10 @@ def _create_functions(integration: PaymentIntegration) -> dict[str, str]:
 
 
 def _create_bus_and_probe(events: Any, sqs: Any) -> str:
-    """The bus with the component's lifecycle rules, routed to a probe queue the tests drain."""
+    """The bus with the component's lifecycle rules, routed to a probe queue the tests drain; and the
+    refund reconciliation queue."""
+    reconciliation = sqs.create_queue(QueueName="refund-reconciliation")["QueueUrl"]
+    assert reconciliation == ENVIRONMENT["RECONCILIATION_QUEUE_URL"], reconciliation
     events.create_event_bus(Name=ENVIRONMENT["EVENT_BUS_NAME"])
     url = sqs.create_queue(QueueName="lifecycle-probe")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -317,7 +327,9 @@ def emulated_account(
         yield Account(integration, machine, arns, sleeps.waits, probe)
 
 
-def order(order_id: str, *, token: str = "tok_visa", lines: list[tuple[str, int, str]] | None = None) -> dict[str, Any]:
+def order(
+    order_id: str, *, reference: str = "tok_visa", lines: list[tuple[str, int, str]] | None = None
+) -> dict[str, Any]:
     """An order as a shop front would publish it (numbers as JSON numbers)."""
     lines = lines or [("LAPTOP001", 1, "999.99"), ("MOUSE001", 2, "29.99")]
     total = sum((Decimal(price) * quantity for _, quantity, price in lines), Decimal("0"))
@@ -325,7 +337,7 @@ def order(order_id: str, *, token: str = "tok_visa", lines: list[tuple[str, int,
         "orderId": order_id,
         "customerId": "CUST001",
         "currency": "USD",
-        "paymentToken": token,
+        "paymentReference": reference,
         "items": [{"productId": p, "quantity": q, "price": float(price)} for p, q, price in lines],
         "totalAmount": float(total),
     }

@@ -129,7 +129,9 @@ def test_tables_on_demand_pitr_cmk_and_protected_in_prod(dev_plan: PlanGraph, pr
 
 
 EXPECTED_TABLE_GRANTS = {
-    "validate": {"orders": {"dynamodb:PutItem", "dynamodb:GetItem"}},
+    # UpdateItem: an order whose execution stopped without finishing it is taken over.
+    "validate": {"orders": {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"}},
+    "refund": {"orders": {"dynamodb:GetItem", "dynamodb:UpdateItem"}},
     "reserve": {"orders": {"dynamodb:GetItem", "dynamodb:UpdateItem"}, "inventory": {"dynamodb:UpdateItem"}},
     "payment": {"orders": {"dynamodb:GetItem", "dynamodb:UpdateItem"}},
     "fulfil": {"orders": {"dynamodb:GetItem", "dynamodb:UpdateItem"}, "inventory": {"dynamodb:UpdateItem"}},

@@ -14,7 +14,7 @@ def raw(**overrides: object) -> dict[str, object]:
     order: dict[str, object] = {
         "orderId": "o-1",
         "customerId": "C1",
-        "paymentToken": "tok_visa",
+        "paymentReference": "tok_visa",
         "items": [
             {"productId": "LAPTOP001", "quantity": 1, "price": 999.99},
             {"productId": "MOUSE001", "quantity": 3, "price": 0.1},
@@ -48,7 +48,7 @@ def test_every_problem_is_named_with_its_field() -> None:
     problems = caught.value.problems
     assert any(p.startswith("order.orderId:") for p in problems)
     assert "order.customerId: required" in problems
-    assert "order.paymentToken: required" in problems
+    assert "order.paymentReference: required" in problems
     assert "order.totalAmount: required" in problems
     for field in ("items[0].productId", "items[0].quantity", "items[0].price", "items[1].quantity", "items[1].price"):
         assert any(p.startswith(f"order.{field}:") for p in problems), field
