@@ -38,6 +38,11 @@ class StoreThrottled(RuntimeError):  # noqa: N818 - the class name is the Step F
     """DynamoDB still throttled after the SDK's own retries: the state machine retries the task, by this name."""
 
 
+class InventoryContention(Exception):  # noqa: N818
+    """Another transaction held one of the items at the same moment (DynamoDB's TransactionConflict);
+    retrying is safe, and the state machine does, by this name."""
+
+
 class MalformedTaskInput(ValueError):  # noqa: N818
     """The state machine passed a task input without a field the task needs (a definition error)."""
 
@@ -64,16 +69,20 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def task(handler: Handler) -> Handler:
-    """A Step Functions task handler whose DynamoDB throttling surfaces as StoreThrottled, so every
-    state retries it by one name instead of each task catching codes."""
+    """A Step Functions task handler whose DynamoDB throttling surfaces as StoreThrottled and whose
+    single writes refused by an ongoing transaction as InventoryContention, so every state retries
+    them by name instead of each task catching codes."""
 
     @functools.wraps(handler)
     def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
             return handler(event, context)
         except ClientError as error:
-            if throttled(error, client("dynamodb")):
+            ddb = client("dynamodb")
+            if throttled(error, ddb):
                 raise StoreThrottled(f"DynamoDB throttled: {error}") from error
+            if isinstance(error, ddb.exceptions.TransactionConflictException):
+                raise InventoryContention(f"write refused during another transaction: {error}") from error
             raise
 
     return run

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from handlers.order_workflow.gateway import PaymentOutcome, RefundOutcome
 from handlers.order_workflow.orders import Order
+from handlers.order_workflow.runtime import InventoryContention
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -33,10 +34,6 @@ class OrderConflict(Exception):  # noqa: N818
 
 class OrderNotFound(Exception):  # noqa: N818
     """A step was asked to work on an order that was never validated."""
-
-
-class InventoryContention(Exception):  # noqa: N818
-    """Another transaction held one of the items at the same moment; retrying is safe."""
 
 
 class ReservationRejected(Exception):  # noqa: N818

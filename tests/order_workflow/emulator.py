@@ -16,16 +16,25 @@ How a Task state reaches our code here, and why it is faithful:
   names are our exception class names exactly as in AWS.
 * The handlers' own AWS calls (DynamoDB, EventBridge, Step Functions callbacks) go to the same moto
   account.
-* DynamoDB serialises every transaction against the items it touches. moto's in-memory tables are
-  not thread-safe (a cancelled transaction restores a snapshot of the whole table), so concurrent
-  executions would corrupt them in ways DynamoDB never does. We serialise each DynamoDB API request
-  in moto with a lock: that models DynamoDB's per-request atomicity and nothing more. A check and a
-  later decrement in two requests (the article's defect) would still race under it.
-* Retry waits are recorded instead of slept, so the intervals can be asserted and tests stay fast.
+* DynamoDB's concurrency is modelled in front of moto's tables by dynamodb_model.py: every request
+  is atomic (moto's tables are not thread-safe, so requests run one at a time), and with
+  `transaction_conflicts=True` requests that overlap on an item are refused as DynamoDB refuses
+  them (TransactionConflict), so the retry paths run for real. A transaction snapshots only the
+  items it names for its rollback, not its whole tables (TouchedItemsSnapshot). A check and a later decrement in two
+  requests (the article's defect) would still race under it.
+* The interpreter parses the definition once per distinct definition and gives every execution its
+  own deep copy of the parsed program (moto parses it again for every execution, which dominated
+  the run time of many executions); JSONPath expressions are compiled once (jsonpath_ng builds a
+  parser for every expression it evaluates; the compiled expression is only read); its AWS clients
+  are made once per service, not per call.
+* Retry waits are recorded instead of slept, so the intervals can be asserted and tests stay fast;
+  `retry_time_scale` also sleeps them, scaled (jitter then spreads contending retries as in AWS).
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib
 import io
 import json
@@ -44,12 +53,18 @@ from unittest import mock
 import boto3
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.utils import json_path
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from components.order_workflow import events as patterns
 from components.order_workflow.definition import PaymentIntegration, render_definition
 from handlers.order_workflow import runtime
+from tests.order_workflow.dynamodb_model import DynamoDbConcurrency, TouchedItemsSnapshot
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -117,25 +132,49 @@ def _invoke_in_process(self: LambdaSimpleBackend, function_name, qualifier, body
 
 
 class _RecordedSleeps:
-    """Replaces `time` in moto's retrier: records each Retry wait instead of sleeping it."""
+    """Replaces `time` in moto's retrier: records each Retry wait, and sleeps it `scale` times as long."""
 
-    def __init__(self) -> None:
+    def __init__(self, scale: float = 0.0) -> None:
         self.waits: list[float] = []
+        self._scale = scale
         self._lock = threading.Lock()
 
     def sleep(self, seconds: float) -> None:
         with self._lock:
             self.waits.append(seconds)
+        if self._scale:
+            time.sleep(seconds * self._scale)
 
 
-def _serialised(original):
+def _parsed_once() -> Any:
+    """ExecutionWorker._get_evaluation_entrypoint, parsing each distinct definition once: every
+    execution still gets a program of its own (a deep copy), as a fresh parse would give it."""
+    programs: dict[str, Any] = {}
     lock = threading.Lock()
 
-    def call_action(self):
+    def entrypoint(worker: ExecutionWorker) -> Any:
+        definition = worker._evaluation_details.state_machine_details.definition
         with lock:
-            return original(self)
+            if definition not in programs:
+                programs[definition] = AmazonStateLanguageParser.parse(definition)[0]
+            return copy.deepcopy(programs[definition])
 
-    return call_action
+    return entrypoint
+
+
+def _client_per_service(original: Any) -> Any:
+    """moto's interpreter makes a new boto3 client for every Lambda task; clients are thread-safe,
+    so one per (region, service) is what a long-lived worker would hold."""
+    clients: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        with lock:
+            if (region, service) not in clients:
+                clients[(region, service)] = original(region, service, state_credentials)
+            return clients[(region, service)]
+
+    return boto_client_for
 
 
 @dataclass
@@ -148,21 +187,18 @@ class Account:
     retry_waits: list[float]
     probe_queue_url: str
 
-    @property
-    def ddb(self) -> Any:
-        return boto3.client("dynamodb", region_name=REGION)
+    dynamodb: DynamoDbConcurrency
+    ddb: Any = field(init=False)
+    sfn: Any = field(init=False)
+    events: Any = field(init=False)
+    sqs: Any = field(init=False)
 
-    @property
-    def sfn(self) -> Any:
-        return boto3.client("stepfunctions", region_name=REGION)
-
-    @property
-    def events(self) -> Any:
-        return boto3.client("events", region_name=REGION)
-
-    @property
-    def sqs(self) -> Any:
-        return boto3.client("sqs", region_name=REGION)
+    def __post_init__(self) -> None:
+        # One client each (creating one costs tens of milliseconds; using one is thread-safe).
+        self.ddb = boto3.client("dynamodb", region_name=REGION)
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        self.events = boto3.client("events", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
 
     def stock(self, product_id: str) -> dict[str, int]:
         item = self.ddb.get_item(TableName="inventory", Key={"productId": {"S": product_id}}, ConsistentRead=True)[
@@ -201,6 +237,22 @@ class Account:
                 return described
             time.sleep(0.02)
         raise TimeoutError(f"execution {execution_arn} still running after {timeout}s")
+
+    def wait_all(self, execution_arns: list[str], *, timeout: float = 300.0) -> list[dict[str, Any]]:
+        """Wait for many executions with one ListExecutions poll per tick (polling each one would
+        spend the CPU the executions need), then describe each."""
+        deadline = time.monotonic() + timeout
+        pending = set(execution_arns)
+        while pending and time.monotonic() < deadline:
+            pages = self.sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=self.state_machine_arn, statusFilter="RUNNING"
+            )
+            pending &= {e["executionArn"] for page in pages for e in page["executions"]}
+            if pending:
+                time.sleep(0.25)
+        if pending:
+            raise TimeoutError(f"{len(pending)} executions still running after {timeout}s")
+        return [self.sfn.describe_execution(executionArn=arn) for arn in execution_arns]
 
     def run(self, order: Mapping[str, Any]) -> dict[str, Any]:
         return self.wait(self.start(order))
@@ -295,9 +347,15 @@ def _create_bus_and_probe(events: Any, sqs: Any) -> str:
 
 @contextmanager
 def emulated_account(
-    integration: PaymentIntegration = "direct", *, heartbeat_seconds: int = 60, timeout_seconds: int = 300
+    integration: PaymentIntegration = "direct",
+    *,
+    heartbeat_seconds: int = 60,
+    timeout_seconds: int = 300,
+    transaction_conflicts: bool = False,
+    retry_time_scale: float = 0.0,
 ) -> Iterator[Account]:
-    sleeps = _RecordedSleeps()
+    sleeps = _RecordedSleeps(retry_time_scale)
+    dynamodb = DynamoDbConcurrency(conflicts=transaction_conflicts)
     with ExitStack() as stack:
         stack.enter_context(
             mock.patch.dict(
@@ -307,10 +365,26 @@ def emulated_account(
         )
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", _invoke_in_process))
-        stack.enter_context(mock.patch.object(DynamoHandler, "call_action", _serialised(DynamoHandler.call_action)))
+        stack.enter_context(mock.patch.object(DynamoHandler, "call_action", dynamodb.wrap(DynamoHandler.call_action)))
+        snapshots = TouchedItemsSnapshot()
+        stack.enter_context(mock.patch.object(dynamodb_models, "copy", snapshots))
+        backend = dynamodb_models.DynamoDBBackend
+        transact = snapshots.transact_write_items(backend.transact_write_items)
+        stack.enter_context(mock.patch.object(backend, "transact_write_items", transact))
         stack.enter_context(mock.patch.object(retrier_decl, "time", sleeps))
+        stack.enter_context(mock.patch.object(ExecutionWorker, "_get_evaluation_entrypoint", _parsed_once()))
+        stack.enter_context(mock.patch.object(json_path, "parse", functools.lru_cache(maxsize=1024)(json_path.parse)))
+        stack.enter_context(
+            mock.patch.object(
+                lambda_eval_utils, "boto_client_for", _client_per_service(lambda_eval_utils.boto_client_for)
+            )
+        )
         runtime.reset()
         stack.callback(runtime.reset)
+        # A Lambda container is single-threaded; here many executions call the handlers at once, and
+        # boto3's default session is not safe to create clients from concurrently: make them first.
+        for service in ("dynamodb", "events", "sqs", "ssm", "stepfunctions"):
+            runtime.client(service)
         _create_tables(boto3.client("dynamodb", region_name=REGION))
         put_parameters(boto3.client("ssm", region_name=REGION))
         events, sqs = boto3.client("events", region_name=REGION), boto3.client("sqs", region_name=REGION)
@@ -324,7 +398,7 @@ def emulated_account(
             definition=render_definition(integration, values),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/order-state-machine",
         )["stateMachineArn"]
-        yield Account(integration, machine, arns, sleeps.waits, probe)
+        yield Account(integration, machine, arns, sleeps.waits, probe, dynamodb)
 
 
 def order(
