@@ -1,4 +1,4 @@
-"""Feature store enrichment: our grouped conditional writes vs the articles' per-record get+put.
+"""Feature store enrichment: our grouped conditional writes vs a naive per-record get+put.
 
 Replays the same 10,000 events (50 users, uniformly spread, batches of 500) through our handler and
 through a naive per-record get_item + put_item baseline, against one moto DynamoDB server in one run,
@@ -107,8 +107,9 @@ class Measured:
         self.records += len(batch)
 
 
-def naive_article_handler(table: Any) -> Callable[[Sequence[dict[str, Any]]], None]:
-    """The articles' enrichment (base64 decoding fixed so it runs): get_item then put_item per record."""
+def naive_handler(table: Any) -> Callable[[Sequence[dict[str, Any]]], None]:
+    """The baseline: get_item then put_item per record, two calls a record and a lost update whenever two
+    shards write one user between the read and the write."""
 
     def handle(records: Sequence[dict[str, Any]]) -> None:
         for raw in records:
@@ -211,7 +212,7 @@ def run(events: int, users: int, batch: int) -> tuple[list[Measured], dict[str, 
         naive_table = boto3.resource("dynamodb", region_name=REGION, endpoint_url=endpoint).Table("bench-naive")
         naive = Measured("naive: get_item + put_item per record")
         naive_table.meta.client.meta.events.register("before-call.dynamodb.*", naive.count)
-        run_naive = naive_article_handler(naive_table)
+        run_naive = naive_handler(naive_table)
         naive_table.meta.client.describe_table(TableName="bench-naive")  # warm the connection pool
         for each in batches:
             deployed.timed(run_deployed, each)

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, get_args
 
-from botocore.exceptions import ClientError
-
+from handlers.common import aws
 from handlers.common.log import get_logger
 
 LOG = get_logger("backup_vault.dr_orchestrate")
@@ -112,9 +111,9 @@ def runs_as(instance_class: str) -> Callable[[Mapping[str, Any]], bool]:
     return check
 
 
-def _is_not_a_replica(error: ClientError) -> bool:
-    details = error.response.get("Error", {})
-    return details.get("Code") == "InvalidDBInstanceState" and "read replica" in details.get("Message", "").lower()
+def _is_not_a_replica(error: Exception) -> bool:
+    # InvalidDBInstanceState covers several states; only "not a read replica" means promoted already.
+    return "read replica" in str(error).lower()
 
 
 def _report(plan: str, instance: Mapping[str, Any], action: str) -> dict[str, Any]:
@@ -140,7 +139,7 @@ def promote_replica(rds: Any, settings: DrSettings) -> dict[str, Any]:
                 DBInstanceIdentifier=settings.replica_id, BackupRetentionPeriod=settings.backup_retention_days
             )
             action = "promoted"
-        except ClientError as error:
+        except rds.exceptions.InvalidDBInstanceStateFault as error:
             # A concurrent run may have promoted it between our describe and promote.
             if not _is_not_a_replica(error):
                 raise
@@ -193,11 +192,13 @@ def settings_from_env(env: Mapping[str, str]) -> DrSettings | None:
     )
 
 
+# Control-plane calls during a disaster: patient timeouts, and throttles retried by the client.
+RDS_CONTROL = aws.CallPolicy(attempts=5, connect_timeout=5.0, read_timeout=30.0)
+
+
 @cache
 def _rds(region: str) -> Any:
-    import boto3
-
-    return boto3.client("rds", region_name=region)
+    return aws.client("rds", RDS_CONTROL, region=region)
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:

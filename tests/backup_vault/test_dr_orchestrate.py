@@ -104,7 +104,8 @@ def test_pilot_light_promotes_the_replica_then_a_rerun_is_not_an_error(replica) 
 
 
 def test_a_concurrent_promotion_is_reported_as_already_promoted(replica) -> None:
-    not_a_replica = ClientError(
+    # What RDS answers (its modeled InvalidDBInstanceStateFault, code InvalidDBInstanceState).
+    not_a_replica = replica.exceptions.InvalidDBInstanceStateFault(
         {"Error": {"Code": "InvalidDBInstanceState", "Message": "DB Instance is not a read replica."}},
         "PromoteReadReplica",
     )
