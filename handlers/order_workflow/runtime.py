@@ -1,7 +1,7 @@
 """What every order-workflow function shares: settings, clients, events.
 
 Resource names come from the environment the component sets; tunable settings from SSM Parameter
-Store under `PARAMETERS_PATH`. Clients are created once per container (first use).
+Store under `PARAMETERS_PATH`. Clients come from handlers.common.aws, once per container.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from handlers.common import aws
 from handlers.common.jsonutil import dumps
 from handlers.common.params import clear_cache, load_parameters
 
@@ -135,9 +135,15 @@ def settings() -> Settings:
     return Settings.load(os.environ, load_parameters(client("ssm"), path) if path else {})
 
 
-@functools.cache
+# How the order functions call AWS (botocore's standard retries, see handlers.common.aws). A task
+# makes at most a handful of calls and its function times out after 30 s; what outlasts these
+# attempts surfaces as a named error and Step Functions retries the whole (idempotent) task.
+CALLS = aws.CallPolicy(attempts=3, connect_timeout=2.0, read_timeout=5.0)
+
+
 def client(service: str) -> Any:
-    return boto3.client(service)
+    """The container's client for `service` (one per container, made on first use)."""
+    return aws.client(service, CALLS)
 
 
 def utc_now() -> str:
@@ -147,7 +153,7 @@ def utc_now() -> str:
 def reset() -> None:
     """Forget settings and clients (a new container); used by tests between emulated accounts."""
     clear_cache()
-    client.cache_clear()
+    aws.clear_clients()
 
 
 def publish(events_client: Any, bus_name: str, source: str, detail_type: str, detail: dict[str, Any]) -> str:

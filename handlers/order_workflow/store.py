@@ -13,15 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from handlers.common.dynamo import from_dynamo as from_item
+from handlers.common.dynamo import to_item
 from handlers.order_workflow.gateway import PaymentOutcome, RefundOutcome
 from handlers.order_workflow.orders import Order
 from handlers.order_workflow.runtime import InventoryContention
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 class DuplicateOrder(Exception):  # noqa: N818 - class names are the Step Functions error names
@@ -47,14 +45,6 @@ class FulfilmentFailed(Exception):  # noqa: N818
 
 # An order in one of these states has been carried to its end; a resubmission never reopens it.
 SETTLED_RESERVATIONS = ("COMMITTED", "RELEASED")
-
-
-def to_item(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(value) for key, value in values.items()}
-
-
-def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 
 def _code(error: ClientError) -> str:
