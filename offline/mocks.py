@@ -379,6 +379,20 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if function == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{region}{suffix}" for suffix in "abc"]
             return {"id": region, "names": names, "zoneIds": [f"use1-az{i}" for i in (1, 2, 3)]}, []
+        if function == "aws:secretsmanager/getSecretVersion:getSecretVersion":
+            # What a secret an operator filled answers; no real credential is ever in a plan.
+            secret_id = args.args.get("secretId", "")
+            return {
+                "id": f"{secret_id}|AWSCURRENT",
+                "arn": secret_id,
+                "secretId": secret_id,
+                "secretString": "offline-placeholder-not-a-credential",
+                "secretBinary": "",
+                "versionId": "00000000-0000-4000-8000-000000000000",
+                "versionStage": "AWSCURRENT",
+                "versionStages": ["AWSCURRENT"],
+                "createdDate": "2026-01-01T00:00:00Z",
+            }, []
         raise NotImplementedError(
             f"offline mocks do not answer the provider call {function!r}: add it to offline/mocks.py"
         )

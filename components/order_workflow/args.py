@@ -64,6 +64,38 @@ class OrderWorkflowArgs(ComponentConfig):
     failed_executions_threshold: int = Field(
         1, ge=1, le=10_000, description="Failed executions per 5 minutes that raise the ExecutionsFailed alarm."
     )
+    gateway_endpoint: str | None = Field(
+        None,
+        pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~/-]*)?$",
+        description="Callback variant: HTTPS URL the Payment Requested events are POSTed to (EventBridge API "
+        "destination). Its API key lives in the component's Secrets Manager secret, never in config.",
+    )
+    gateway_account_id: str | None = Field(
+        None,
+        pattern=r"^[0-9]{12}$",
+        description="Callback variant: AWS account of the payment gateway, allowed to put its answers "
+        "(ecommerce.payments Payment Completed / Declined / Processing) on the orders bus.",
+    )
+    gateway_api_key_header: str = Field(
+        "x-api-key", pattern=r"^[A-Za-z0-9-]{1,64}$", description="Header that carries the gateway's API key."
+    )
+    gateway_rate_limit_per_second: int = Field(
+        10, ge=1, le=300, description="Most payment requests per second sent to the gateway."
+    )
+    max_auto_redrives: int = Field(
+        3,
+        ge=0,
+        le=10,
+        description="Times a failed or timed-out execution is redriven automatically before the "
+        "ExecutionsAbandoned alarm; an operator may still redrive it.",
+    )
+    reap_after_seconds: int = Field(
+        86_400,
+        ge=900,
+        le=1_209_600,
+        description="How long after its execution stopped for good (past the automatic redrives) an order's "
+        "stock is released and its capture refunded by the reaper: the operators' window for a manual redrive.",
+    )
 
     @rule("payment_integration", "state_machine_type")
     def _callback_needs_standard(self) -> list[RuleProblem]:
@@ -82,3 +114,16 @@ class OrderWorkflowArgs(ComponentConfig):
                 f"paymentTimeoutSeconds ({self.payment_timeout_seconds})"
             ]
         return []
+
+    @rule("payment_integration", "gateway_endpoint", "gateway_account_id")
+    def _callback_needs_a_gateway(self) -> list[RuleProblem]:
+        if self.payment_integration != "callback":
+            return []
+        return [
+            f"paymentIntegration 'callback' needs {key}: {why}"
+            for key, value, why in (
+                ("gatewayEndpoint", self.gateway_endpoint, "where the payment requests go"),
+                ("gatewayAccountId", self.gateway_account_id, "whose answers the bus accepts"),
+            )
+            if value is None
+        ]

@@ -5,6 +5,10 @@ Lambda tasks over DynamoDB, plus an EventBridge -> SQS -> Lambda consumer for li
                                         -> FulfilOrder; ReleaseInventory on every failed path)
     Payment Completed / Order Fulfilled (/ Payment Declined, Processing) --rules--> lifecycle queue
                                         --> lifecycle consumer (records events, resumes callback tasks)
+    callback: Payment Requested --rule--> gateway API destination; the gateway's account puts its
+                                        answers on the bus (gateway.py)
+    FAILED / TIMED_OUT executions --default bus--> redrive function (bounded); scheduled reaper
+                                        (recovery.py)
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from components.context import BACKUP_TAG, StackContext
 from components.iam import LOG_DELIVERY_ACTIONS, Statement, policy_document, service_trust_policy
 from components.kms import key_use_through
 from components.lambda_function import FunctionSpec, PythonFunction
-from components.observability import Metric, queue_depth
+from components.observability import Metric, lambda_errors, queue_depth
 from components.order_workflow import events
 from components.order_workflow.args import OrderWorkflowArgs
 from components.order_workflow.definition import render_definition
+from components.order_workflow.gateway import payment_gateway_path
+from components.order_workflow.recovery import recovery
 from components.queues import MAX_RETENTION_SECONDS, allow_service_to_send
 from components.runtime_params import RuntimeParameters
 from components.scope import Scope, component_options
@@ -31,6 +37,7 @@ from components.scope import Scope, component_options
 # Physical-name slug of an order workflow unless the program gives another one.
 COMPONENT = "orders"
 LIFECYCLE_TIMEOUT_SECONDS = 30
+TASK_TIMEOUT_SECONDS = 30
 
 
 def _dynamodb(actions: Sequence[str], *tables: aws.dynamodb.Table, sid: str) -> Statement:
@@ -67,12 +74,25 @@ class OrderWorkflow(pulumi.ComponentResource):
             extra_statements=[self._log_delivery_key_statement()],
         )
         self._scope = self._scope.with_key(self.key.arn)
+        self.alarm_topic = self._scope.alarm_topic()
+        self._scope = self._scope.with_alarm_topic(self.alarm_topic.arn)
         self.orders_table, self.inventory_table, self.callback_table = self._tables()
+        # Events the CMK-encrypted bus cannot deliver to a target (e.g. it cannot use the key) land here.
+        self.bus_dlq = self._queue("bus-dlq", retention_seconds=MAX_RETENTION_SECONDS)
         self.bus = aws.cloudwatch.EventBus(
             f"{name}-bus",
             name=self._scope.physical("bus", service="events"),
             description="Order lifecycle events (ecommerce.orders / payments / fulfillment)",
             kms_key_identifier=self.key.arn,
+            dead_letter_config={"arn": self.bus_dlq.arn},
+            opts=self._child,
+        )
+        allow_service_to_send(
+            f"{name}-bus-dlq-policy",
+            self.bus_dlq,
+            sid="EventsTheOrdersBusCouldNotDeliver",
+            service="events.amazonaws.com",
+            source_arns=[self.bus.arn],
             opts=self._child,
         )
         self.archive = aws.cloudwatch.EventArchive(
@@ -103,6 +123,8 @@ class OrderWorkflow(pulumi.ComponentResource):
             values={
                 "paymentGateway": args.payment_gateway,
                 "callbackTtlSeconds": str(args.payment_timeout_seconds + 86_400),
+                "maxAutoRedrives": str(args.max_auto_redrives),
+                "reapAfterSeconds": str(args.reap_after_seconds),
             },
             opts=self._child,
         )
@@ -110,9 +132,22 @@ class OrderWorkflow(pulumi.ComponentResource):
         self.lifecycle_function = self._lifecycle_consumer()
         self.state_machine = self._state_machine()
         self.rules = self._rules()
-        self.alarm_topic = self._scope.alarm_topic()
-        self._scope = self._scope.with_alarm_topic(self.alarm_topic.arn)
-        self.alarms = self._alarms()
+        self.gateway = (
+            payment_gateway_path(self._scope, args, self.bus, retry_policy=self._retry_policy())
+            if args.payment_integration == "callback"
+            else None
+        )
+        self.recovery = recovery(
+            self._scope,
+            make_function=self._function,
+            state_machine_arn=self.state_machine_arn_expected,
+            executions_arn=self._executions_arn(),
+            orders_table=self.orders_table,
+            inventory_table=self.inventory_table,
+            reconcile_refunds=self._reconcile_refunds(),
+            retry_policy=self._retry_policy(),
+        )
+        self.alarms = [*self._alarms(), *self.recovery.alarms]
         self.dashboard = self._dashboard()
         self.register_outputs(self.stack_outputs())
 
@@ -202,7 +237,13 @@ class OrderWorkflow(pulumi.ComponentResource):
         ]
 
     def _function(
-        self, purpose: str, module: str, description: str, statements: Sequence[Statement], include: Sequence[str]
+        self,
+        purpose: str,
+        module: str,
+        description: str,
+        statements: Sequence[Statement],
+        include: Sequence[str],
+        timeout: int = TASK_TIMEOUT_SECONDS,
     ) -> PythonFunction:
         return self._scope.function(
             FunctionSpec(
@@ -214,8 +255,13 @@ class OrderWorkflow(pulumi.ComponentResource):
                 include=["runtime", *include],
                 reserved_concurrency=self._args.task_reserved_concurrency,
                 log_retention_days=self._retention,
+                timeout=timeout,
             )
         )
+
+    def _executions_arn(self) -> pulumi.Output[str]:
+        """Every execution of this component's state machine."""
+        return self._ctx.arn("states", f"execution:{self.state_machine_name}:*")
 
     def _task_functions(self) -> dict[str, PythonFunction]:
         """One function per task; each may use exactly the items and actions its code touches."""
@@ -233,7 +279,7 @@ class OrderWorkflow(pulumi.ComponentResource):
                     Statement(
                         sid="AskWhetherOwnerRuns",
                         actions=["states:DescribeExecution"],
-                        resources=[self._ctx.arn("states", f"execution:{self.state_machine_name}:*")],
+                        resources=[self._executions_arn()],
                     ),
                 ],
                 ["orders", "store", "gateway"],
@@ -405,6 +451,13 @@ class OrderWorkflow(pulumi.ComponentResource):
                     ],
                 ),
                 self._state_machine_key_use("kms:Decrypt", "kms:GenerateDataKey", sid="EncryptExecutionData"),
+                # Its CMK-encrypted execution logs: data keys with the logs encryption context only.
+                Statement(
+                    sid="EncryptExecutionLogs",
+                    actions=["kms:GenerateDataKey"],
+                    resources=[self.key.arn],
+                    conditions={"StringEquals": {"kms:EncryptionContext:SourceArn": ctx.arn("logs", "*")}},
+                ),
             ),
             opts=self._child,
         )
@@ -447,14 +500,14 @@ class OrderWorkflow(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _delivery(self) -> dict[str, Any]:
+    def _retry_policy(self) -> dict[str, int]:
         return {
-            "retry_policy": {
-                "maximum_event_age_in_seconds": self._args.event_max_age_seconds,
-                "maximum_retry_attempts": self._args.event_retry_attempts,
-            },
-            "dead_letter_config": {"arn": self.events_dlq.arn},
+            "maximum_event_age_in_seconds": self._args.event_max_age_seconds,
+            "maximum_retry_attempts": self._args.event_retry_attempts,
         }
+
+    def _delivery(self) -> dict[str, Any]:
+        return {"retry_policy": self._retry_policy(), "dead_letter_config": {"arn": self.events_dlq.arn}}
 
     def _rules(self) -> dict[str, aws.cloudwatch.EventRule]:
         ctx = self._ctx
@@ -538,22 +591,40 @@ class OrderWorkflow(pulumi.ComponentResource):
             threshold=self._args.failed_executions_threshold,
             comparison_operator="GreaterThanOrEqualToThreshold",
         )
+        timed_out = self._scope.alarm(
+            "timed-out-executions",
+            "Order executions timed out: they hold stock until redriven or reaped",
+            Metric("AWS/States", "ExecutionsTimedOut", {"StateMachineArn": self.state_machine.arn}, "Sum"),
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+        )
+        release = self._scope.alarm(
+            "release-failures",
+            "ReleaseInventory failed: compensation is stuck (the execution fails at it and is redriven)",
+            lambda_errors(self.functions["ReleaseInventoryFunctionArn"].function.name),
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+        )
+        queues = [
+            ("events-dlq", self.events_dlq),
+            ("lifecycle-dlq", self.lifecycle_dlq),
+            ("refund-reconciliation", self.reconciliation_queue),
+            ("bus-dlq", self.bus_dlq),
+        ]
+        if self.gateway is not None:
+            queues.append(("gateway-dlq", self.gateway.dead_letters))
         dlq_alarms = [
             self._scope.alarm(
                 f"{purpose}-messages",
-                f"Messages in {purpose}: undeliverable events or failing lifecycle messages",
+                f"Messages in {purpose}: undeliverable events, failing messages or refunds to settle by hand",
                 queue_depth(queue.name),
                 threshold=1,
                 comparison_operator="GreaterThanOrEqualToThreshold",
                 notify_ok=False,
             )
-            for purpose, queue in (
-                ("events-dlq", self.events_dlq),
-                ("lifecycle-dlq", self.lifecycle_dlq),
-                ("refund-reconciliation", self.reconciliation_queue),
-            )
+            for purpose, queue in queues
         ]
-        return [failed, *dlq_alarms]
+        return [failed, timed_out, release, *dlq_alarms]
 
     def _dashboard(self) -> aws.cloudwatch.Dashboard:
         region = self._ctx.region

@@ -90,7 +90,8 @@ def test_lifecycle_rules_route_to_the_queue_with_retry_and_dlq(prod_plan: PlanGr
 
 
 def test_dev_direct_variant_has_no_callback_rule(dev_plan: PlanGraph) -> None:
-    assert sorted(r.name for r in _orders(dev_plan, RULE)) == [
+    bus = _one(dev_plan, "aws:cloudwatch/eventBus:EventBus", "bus").outputs["name"]
+    assert sorted(r.name for r in _orders(dev_plan, RULE) if r.inputs.get("eventBusName") == bus) == [
         "orders-order-fulfilled", "orders-order-placed", "orders-payment-completed",
     ]  # fmt: skip
 
@@ -171,7 +172,12 @@ def test_settings_parameters_hold_the_configured_gateway_and_token_lifetime(prod
         for r in prod_plan.of_type("aws:ssm/parameter:Parameter")
         if r.inputs["name"].startswith("/platform/prod/orders/")
     }
-    assert set(parameters) == {"/platform/prod/orders/paymentGateway", "/platform/prod/orders/callbackTtlSeconds"}
+    assert set(parameters) == {
+        f"/platform/prod/orders/{name}"
+        for name in ("paymentGateway", "callbackTtlSeconds", "maxAutoRedrives", "reapAfterSeconds")
+    }
+    assert parameters["/platform/prod/orders/maxAutoRedrives"]["insecureValue"] == "3"
+    assert parameters["/platform/prod/orders/reapAfterSeconds"]["insecureValue"] == "86400"
     assert all(p["type"] == "String" for p in parameters.values())
     assert parameters["/platform/prod/orders/paymentGateway"]["insecureValue"] == "local"
     timeout = read_stack_config("prod")["platform:orders"]["paymentTimeoutSeconds"]
@@ -199,7 +205,8 @@ def _task_arns(definition: dict[str, Any]) -> set[str]:
 
 def test_definition_invokes_exactly_this_stacks_functions(dev_plan: PlanGraph, prod_plan: PlanGraph) -> None:
     for plan in (dev_plan, prod_plan):
-        functions = {f.outputs["arn"] for f in _orders(plan, FUNCTION) if f.name != "orders-lifecycle-function"}
+        not_tasks = {f"orders-{p}-function" for p in ("lifecycle", "redrive", "reaper")}
+        functions = {f.outputs["arn"] for f in _orders(plan, FUNCTION) if f.name not in not_tasks}
         assert _task_arns(_definition(plan)) == functions
         invoke = json.loads(_one(plan, POLICY, "workflow-policy").inputs["policy"])["Statement"][0]
         assert invoke["Action"] == "lambda:InvokeFunction"
