@@ -145,6 +145,7 @@ class OrderWorkflow(pulumi.ComponentResource):
             orders_table=self.orders_table,
             inventory_table=self.inventory_table,
             reconcile_refunds=self._reconcile_refunds(),
+            queue_key_use=self._queue_key_use(),
             retry_policy=self._retry_policy(),
         )
         self.alarms = [*self._alarms(), *self.recovery.alarms]
@@ -231,10 +232,14 @@ class OrderWorkflow(pulumi.ComponentResource):
                 actions=["sqs:SendMessage"],
                 resources=[self.reconciliation_queue.arn],
             ),
-            key_use_through(
-                "UseQueueKeyThroughSqs", self.key.arn, ["kms:GenerateDataKey", "kms:Decrypt"], ["sqs"], self._ctx.region
-            ),
+            self._queue_key_use(),
         ]
+
+    def _queue_key_use(self) -> Statement:
+        # Sending to a CMK-encrypted queue: SQS asks KMS for data keys on the sender's behalf.
+        return key_use_through(
+            "UseQueueKeyThroughSqs", self.key.arn, ["kms:GenerateDataKey", "kms:Decrypt"], ["sqs"], self._ctx.region
+        )
 
     def _function(
         self,
@@ -244,6 +249,7 @@ class OrderWorkflow(pulumi.ComponentResource):
         statements: Sequence[Statement],
         include: Sequence[str],
         timeout: int = TASK_TIMEOUT_SECONDS,
+        dead_letter_arn: pulumi.Input[str] | None = None,
     ) -> PythonFunction:
         return self._scope.function(
             FunctionSpec(
@@ -256,6 +262,7 @@ class OrderWorkflow(pulumi.ComponentResource):
                 reserved_concurrency=self._args.task_reserved_concurrency,
                 log_retention_days=self._retention,
                 timeout=timeout,
+                dead_letter_arn=dead_letter_arn,
             )
         )
 

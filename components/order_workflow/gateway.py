@@ -46,7 +46,7 @@ def gateway_connection(
         name=scope.physical("gateway-credentials"),
         description="API key of the payment gateway (put it here; never in stack config)",
         kms_key_id=scope.key_arn,
-        opts=scope.opts(),
+        opts=scope.opts(stateful=True),
     )
     api_key = aws.secretsmanager.get_secret_version_output(secret_id=credentials.id).secret_string
     connection = aws.cloudwatch.EventConnection(

@@ -24,15 +24,18 @@ from components.scope import Scope
 
 REAPER_SCHEDULE = "rate(15 minutes)"
 REAPER_TIMEOUT_SECONDS = 300
-# Make one function of the component: (purpose, module, description, statements, include, timeout).
-FunctionFactory = Callable[[str, str, str, Sequence[Statement], Sequence[str], int], PythonFunction]
+# Make one function of the component: (purpose, module, description, statements, include, timeout,
+# dead-letter queue ARN of its asynchronous invocations).
+FunctionFactory = Callable[
+    [str, str, str, Sequence[Statement], Sequence[str], int, pulumi.Input[str] | None], PythonFunction
+]
 
 
 @dataclass(frozen=True)
 class Recovery:
     redrive_function: PythonFunction
     redrive_rule: aws.cloudwatch.EventRule
-    redrive_dlq: aws.sqs.Queue
+    dead_letters: aws.sqs.Queue
     reaper_function: PythonFunction
     reaper_schedule: aws.cloudwatch.EventRule
     alarms: list[aws.cloudwatch.MetricAlarm]
@@ -58,16 +61,24 @@ def recovery(
     orders_table: aws.dynamodb.Table,
     inventory_table: aws.dynamodb.Table,
     reconcile_refunds: Sequence[Statement],
+    queue_key_use: Statement,
     retry_policy: dict[str, int],
 ) -> Recovery:
+    # Events neither rule could deliver, and invocations neither function could finish, wait here.
+    dead_letters = scope.queue("recovery-dlq", retention_seconds=MAX_RETENTION_SECONDS)
     describe = Statement(sid="DescribeExecutions", actions=["states:DescribeExecution"], resources=[executions_arn])
     redrive_function = make_function(
         "redrive",
         "redrive",
         "Redrive failed order executions up to maxAutoRedrives, then count them abandoned",
-        [describe, Statement(sid="RedriveExecutions", actions=["states:RedriveExecution"], resources=[executions_arn])],
+        [
+            describe,
+            Statement(sid="RedriveExecutions", actions=["states:RedriveExecution"], resources=[executions_arn]),
+            queue_key_use,
+        ],
         [],
         30,
+        dead_letters.arn,
     )
     redrive_rule = aws.cloudwatch.EventRule(
         scope.child("execution-stopped"),
@@ -79,7 +90,6 @@ def recovery(
         state="ENABLED",
         opts=scope.opts(),
     )
-    redrive_dlq = scope.queue("redrive-dlq", retention_seconds=MAX_RETENTION_SECONDS)
     _invoked_by_rule(scope, "redrive", redrive_function, redrive_rule)
     aws.cloudwatch.EventTarget(
         scope.child("execution-stopped-target"),
@@ -87,15 +97,7 @@ def recovery(
         target_id="redrive",
         arn=redrive_function.function.arn,
         retry_policy=retry_policy,
-        dead_letter_config={"arn": redrive_dlq.arn},
-        opts=scope.opts(),
-    )
-    allow_service_to_send(
-        scope.child("redrive-dlq-policy"),
-        redrive_dlq,
-        sid="StoppedExecutionsTheRedriveNeverSaw",
-        service="events.amazonaws.com",
-        source_arns=[redrive_rule.arn],
+        dead_letter_config={"arn": dead_letters.arn},
         opts=scope.opts(),
     )
 
@@ -115,6 +117,7 @@ def recovery(
         ],
         ["orders", "store", "gateway", "refund", "refunds"],
         REAPER_TIMEOUT_SECONDS,
+        dead_letters.arn,
     )
     reaper_schedule = aws.cloudwatch.EventRule(
         scope.child("reaper-schedule"),
@@ -130,6 +133,16 @@ def recovery(
         rule=reaper_schedule.name,
         target_id="reaper",
         arn=reaper_function.function.arn,
+        retry_policy=retry_policy,
+        dead_letter_config={"arn": dead_letters.arn},
+        opts=scope.opts(),
+    )
+    allow_service_to_send(
+        scope.child("recovery-dlq-policy"),
+        dead_letters,
+        sid="RecoveryEventsNeverDelivered",
+        service="events.amazonaws.com",
+        source_arns=[redrive_rule.arn, reaper_schedule.arn],
         opts=scope.opts(),
     )
 
@@ -142,9 +155,9 @@ def recovery(
             comparison_operator="GreaterThanOrEqualToThreshold",
         ),
         scope.alarm(
-            "redrive-dlq-messages",
-            "Execution status changes the redrive function never received",
-            queue_depth(redrive_dlq.name),
+            "recovery-dlq-messages",
+            "Stopped executions the redrive never handled, or reaper runs that never finished",
+            queue_depth(dead_letters.name),
             threshold=1,
             comparison_operator="GreaterThanOrEqualToThreshold",
             notify_ok=False,
@@ -157,4 +170,4 @@ def recovery(
             comparison_operator="GreaterThanOrEqualToThreshold",
         ),
     ]
-    return Recovery(redrive_function, redrive_rule, redrive_dlq, reaper_function, reaper_schedule, alarms)
+    return Recovery(redrive_function, redrive_rule, dead_letters, reaper_function, reaper_schedule, alarms)
