@@ -57,6 +57,9 @@ from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+    StateTaskServiceCallback,
+)
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
@@ -162,6 +165,21 @@ def _parsed_once() -> Any:
     return entrypoint
 
 
+def _answer_already_given(original: Any) -> Any:
+    """StateTaskServiceCallback._wait_for_task_token_heartbeat, seeing an answer that arrived before
+    the wait began. In AWS a token answered while the task's Lambda still runs (SendTaskSuccess from
+    inside it) resolves the task; moto only looks at the answer after a heartbeat event, so such a
+    task would time out. (moto gap; request_payment relies on the AWS behaviour.)"""
+
+    def wait(self: Any, env: Any, callback_endpoint: Any, heartbeat_endpoint: Any) -> Any:
+        answered = callback_endpoint.get_outcome()
+        if answered is not None:
+            return answered
+        return original(self, env, callback_endpoint, heartbeat_endpoint)
+
+    return wait
+
+
 def _client_per_service(original: Any) -> Any:
     """moto's interpreter makes a new boto3 client for every Lambda task; clients are thread-safe,
     so one per (region, service) is what a long-lived worker would hold."""
@@ -186,6 +204,7 @@ class Account:
     function_arns: dict[str, str]
     retry_waits: list[float]
     probe_queue_url: str
+    gateway_queue_url: str
 
     dynamodb: DynamoDbConcurrency
     ddb: Any = field(init=False)
@@ -264,16 +283,23 @@ class Account:
         events = self.history(execution_arn)
         return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
 
+    def payment_requests(self) -> list[dict[str, Any]]:
+        """What the gateway's API destination received (the rule's transformed input), drained."""
+        return [json.loads(r["body"]) for r in self._drain(self.gateway_queue_url)]
+
     def lifecycle_messages(self) -> list[dict[str, Any]]:
+        return self._drain(self.probe_queue_url)
+
+    def _drain(self, queue_url: str) -> list[dict[str, Any]]:
         """Drain the probe queue that receives what the lifecycle rules route (as SQS records)."""
         records = []
         while True:
-            batch = self.sqs.receive_message(QueueUrl=self.probe_queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            batch = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
             if not batch:
                 return records
             for message in batch:
                 records.append({"messageId": message["MessageId"], "body": message["Body"]})
-                self.sqs.delete_message(QueueUrl=self.probe_queue_url, ReceiptHandle=message["ReceiptHandle"])
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 def _create_tables(ddb: Any) -> None:
@@ -345,6 +371,27 @@ def _create_bus_and_probe(events: Any, sqs: Any) -> str:
     return url
 
 
+def _create_gateway_probe(events: Any, sqs: Any) -> str:
+    """The component's Payment Requested rule and input transformer, routed to a queue standing in
+    for the gateway's API destination (moto does not make the HTTP call)."""
+    url = sqs.create_queue(QueueName="gateway-probe")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus = ENVIRONMENT["EVENT_BUS_NAME"]
+    events.put_rule(
+        Name="payment-requested", EventBusName=bus, EventPattern=json.dumps(patterns.PAYMENT_REQUESTED_PATTERN)
+    )
+    transformer = {
+        "InputPathsMap": patterns.PAYMENT_REQUEST_INPUT_PATHS,
+        "InputTemplate": patterns.PAYMENT_REQUEST_INPUT_TEMPLATE,
+    }
+    events.put_targets(
+        Rule="payment-requested",
+        EventBusName=bus,
+        Targets=[{"Id": "gateway", "Arn": arn, "InputTransformer": transformer}],
+    )
+    return url
+
+
 @contextmanager
 def emulated_account(
     integration: PaymentIntegration = "direct",
@@ -373,6 +420,12 @@ def emulated_account(
         stack.enter_context(mock.patch.object(backend, "transact_write_items", transact))
         stack.enter_context(mock.patch.object(retrier_decl, "time", sleeps))
         stack.enter_context(mock.patch.object(ExecutionWorker, "_get_evaluation_entrypoint", _parsed_once()))
+        heartbeat_wait = StateTaskServiceCallback._wait_for_task_token_heartbeat
+        stack.enter_context(
+            mock.patch.object(
+                StateTaskServiceCallback, "_wait_for_task_token_heartbeat", _answer_already_given(heartbeat_wait)
+            )
+        )
         stack.enter_context(mock.patch.object(json_path, "parse", functools.lru_cache(maxsize=1024)(json_path.parse)))
         stack.enter_context(
             mock.patch.object(
@@ -389,6 +442,7 @@ def emulated_account(
         put_parameters(boto3.client("ssm", region_name=REGION))
         events, sqs = boto3.client("events", region_name=REGION), boto3.client("sqs", region_name=REGION)
         probe = _create_bus_and_probe(events, sqs)
+        gateway = _create_gateway_probe(events, sqs)
         arns = _create_functions(integration)
         values: dict[str, Any] = dict(arns)
         if integration == "callback":
@@ -398,7 +452,7 @@ def emulated_account(
             definition=render_definition(integration, values),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/order-state-machine",
         )["stateMachineArn"]
-        yield Account(integration, machine, arns, sleeps.waits, probe, dynamodb)
+        yield Account(integration, machine, arns, sleeps.waits, probe, gateway, dynamodb)
 
 
 def order(

@@ -118,6 +118,12 @@ INTERNALS: list[tuple[str, str, Callable[[object], bool]]] = [
         takes("region", "service", "state_credentials"),
     ),
     ("moto.stepfunctions.parser.asl.utils.json_path:parse", f"{EMULATOR} (JSONPath cache)", callable),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback:"
+        "StateTaskServiceCallback._wait_for_task_token_heartbeat",
+        f"{EMULATOR} (_answer_already_given)",
+        takes("self", "env", "callback_endpoint", "heartbeat_endpoint"),
+    ),
     (f"{RETRIER}:time", f"{EMULATOR} (_RecordedSleeps)", lambda _: source_has("time.sleep(")(attribute(RETRIER))),
     ("moto.rds.models:RDSBackend.promote_read_replica", "tests/backup_vault", takes("self", "db_kwargs")),
     ("moto.dynamodb.models:DynamoDBBackend.update_item", "tests/feature_store/test_enrich.py", callable),
