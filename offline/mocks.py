@@ -269,7 +269,18 @@ def _eks_cluster(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[s
     }
 
 
+def _event_connection(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
+    """EventBridge keeps a connection's credential in a secret of its own, named after the connection."""
+    name = inputs.get("name") or logical
+    uuid = short_hash(name, "connection", length=8)
+    return name, {
+        "arn": where.arn("events", f"connection/{name}/{uuid}"),
+        "secretArn": where.arn("secretsmanager", f"secret:events!connection/{name}/{uuid}-AbCdEf"),
+    }
+
+
 OUTPUT_BUILDERS: dict[str, OutputBuilder] = {
+    "aws:cloudwatch/eventConnection:EventConnection": _event_connection,
     "aws:s3/bucket:Bucket": _bucket,
     "aws:s3/bucketV2:BucketV2": _bucket,
     "aws:kms/key:Key": _kms_key,

@@ -22,10 +22,10 @@ class OrderWorkflowArgs(ComponentConfig):
         description="`direct`: the ProcessPayment task charges through `paymentGateway`. `callback`: it hands the "
         "payment to an external gateway and waits for its answer with a task token (waitForTaskToken).",
     )
-    payment_gateway: Literal["local"] = Field(
+    payment_gateway: Literal["local", "http"] = Field(
         "local",
         description="Gateway used by the direct integration. `local` is a deterministic sandbox that never moves "
-        "money.",
+        "money; `http` charges `gatewayEndpoint` through a Step Functions HTTP Task with the gateway connection.",
     )
     payment_heartbeat_seconds: int = Field(
         300, ge=10, le=86_400, description="Callback variant: longest silence allowed between gateway progress events."
@@ -67,8 +67,9 @@ class OrderWorkflowArgs(ComponentConfig):
     gateway_endpoint: str | None = Field(
         None,
         pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~/-]*)?$",
-        description="Callback variant: HTTPS URL the Payment Requested events are POSTed to (EventBridge API "
-        "destination). Its API key lives in the component's Secrets Manager secret, never in config.",
+        description="HTTPS URL of the payment gateway: the callback variant POSTs Payment Requested there (EventBridge "
+        "API destination), the direct variant with paymentGateway `http` each charge (HTTP Task). Its API key lives "
+        "in the component's Secrets Manager secret, never in config.",
     )
     gateway_account_id: str | None = Field(
         None,
@@ -113,6 +114,12 @@ class OrderWorkflowArgs(ComponentConfig):
                 f"paymentHeartbeatSeconds ({self.payment_heartbeat_seconds}) must be less than "
                 f"paymentTimeoutSeconds ({self.payment_timeout_seconds})"
             ]
+        return []
+
+    @rule("payment_integration", "payment_gateway", "gateway_endpoint")
+    def _http_gateway_needs_its_endpoint(self) -> list[RuleProblem]:
+        if self.payment_integration == "direct" and self.payment_gateway == "http" and self.gateway_endpoint is None:
+            return ["paymentGateway 'http' needs gatewayEndpoint: the URL the HTTP Task POSTs each charge to"]
         return []
 
     @rule("payment_integration", "gateway_endpoint", "gateway_account_id")

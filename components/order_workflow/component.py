@@ -24,7 +24,8 @@ from components.iam import Statement
 from components.kms import key_use_through
 from components.lambda_function import FunctionSpec, PythonFunction
 from components.order_workflow.args import OrderWorkflowArgs
-from components.order_workflow.gateway import payment_gateway_path
+from components.order_workflow.definition import variant_for
+from components.order_workflow.gateway import gateway_connection, payment_gateway_path
 from components.order_workflow.observability import order_alarms, order_dashboard
 from components.order_workflow.recovery import recovery
 from components.order_workflow.rules import order_rules, retry_policy
@@ -67,6 +68,7 @@ class OrderWorkflow(pulumi.ComponentResource):
         self._child = self._scope.opts()
         self._retention = args.log_retention_days or ctx.config.log_retention_days
         self._machine_names = StateMachineNames.of(self._scope)
+        self._variant = variant_for(args.payment_integration, args.payment_gateway)
         self.state_machine_name = self._machine_names.name
 
         self.key = self._scope.key(
@@ -132,6 +134,8 @@ class OrderWorkflow(pulumi.ComponentResource):
         )
         self.functions = self._task_functions()
         self.lifecycle_function = self._lifecycle_consumer()
+        # direct + http: the state machine charges the gateway itself, through the gateway connection.
+        self.gateway_connection = gateway_connection(self._scope, args)[1] if self._variant == "direct-http" else None
         workflow = order_state_machine(
             self._scope,
             args,
@@ -139,6 +143,7 @@ class OrderWorkflow(pulumi.ComponentResource):
             key_arn=self.key.arn,
             functions=self.functions,
             retention_days=self._retention,
+            gateway_connection=self.gateway_connection,
         )
         self.state_machine, self.state_machine_role, self.state_machine_logs = (
             workflow.machine,
@@ -376,7 +381,18 @@ class OrderWorkflow(pulumi.ComponentResource):
                 ["orders", "store", "gateway"],
             ),
         }
-        if self._args.payment_integration == "direct":
+        if self._variant == "direct-http":
+            functions["RecordPaymentFunctionArn"] = self._function(
+                "record-payment",
+                "record_payment",
+                "RecordPayment: keep the answer the gateway gave the HTTP Task, once per order",
+                [
+                    _dynamodb(["dynamodb:GetItem", "dynamodb:UpdateItem"], orders, sid="ReadAndRecordPayment"),
+                    self._put_events(),
+                ],
+                ["orders", "store", "gateway", "payment"],
+            )
+        elif self._args.payment_integration == "direct":
             functions["ProcessPaymentFunctionArn"] = self._function(
                 "payment",
                 "payment",

@@ -10,9 +10,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components.iam import LOG_DELIVERY_ACTIONS, Statement, policy_document, service_trust_policy
+from components.kms import key_use_through
 from components.lambda_function import PythonFunction
 from components.order_workflow.args import OrderWorkflowArgs
-from components.order_workflow.definition import render_definition
+from components.order_workflow.definition import render_definition, variant_for
 from components.scope import Scope
 
 
@@ -47,6 +48,37 @@ def state_machine_key_use(key_arn: pulumi.Input[str], names: StateMachineNames, 
     )
 
 
+def http_task_statements(
+    scope: Scope,
+    names: StateMachineNames,
+    connection: aws.cloudwatch.EventConnection,
+    endpoint: str | None,
+    key_arn: pulumi.Input[str],
+) -> list[Statement]:
+    """What an HTTP Task needs (AWS: "Call HTTPS APIs in Step Functions workflows"): call this one
+    endpoint with POST, and read the credential of this one connection from its own secret."""
+    return [
+        Statement(
+            sid="CallGatewayEndpoint",
+            actions=["states:InvokeHTTPEndpoint"],
+            resources=[names.arn],
+            conditions={"StringEquals": {"states:HTTPMethod": "POST", "states:HTTPEndpoint": endpoint or ""}},
+        ),
+        Statement(
+            sid="UseGatewayConnection",
+            actions=["events:RetrieveConnectionCredentials"],
+            resources=[connection.arn],
+        ),
+        Statement(
+            sid="ReadGatewayConnectionSecret",
+            actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            resources=[connection.secret_arn],
+        ),
+        # The connection's secret is encrypted with the component's key.
+        key_use_through("DecryptGatewayConnectionSecret", key_arn, ["kms:Decrypt"], ["secretsmanager"], scope.where),
+    ]
+
+
 def order_state_machine(
     scope: Scope,
     args: OrderWorkflowArgs,
@@ -55,8 +87,16 @@ def order_state_machine(
     key_arn: pulumi.Input[str],
     functions: Mapping[str, PythonFunction],
     retention_days: int,
+    gateway_connection: aws.cloudwatch.EventConnection | None = None,
 ) -> OrderStateMachine:
-    """The state machine running the ASL of `args.payment_integration` over `functions` (by placeholder)."""
+    """The state machine running the ASL of its variant over `functions` (by placeholder); with
+    `gateway_connection` (direct + http gateway) it charges the gateway itself through an HTTP Task."""
+    variant = variant_for(args.payment_integration, args.payment_gateway)
+    http_grants = (
+        http_task_statements(scope, names, gateway_connection, args.gateway_endpoint, key_arn)
+        if gateway_connection
+        else []
+    )
     logs = aws.cloudwatch.LogGroup(
         scope.child("workflow-logs"),
         name=f"/aws/vendedlogs/states/{names.name}",
@@ -99,6 +139,7 @@ def order_state_machine(
                 resources=[key_arn],
                 conditions={"StringEquals": {"kms:EncryptionContext:SourceArn": scope.arn("logs", "*")}},
             ),
+            *http_grants,
         ),
         opts=scope.opts(),
     )
@@ -106,8 +147,10 @@ def order_state_machine(
     if args.payment_integration == "callback":
         values["PaymentHeartbeatSeconds"] = args.payment_heartbeat_seconds
         values["PaymentTimeoutSeconds"] = args.payment_timeout_seconds
-    integration = args.payment_integration
-    definition = pulumi.Output.all(**values).apply(lambda resolved: render_definition(integration, resolved))
+    if gateway_connection is not None:
+        values["GatewayChargeEndpoint"] = args.gateway_endpoint
+        values["GatewayConnectionArn"] = gateway_connection.arn
+    definition = pulumi.Output.all(**values).apply(lambda resolved: render_definition(variant, resolved))
     machine = aws.sfn.StateMachine(
         scope.child("workflow"),
         name=names.name,

@@ -110,7 +110,20 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
-GATEWAYS: dict[str, type[PaymentGateway]] = {"local": LocalGateway}
+class HttpTaskGateway:
+    """paymentGateway `http`: the state machine charges the gateway itself (HTTP Task through the
+    gateway connection, whose API key no function can read). No refund API is wired for it yet, so a
+    refund is handed to an operator: REJECTED with that reason goes to the reconciliation queue,
+    which alarms; the money is never kept silently."""
+
+    def charge(self, request: PaymentRequest) -> PaymentOutcome:
+        raise RuntimeError(f"order {request.order_id}: the http gateway is charged by the HTTP Task, not a function")
+
+    def refund(self, request: RefundRequest) -> RefundOutcome:
+        return RefundOutcome("REJECTED", reason="no refund API wired for the http gateway: refund it in its console")
+
+
+GATEWAYS: dict[str, type[PaymentGateway]] = {"http": HttpTaskGateway, "local": LocalGateway}
 
 
 def gateway_named(name: str) -> PaymentGateway:

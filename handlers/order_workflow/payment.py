@@ -42,8 +42,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # Recorded even if the order was released since the check above: a capture is never forgotten,
         # and FulfilOrder then fails on the released order and refunds it.
         outcome = record_payment(ddb, settings.orders_table, order_id, outcome, runtime.utc_now(), require_hold=False)
+    return announce(settings, stored, outcome)
+
+
+def announce(settings: runtime.Settings, stored: dict[str, Any], outcome: PaymentOutcome) -> dict[str, Any]:
+    """Publish Payment Completed for a capture (on every attempt that sees it: at least once, the
+    consumer de-duplicates) and give the task's output."""
+    order_id = str(stored["orderId"])
     if outcome.status == "CAPTURED":
-        # Published on every attempt that sees the capture (at least once); the consumer de-duplicates.
         runtime.publish(
             runtime.client("events"),
             settings.event_bus_name,

@@ -55,8 +55,9 @@ from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.responses import DynamoHandler
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils, state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
     StateTaskServiceCallback,
 )
@@ -65,9 +66,11 @@ from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from components.order_workflow import events as patterns
-from components.order_workflow.definition import PaymentIntegration, render_definition
+from components.order_workflow.definition import DefinitionVariant, load_definition, placeholders, render_definition
 from handlers.order_workflow import runtime
 from tests.order_workflow.dynamodb_model import DynamoDbConcurrency, TouchedItemsSnapshot
+from tests.order_workflow.gateway_server import API_KEY_HEADER, SandboxGateway, sandbox_gateway_server
+from tests.order_workflow.http_task import http_error_names, with_http
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -104,7 +107,9 @@ FUNCTIONS = {
     "FulfilOrderFunctionArn": ("fulfil-order", "fulfil"),
     "ReleaseInventoryFunctionArn": ("release-inventory", "release"),
     "RefundPaymentFunctionArn": ("refund-payment", "refund"),
+    "RecordPaymentFunctionArn": ("record-payment", "record_payment"),
 }
+GATEWAY_API_KEY = "sandbox-key-for-tests"  # pragma: allowlist secret
 
 
 @dataclass(frozen=True)
@@ -199,7 +204,7 @@ def _client_per_service(original: Any) -> Any:
 class Account:
     """Handles on the emulated account, with helpers the tests read like a runbook."""
 
-    integration: PaymentIntegration
+    integration: DefinitionVariant
     state_machine_arn: str
     function_arns: dict[str, str]
     retry_waits: list[float]
@@ -207,6 +212,7 @@ class Account:
     gateway_queue_url: str
 
     dynamodb: DynamoDbConcurrency
+    http_gateway: SandboxGateway | None = None
     ddb: Any = field(init=False)
     sfn: Any = field(init=False)
     events: Any = field(init=False)
@@ -329,7 +335,9 @@ def _create_tables(ddb: Any) -> None:
         )
 
 
-def _create_functions(integration: PaymentIntegration) -> dict[str, str]:
+def _create_functions(variant: DefinitionVariant) -> dict[str, str]:
+    """The functions the variant's definition names (by placeholder), with the component's handlers."""
+    wanted = placeholders(load_definition(variant))
     role = boto3.client("iam", region_name=REGION).create_role(
         RoleName="order-task", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
     )["Role"]["Arn"]
@@ -338,9 +346,8 @@ def _create_functions(integration: PaymentIntegration) -> dict[str, str]:
         zf.writestr("handlers/__init__.py", "")
     lam = boto3.client("lambda", region_name=REGION)
     arns = {}
-    skip = "ProcessPaymentFunctionArn" if integration == "callback" else "RequestPaymentFunctionArn"
     for placeholder, (name, module) in FUNCTIONS.items():
-        if placeholder == skip:
+        if placeholder not in wanted:
             continue
         arns[placeholder] = lam.create_function(
             FunctionName=name,
@@ -394,7 +401,7 @@ def _create_gateway_probe(events: Any, sqs: Any) -> str:
 
 @contextmanager
 def emulated_account(
-    integration: PaymentIntegration = "direct",
+    integration: DefinitionVariant = "direct",
     *,
     heartbeat_seconds: int = 60,
     timeout_seconds: int = 300,
@@ -407,7 +414,11 @@ def emulated_account(
         stack.enter_context(
             mock.patch.dict(
                 runtime.os.environ,
-                {**ENVIRONMENT, "AWS_DEFAULT_REGION": REGION, "PAYMENT_INTEGRATION": integration},
+                {
+                    **ENVIRONMENT,
+                    "AWS_DEFAULT_REGION": REGION,
+                    "PAYMENT_INTEGRATION": "callback" if integration == "callback" else "direct",
+                },
             )
         )
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
@@ -420,6 +431,9 @@ def emulated_account(
         stack.enter_context(mock.patch.object(backend, "transact_write_items", transact))
         stack.enter_context(mock.patch.object(retrier_decl, "time", sleeps))
         stack.enter_context(mock.patch.object(ExecutionWorker, "_get_evaluation_entrypoint", _parsed_once()))
+        services = state_task_factory.state_task_service_for
+        stack.enter_context(mock.patch.object(state_task_factory, "state_task_service_for", with_http(services)))
+        stack.enter_context(mock.patch.object(CustomErrorName, "__init__", http_error_names(CustomErrorName.__init__)))
         heartbeat_wait = StateTaskServiceCallback._wait_for_task_token_heartbeat
         stack.enter_context(
             mock.patch.object(
@@ -447,12 +461,24 @@ def emulated_account(
         values: dict[str, Any] = dict(arns)
         if integration == "callback":
             values |= {"PaymentHeartbeatSeconds": heartbeat_seconds, "PaymentTimeoutSeconds": timeout_seconds}
+        http_gateway = None
+        if integration == "direct-http":
+            endpoint, http_gateway = stack.enter_context(sandbox_gateway_server(GATEWAY_API_KEY))
+            connection = events.create_connection(
+                Name="gateway",
+                AuthorizationType="API_KEY",
+                AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": API_KEY_HEADER, "ApiKeyValue": GATEWAY_API_KEY}},
+            )
+            values |= {
+                "GatewayChargeEndpoint": f"{endpoint}/charges",
+                "GatewayConnectionArn": connection["ConnectionArn"],
+            }
         machine = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
             name=f"orders-{integration}",
             definition=render_definition(integration, values),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/order-state-machine",
         )["stateMachineArn"]
-        yield Account(integration, machine, arns, sleeps.waits, probe, gateway, dynamodb)
+        yield Account(integration, machine, arns, sleeps.waits, probe, gateway, dynamodb, http_gateway)
 
 
 def order(

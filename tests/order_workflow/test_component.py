@@ -456,3 +456,43 @@ def test_no_catch_of_the_deployed_definitions_hides_an_infrastructure_error(
         document = json.dumps(_definition(plan))
         assert "States.ALL" not in document and "States.TaskFailed" not in document
         assert "RefundPayment" in _definition(plan)["States"]
+
+
+# ------------------------------------------------------------------------- direct variant, http gateway
+
+HTTP_GATEWAY = {"paymentGateway": "http", "gatewayEndpoint": "https://pay.gateway.invalid/v1/charges"}
+
+
+def test_direct_http_gateway_is_charged_by_an_http_task_through_the_connection(plan_with: Any) -> None:
+    plan = plan_with("dev", {"platform:orders": HTTP_GATEWAY})
+    connection = _one(plan, CONNECTION, "gateway-connection")
+    payment = _definition(plan)["States"]["ProcessPayment"]
+    assert payment["Resource"] == "arn:aws:states:::http:invoke"
+    assert payment["Parameters"]["ApiEndpoint"] == HTTP_GATEWAY["gatewayEndpoint"]
+    assert payment["Parameters"]["Method"] == "POST"
+    assert payment["Parameters"]["Authentication"] == {"ConnectionArn": connection.outputs["arn"]}
+    assert payment["Parameters"]["Headers"]["Idempotency-Key.$"] == "$.order.orderId"
+    assert _definition(plan)["States"]["RecordPayment"]["Parameters"]["FunctionName"] == _arn(
+        plan, FUNCTION, "record-payment-function"
+    )
+    assert not [f for f in _orders(plan, FUNCTION) if f.name == "orders-payment-function"]
+
+    role = json.loads(_one(plan, POLICY, "workflow-policy").inputs["policy"])
+    by_sid = {s["Sid"]: s for s in role["Statement"]}
+    call = by_sid["CallGatewayEndpoint"]
+    assert (call["Action"], call["Resource"]) == ("states:InvokeHTTPEndpoint", _arn(plan, SFN, "workflow"))
+    assert call["Condition"]["StringEquals"] == {
+        "states:HTTPMethod": "POST",
+        "states:HTTPEndpoint": HTTP_GATEWAY["gatewayEndpoint"],
+    }
+    assert by_sid["UseGatewayConnection"]["Resource"] == connection.outputs["arn"]
+    assert by_sid["ReadGatewayConnectionSecret"]["Resource"] == connection.outputs["secretArn"]
+    # The API key reaches the connection from the secret only; no function can read it.
+    for function in _orders(plan, FUNCTION):
+        policy = _one(plan, POLICY, f"{function.name.removeprefix('orders-').removesuffix('-function')}-policy")
+        assert "secretsmanager:GetSecretValue" not in policy.inputs["policy"], function.name
+
+
+def test_http_gateway_without_an_endpoint_is_refused(plan_with: Any) -> None:
+    with pytest.raises(pulumi.RunError, match=r"paymentGateway 'http' needs gatewayEndpoint"):
+        plan_with("dev", {"platform:orders": {"paymentGateway": "http"}})

@@ -10,10 +10,28 @@ from components.order_workflow.definition import load_definition, placeholders, 
 
 
 def test_variants_differ_only_in_the_payment_task() -> None:
-    direct, callback = load_definition("direct"), load_definition("callback")
+    direct, callback, http = load_definition("direct"), load_definition("callback"), load_definition("direct-http")
     assert direct["States"].keys() == callback["States"].keys()
     differing = [name for name in direct["States"] if direct["States"][name] != callback["States"][name]]
     assert differing == ["ProcessPayment"]
+    # The HTTP gateway's charge is the HTTP Task itself, and RecordPayment keeps its answer.
+    assert http["States"].keys() - direct["States"].keys() == {"RecordPayment"}
+    assert [n for n in direct["States"] if direct["States"][n] != http["States"][n]] == ["ProcessPayment"]
+
+
+def test_http_task_charges_with_the_connection_and_retries_only_what_a_gateway_may_answer_again() -> None:
+    payment = load_definition("direct-http")["States"]["ProcessPayment"]
+    assert payment["Resource"] == "arn:aws:states:::http:invoke"
+    assert payment["Parameters"]["Authentication"] == {"ConnectionArn": "${GatewayConnectionArn}"}
+    assert payment["Parameters"]["Headers"]["Idempotency-Key.$"] == "$.order.orderId"
+    assert "paymentToken" not in json.dumps(payment) and "paymentReference.$" in json.dumps(payment)
+    [retry] = payment["Retry"]
+    assert set(retry["ErrorEquals"]) == {
+        "States.Http.StatusCode.429", "States.Http.StatusCode.500", "States.Http.StatusCode.502",
+        "States.Http.StatusCode.503", "States.Http.StatusCode.504", "States.Http.Socket",
+    }  # fmt: skip
+    assert retry["JitterStrategy"] == "FULL" and "Catch" not in payment
+    assert payment["Next"] == "RecordPayment"
 
 
 BUSINESS_OUTCOMES = {"DuplicateOrder", "InvalidOrder", "OrderConflict", "ReservationRejected", "FulfilmentFailed"}
@@ -25,11 +43,19 @@ LAMBDA_SERVICE_ERRORS = [
 ]
 
 
+VARIANTS = ["direct", "callback", "direct-http"]
+
+
 def _tasks(integration: str) -> dict[str, dict]:
-    return {n: s for n, s in load_definition(integration)["States"].items() if s["Type"] == "Task"}
+    """The Lambda tasks (the HTTP Task has its own retries, checked above)."""
+    return {
+        n: s
+        for n, s in load_definition(integration)["States"].items()
+        if s["Type"] == "Task" and s["Resource"].startswith("arn:aws:states:::lambda:")
+    }
 
 
-@pytest.mark.parametrize("integration", ["direct", "callback"])
+@pytest.mark.parametrize("integration", VARIANTS)
 def test_only_business_outcomes_are_caught_so_infrastructure_failures_stay_redrivable(integration: str) -> None:
     # A Catch into a Fail state ends the execution at the Fail state, which RedriveExecution cannot resume.
     for name, task in _tasks(integration).items():
@@ -42,7 +68,7 @@ def test_only_business_outcomes_are_caught_so_infrastructure_failures_stay_redri
     assert "Catch" not in tasks["ReleaseInventory"] and "Catch" not in tasks["RefundPayment"]
 
 
-@pytest.mark.parametrize("integration", ["direct", "callback"])
+@pytest.mark.parametrize("integration", VARIANTS)
 def test_every_task_retries_lambda_throttling_and_transaction_conflicts(integration: str) -> None:
     for name, task in _tasks(integration).items():
         by_error = {error: rule for rule in task["Retry"] for error in rule["ErrorEquals"]}
@@ -56,7 +82,7 @@ def test_every_task_retries_lambda_throttling_and_transaction_conflicts(integrat
             assert by_error[named]["MaxAttempts"] >= 3 and by_error[named]["JitterStrategy"] == "FULL", (name, named)
 
 
-@pytest.mark.parametrize("integration", ["direct", "callback"])
+@pytest.mark.parametrize("integration", VARIANTS)
 def test_every_path_that_fails_after_a_capture_refunds_then_releases(integration: str) -> None:
     states = load_definition(integration)["States"]
     assert [c["Next"] for c in states["FulfilOrder"]["Catch"]] == ["RefundPayment"]

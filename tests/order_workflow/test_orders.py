@@ -97,7 +97,9 @@ def test_local_gateway_is_deterministic() -> None:
 
 
 def test_unknown_gateway_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match=r"paymentGateway='stripe' is not a known gateway; choose one of \['local'\]"):
+    with pytest.raises(
+        ValueError, match=r"paymentGateway='stripe' is not a known gateway; choose one of \['http', 'local'\]"
+    ):
         gateway_named("stripe")
 
 

@@ -124,6 +124,22 @@ INTERNALS: list[tuple[str, str, Callable[[object], bool]]] = [
         f"{EMULATOR} (_answer_already_given)",
         takes("self", "env", "callback_endpoint", "heartbeat_endpoint"),
     ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_factory:state_task_service_for",
+        "tests/order_workflow/http_task.py (with_http)",
+        takes("service_name"),
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service:"
+        "StateTaskService._eval_service_task",
+        "tests/order_workflow/http_task.py",
+        takes("self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"),
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name:CustomErrorName.__init__",
+        "tests/order_workflow/http_task.py (http_error_names)",
+        takes("self", "error_name"),
+    ),
     (f"{RETRIER}:time", f"{EMULATOR} (_RecordedSleeps)", lambda _: source_has("time.sleep(")(attribute(RETRIER))),
     ("moto.rds.models:RDSBackend.promote_read_replica", "tests/backup_vault", takes("self", "db_kwargs")),
     ("moto.dynamodb.models:DynamoDBBackend.update_item", "tests/feature_store/test_enrich.py", callable),
