@@ -9,11 +9,10 @@ transaction that also moves the order's `reservationState`, so each change happe
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from handlers.common.dynamo import from_dynamo as from_item
 from handlers.common.dynamo import to_item
@@ -45,10 +44,6 @@ class FulfilmentFailed(Exception):  # noqa: N818
 
 # An order in one of these states has been carried to its end; a resubmission never reopens it.
 SETTLED_RESERVATIONS = ("COMMITTED", "RELEASED")
-
-
-def _code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
 
 
 def get_order(ddb: Any, table: str, order_id: str) -> dict[str, Any]:
@@ -92,9 +87,7 @@ def create_order(
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
         return "CREATED"
-    except ClientError as error:
-        if _code(error) != "ConditionalCheckFailedException":
-            raise
+    except ddb.exceptions.ConditionalCheckFailedException as error:
         existing = error.response.get("Item")
     stored = from_item(existing) if existing else get_order(ddb, table, order.order_id)
     if stored.get("fingerprint") != item["fingerprint"]:
@@ -118,9 +111,7 @@ def _take_over(ddb: Any, table: str, order_id: str, owner: str, execution_id: st
             ConditionExpression="executionId = :old",
             ExpressionAttributeValues=to_item({":new": execution_id, ":old": owner, ":now": now}),
         )
-    except ClientError as error:
-        if _code(error) != "ConditionalCheckFailedException":
-            raise
+    except ddb.exceptions.ConditionalCheckFailedException:
         raise DuplicateOrder(f"order {order_id} was taken over by another execution at the same time") from None
     return "TAKEN_OVER"
 
@@ -217,9 +208,7 @@ def reserve(ddb: Any, orders_table: str, inventory_table: str, order_id: str, no
     try:
         ddb.transact_write_items(TransactItems=items)
         return Reservation("RESERVED")
-    except ClientError as error:
-        if _code(error) != "TransactionCanceledException":
-            raise
+    except ddb.exceptions.TransactionCanceledException as error:
         reasons = error.response.get("CancellationReasons", [])
     codes = [r.get("Code", "None") for r in reasons]
     if "TransactionConflict" in codes:
@@ -242,7 +231,8 @@ def reserve(ddb: Any, orders_table: str, inventory_table: str, order_id: str, no
 
 
 def _mark_out_of_stock(ddb: Any, table: str, order_id: str, shortages: list[Shortage], now: str) -> None:
-    try:
+    # A concurrent retry of this step may already have recorded the outcome (the condition then fails).
+    with contextlib.suppress(ddb.exceptions.ConditionalCheckFailedException):
         ddb.update_item(
             TableName=table,
             Key=to_item({"orderId": order_id}),
@@ -258,10 +248,6 @@ def _mark_out_of_stock(ddb: Any, table: str, order_id: str, shortages: list[Shor
                 }
             ),
         )
-    except ClientError as error:
-        if _code(error) != "ConditionalCheckFailedException":
-            raise
-        # A concurrent retry of this step already recorded the outcome.
 
 
 # --------------------------------------------------------------------------------------------- payment
@@ -303,9 +289,8 @@ def record_payment(
             ExpressionAttributeValues=to_item(values),
         )
         return outcome
-    except ClientError as error:
-        if _code(error) != "ConditionalCheckFailedException":
-            raise
+    except ddb.exceptions.ConditionalCheckFailedException:
+        pass  # an answer is already recorded: return it
     stored = get_order(ddb, table, order_id)
     previous = stored_payment(stored)
     if previous is None:
@@ -344,9 +329,8 @@ def record_refund(ddb: Any, table: str, order_id: str, outcome: RefundOutcome, n
             ExpressionAttributeValues=to_item(values),
         )
         return outcome
-    except ClientError as error:
-        if _code(error) != "ConditionalCheckFailedException":
-            raise
+    except ddb.exceptions.ConditionalCheckFailedException:
+        pass  # a refund answer is already recorded: return it
     previous = stored_refund(get_order(ddb, table, order_id))
     if previous is None:
         raise ReservationRejected(f"order {order_id} has no captured payment to refund")
@@ -397,7 +381,7 @@ def _settle(
     ddb.transact_write_items(TransactItems=[order_update, *moves])
 
 
-def _cancellation_codes(error: ClientError) -> list[str]:
+def _cancellation_codes(error: Exception) -> list[str]:
     return [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
 
 
@@ -414,9 +398,7 @@ def fulfil(ddb: Any, orders_table: str, inventory_table: str, order_id: str, now
     try:
         _settle(ddb, orders_table, inventory_table, stored, to_state="COMMITTED", status="FULFILLED", now=now)
         return True
-    except ClientError as error:
-        if _code(error) != "TransactionCanceledException":
-            raise
+    except ddb.exceptions.TransactionCanceledException as error:
         codes = _cancellation_codes(error)
     if "TransactionConflict" in codes:
         raise InventoryContention(f"order {order_id}: concurrent transaction while fulfilling, retry") from None
@@ -447,9 +429,7 @@ def release(ddb: Any, orders_table: str, inventory_table: str, order_id: str, no
     status = _released_status(stored)
     try:
         _settle(ddb, orders_table, inventory_table, stored, to_state="RELEASED", status=status, now=now)
-    except ClientError as error:
-        if _code(error) != "TransactionCanceledException":
-            raise
+    except ddb.exceptions.TransactionCanceledException as error:
         codes = _cancellation_codes(error)
         if "TransactionConflict" in codes:
             raise InventoryContention(f"order {order_id}: concurrent transaction while releasing, retry") from None
@@ -489,8 +469,8 @@ def pending_callback(ddb: Any, table: str, order_id: str) -> dict[str, Any] | No
 
 
 def resolve_callback(ddb: Any, table: str, order_id: str, outcome: str) -> None:
-    """Mark the token used; safe to repeat."""
-    try:
+    """Mark the token used; safe to repeat (a resolved token fails the condition)."""
+    with contextlib.suppress(ddb.exceptions.ConditionalCheckFailedException):
         ddb.update_item(
             TableName=table,
             Key=to_item({"orderId": order_id}),
@@ -499,9 +479,6 @@ def resolve_callback(ddb: Any, table: str, order_id: str, outcome: str) -> None:
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues=to_item({":resolved": "RESOLVED", ":pending": "PENDING", ":outcome": outcome}),
         )
-    except ClientError as error:
-        if _code(error) != "ConditionalCheckFailedException":
-            raise
 
 
 # ----------------------------------------------------------------------------------- lifecycle events
@@ -521,9 +498,7 @@ def record_lifecycle(ddb: Any, table: str, order_id: str, event_type: str, event
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
         return True
-    except ClientError as error:
-        if _code(error) != "ConditionalCheckFailedException":
-            raise
+    except ddb.exceptions.ConditionalCheckFailedException as error:
         if not error.response.get("Item"):
             raise OrderNotFound(f"order {order_id} does not exist; cannot record {event_type}") from None
         return False
