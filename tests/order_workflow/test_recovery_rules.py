@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -106,3 +107,36 @@ def test_task_wrapper_leaves_other_errors_alone(monkeypatch: pytest.MonkeyPatch)
 
     with pytest.raises(Exception, match="ResourceNotFoundException"):
         failing({}, None)
+
+
+def test_redrive_handler_redrives_once_per_count_and_counts_the_abandoned(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from botocore.stub import Stubber
+
+    arn = "arn:aws:states:eu-west-1:123456789012:execution:platform-dev-orders-workflow:exec-1"
+    sfn = boto3.client("stepfunctions", region_name="eu-west-1")
+    monkeypatch.setenv("PARAMETERS_PATH", "/platform/dev/orders")
+    monkeypatch.setattr(redrive, "load_parameters", lambda client, path: {"maxAutoRedrives": "2"})
+    monkeypatch.setattr(runtime, "client", lambda service: sfn)
+    described = {
+        "executionArn": arn,
+        "stateMachineArn": arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0],
+        "status": "FAILED",
+        "startDate": NOW,
+        "redriveStatus": "REDRIVABLE",
+    }
+    event = {"detail-type": "Step Functions Execution Status Change", "detail": {"executionArn": arn}}
+    with Stubber(sfn) as stub:
+        stub.add_response("describe_execution", {**described, "redriveCount": 1}, {"executionArn": arn})
+        stub.add_response(
+            "redrive_execution", {"redriveDate": NOW}, {"executionArn": arn, "clientToken": "auto-redrive-2"}
+        )
+        assert redrive.handler(event, None)["decision"] == "redrive"
+        stub.add_response("describe_execution", {**described, "redriveCount": 2}, {"executionArn": arn})
+        assert redrive.handler(event, None)["decision"] == "abandon"
+        stub.assert_no_pending_responses()
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [m["ExecutionsAbandoned"] for m in metrics] == [1]
+    with pytest.raises(runtime.MalformedTaskInput, match=r"detail\.executionArn"):
+        redrive.handler({"detail": {}}, None)
