@@ -13,6 +13,7 @@ Lambda tasks over DynamoDB, plus an EventBridge -> SQS -> Lambda consumer for li
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -167,7 +168,8 @@ class OrderWorkflow(pulumi.ComponentResource):
         )
         self.recovery = recovery(
             self._scope,
-            make_function=self._function,
+            # One run at a time is what they need: no share of the account's concurrency is reserved.
+            make_function=functools.partial(self._function, reserved=False),
             state_machine_arn=self._machine_names.arn,
             executions_arn=self._machine_names.executions_arn,
             orders_table=self.orders_table,
@@ -299,6 +301,8 @@ class OrderWorkflow(pulumi.ComponentResource):
         include: Sequence[str],
         timeout: int = TASK_TIMEOUT_SECONDS,
         dead_letter_arn: pulumi.Input[str] | None = None,
+        *,
+        reserved: bool = True,
     ) -> PythonFunction:
         return self._scope.function(
             FunctionSpec(
@@ -308,7 +312,7 @@ class OrderWorkflow(pulumi.ComponentResource):
                 statements=[*statements, self._dynamodb_key_use(), *self.settings.read_statements()],
                 environment=self._environment(),
                 include=["runtime", *include],
-                reserved_concurrency=self._args.task_reserved_concurrency,
+                reserved_concurrency=self._args.task_reserved_concurrency if reserved else None,
                 log_retention_days=self._retention,
                 timeout=timeout,
                 dead_letter_arn=dead_letter_arn,
