@@ -126,7 +126,9 @@ class OrderWorkflow(pulumi.ComponentResource):
             component=self._scope.slug,
             kms_key_arn=self.key.arn,
             values={
-                "paymentGateway": args.payment_gateway,
+                # The gateway the functions refund through: the callback variant's is external (the
+                # sandbox must never claim refunds there).
+                "paymentGateway": args.payment_gateway if args.payment_integration == "direct" else "external",
                 "callbackTtlSeconds": str(args.payment_timeout_seconds + 86_400),
                 "maxAutoRedrives": str(args.max_auto_redrives),
                 "reapAfterSeconds": str(args.reap_after_seconds),

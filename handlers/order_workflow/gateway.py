@@ -110,20 +110,26 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
-class HttpTaskGateway:
-    """paymentGateway `http`: the state machine charges the gateway itself (HTTP Task through the
-    gateway connection, whose API key no function can read). No refund API is wired for it yet, so a
-    refund is handed to an operator: REJECTED with that reason goes to the reconciliation queue,
-    which alarms; the money is never kept silently."""
+class ExternalGateway:
+    """A real gateway that no function talks to: `http` (the state machine charges it with an HTTP
+    Task through the gateway connection, whose API key no function can read) and `external` (the
+    callback variant's gateway, reached through the API destination). No refund API is wired for
+    them yet, so a refund is handed to an operator: REJECTED with that reason goes to the
+    reconciliation queue, which alarms. Never the sandbox: a refund is never claimed that no gateway
+    made."""
 
     def charge(self, request: PaymentRequest) -> PaymentOutcome:
-        raise RuntimeError(f"order {request.order_id}: the http gateway is charged by the HTTP Task, not a function")
+        raise RuntimeError(f"order {request.order_id}: the external gateway is not charged by a function")
 
     def refund(self, request: RefundRequest) -> RefundOutcome:
-        return RefundOutcome("REJECTED", reason="no refund API wired for the http gateway: refund it in its console")
+        return RefundOutcome("REJECTED", reason="no refund API wired for the gateway: refund it in its console")
 
 
-GATEWAYS: dict[str, type[PaymentGateway]] = {"http": HttpTaskGateway, "local": LocalGateway}
+GATEWAYS: dict[str, type[PaymentGateway]] = {
+    "external": ExternalGateway,
+    "http": ExternalGateway,
+    "local": LocalGateway,
+}
 
 
 def gateway_named(name: str) -> PaymentGateway:

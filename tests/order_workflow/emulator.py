@@ -453,7 +453,9 @@ def emulated_account(
         for service in ("dynamodb", "events", "sqs", "ssm", "stepfunctions"):
             runtime.client(service)
         _create_tables(boto3.client("dynamodb", region_name=REGION))
-        put_parameters(boto3.client("ssm", region_name=REGION))
+        # As the component writes it: the callback variant's gateway is external.
+        gateway_name = "external" if integration == "callback" else "local"
+        put_parameters(boto3.client("ssm", region_name=REGION), {**PARAMETERS, "paymentGateway": gateway_name})
         events, sqs = boto3.client("events", region_name=REGION), boto3.client("sqs", region_name=REGION)
         probe = _create_bus_and_probe(events, sqs)
         gateway = _create_gateway_probe(events, sqs)

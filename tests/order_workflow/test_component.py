@@ -180,7 +180,8 @@ def test_settings_parameters_hold_the_configured_gateway_and_token_lifetime(prod
     assert parameters["/platform/prod/orders/maxAutoRedrives"]["insecureValue"] == "3"
     assert parameters["/platform/prod/orders/reapAfterSeconds"]["insecureValue"] == "86400"
     assert all(p["type"] == "String" for p in parameters.values())
-    assert parameters["/platform/prod/orders/paymentGateway"]["insecureValue"] == "local"
+    # Prod's callback gateway is external: refunds go to reconciliation, never to the sandbox.
+    assert parameters["/platform/prod/orders/paymentGateway"]["insecureValue"] == "external"
     timeout = read_stack_config("prod")["platform:orders"]["paymentTimeoutSeconds"]
     assert parameters["/platform/prod/orders/callbackTtlSeconds"]["insecureValue"] == str(timeout + 86_400)
 

@@ -97,10 +97,14 @@ def test_local_gateway_is_deterministic() -> None:
 
 
 def test_unknown_gateway_is_a_clear_error() -> None:
-    with pytest.raises(
-        ValueError, match=r"paymentGateway='stripe' is not a known gateway; choose one of \['http', 'local'\]"
-    ):
+    choices = r"choose one of \['external', 'http', 'local'\]"
+    with pytest.raises(ValueError, match=rf"paymentGateway='stripe' is not a known gateway; {choices}"):
         gateway_named("stripe")
+
+
+def test_an_external_gateway_never_claims_a_refund_it_did_not_make() -> None:
+    refund = gateway_named("external").refund(RefundRequest("o-1", Decimal("1.00"), "USD", "txn", "pm_ref"))
+    assert refund.status == "REJECTED" and "refund it in its console" in (refund.reason or "")
 
 
 @pytest.mark.parametrize("amount", [1e30, "1e999999999", "99999999999.99"])

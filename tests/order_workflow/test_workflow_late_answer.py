@@ -8,13 +8,14 @@ order already released is refunded.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from unittest import mock
 
 import pytest
 
 from handlers.order_workflow import lifecycle, release
-from tests.order_workflow.emulator import Account, emulated_account, order
+from tests.order_workflow.emulator import ENVIRONMENT, Account, emulated_account, order
 from tests.order_workflow.test_workflow_callback import _gateway_answers
 
 
@@ -62,15 +63,22 @@ def test_refund_of_a_capture_reported_after_the_order_was_released(impatient: Ac
     # The reaper released the order after its execution failed for good ...
     release.handler({"orderId": "cb-reaped"}, None)
     assert impatient.stock("LATE-B") == {"available": 1, "reserved": 0}
-    # ... and only then does the gateway report the capture: the money goes back, once.
+    # ... and only then does the gateway report the capture. The callback gateway is external and
+    # has no refund API wired: the refund goes to an operator (reconciliation queue), once, and the
+    # order says the money is still to be given back; the sandbox never claims it.
     late = _gateway_answers(
         impatient, "Payment Completed", {"orderId": "cb-reaped", "status": "success", "transactionId": "gw-reaped"}
     )
     assert lifecycle.handler({"Records": late}, None) == {"batchItemFailures": []}
     assert lifecycle.handler({"Records": late}, None) == {"batchItemFailures": []}
     stored = impatient.order("cb-reaped")
-    assert (stored["status"], stored["refundStatus"], stored["reservationState"]) == (
-        "REFUNDED",
-        "REFUNDED",
+    assert (stored["status"], stored["paymentStatus"], stored["refundStatus"], stored["reservationState"]) == (
+        "REFUND_REQUIRED",
+        "CAPTURED",
+        "REJECTED",
         "RELEASED",
     )
+    queued = impatient.sqs.receive_message(QueueUrl=ENVIRONMENT["RECONCILIATION_QUEUE_URL"], MaxNumberOfMessages=10)
+    bodies = [json.loads(m["Body"]) for m in queued["Messages"]]
+    assert [b["orderId"] for b in bodies] == ["cb-reaped"]
+    assert bodies[0]["origin"] == "LateCapture"
