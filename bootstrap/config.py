@@ -37,7 +37,8 @@ class BootstrapError(Exception):
 
 
 class BootstrapConfig(ConfigModel):
-    """One AWS account's bootstrap."""
+    """One AWS account's bootstrap. Validators accept None: a ConfigModel may re-validate the valid part of
+    a section with its missing or invalid keys set to None, to report every error at once."""
 
     project: str = Field(pattern=r"^[a-z][a-z0-9-]{1,20}$", description="Pulumi project name (account-bootstrap).")
     stack: str = Field(pattern=r"^[a-z][a-z0-9-]{1,15}$", description="Pulumi stack name: one per account.")
@@ -64,37 +65,37 @@ class BootstrapConfig(ConfigModel):
 
     @field_validator("github_repository")
     @classmethod
-    def _repository(cls, value: str) -> str:
-        if not _REPOSITORY.match(value):
+    def _repository(cls, value: str | None) -> str | None:
+        if value is not None and not _REPOSITORY.match(value):
             raise ValueError("expected the GitHub repository as owner/name, e.g. example-org/platform")
         return value
 
     @field_validator("production_environment", "review_environment")
     @classmethod
-    def _environment(cls, value: str) -> str:
-        if not _ENVIRONMENT.match(value):
+    def _environment(cls, value: str | None) -> str | None:
+        if value is not None and not _ENVIRONMENT.match(value):
             raise ValueError("a GitHub environment name: letters, digits, '.', '_' and '-'")
         return value
 
     @field_validator("roles", "regions", "backup_opt_in")
     @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
-        duplicates = sorted({v for v in value if value.count(v) > 1})
+    def _unique(cls, value: list[str] | None) -> list[str] | None:
+        duplicates = sorted({v for v in value or [] if value.count(v) > 1})
         if duplicates:
             raise ValueError(f"listed more than once: {', '.join(duplicates)}")
         return value
 
     @field_validator("backup_opt_in")
     @classmethod
-    def _backup_types(cls, value: list[str]) -> list[str]:
-        unknown = [v for v in value if v not in BACKUP_RESOURCE_TYPES]
+    def _backup_types(cls, value: list[str] | None) -> list[str] | None:
+        unknown = [v for v in value or [] if v not in BACKUP_RESOURCE_TYPES]
         if unknown:
             raise ValueError(f"unknown AWS Backup resource types {unknown}; known: {', '.join(BACKUP_RESOURCE_TYPES)}")
         return value
 
     @model_validator(mode="after")
     def _primary_region_listed(self) -> BootstrapConfig:
-        if self.region not in self.regions:
+        if self.regions is not None and self.region not in self.regions:
             raise ValueError(f"regions must include the primary region aws:region {self.region!r}")
         return self
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,17 @@ from typing import Any
 from components.iam import NETWORK_DESCRIBE_ACTIONS, UNSCOPED_ACTIONS, PolicyError, Statement
 
 READ_VERBS: tuple[str, ...] = ("Describe", "Get", "List", "BatchGet")
+# IAM: a customer managed policy holds at most 6,144 characters (whitespace not counted).
+MANAGED_POLICY_CHARACTERS = 6_144
+# Service-linked roles AWS creates on first use of EKS, managed node groups, RDS, SageMaker autoscaling
+# and the load balancer controller's ALBs; the deploy role may create exactly these.
+SERVICE_LINKED_ROLES: tuple[str, ...] = (
+    "eks.amazonaws.com",
+    "eks-nodegroup.amazonaws.com",
+    "rds.amazonaws.com",
+    "sagemaker.application-autoscaling.amazonaws.com",
+    "elasticloadbalancing.amazonaws.com",
+)
 MANAGE: tuple[str, ...] = ("Create*", "Delete*", "Update*", "Put*", "Tag*", "Untag*", "Describe*", "Get*", "List*")
 
 
@@ -125,12 +137,25 @@ SERVICES: tuple[ServiceScope, ...] = (
         "application-autoscaling",
         ("arn:{p}:application-autoscaling:*:{a}:scalable-target/*",),
         (*MANAGE, "RegisterScalableTarget", "DeregisterScalableTarget"),
+        review=False,  # review stacks serve the model serverless: no endpoint autoscaling
     ),
     ServiceScope("ssm", ("arn:{p}:ssm:*:{a}:parameter{s}",), (*MANAGE, "AddTagsToResource", "RemoveTagsFromResource")),
     ServiceScope(
         "kms",
         ("arn:{p}:kms:*:{a}:key/*", "arn:{p}:kms:*:{a}:alias/{h}"),
-        (*MANAGE, "EnableKeyRotation", "ScheduleKeyDeletion", "CancelKeyDeletion"),
+        # Key use too: S3 uploads into SSE-KMS buckets, and DynamoDB, RDS, Kinesis and Lambda creating
+        # encrypted resources on the deployer's behalf (grants, data keys).
+        (
+            *MANAGE,
+            "EnableKeyRotation",
+            "ScheduleKeyDeletion",
+            "CancelKeyDeletion",
+            "CreateGrant",
+            "Encrypt",
+            "Decrypt",
+            "ReEncrypt*",
+            "GenerateDataKey*",
+        ),
     ),
     ServiceScope(
         "iam",
@@ -169,14 +194,19 @@ SERVICES: tuple[ServiceScope, ...] = (
     ),
     ServiceScope(
         "rds",
-        ("arn:{p}:rds:*:{a}:db:{h}", "arn:{p}:rds:*:{a}:subgrp:{h}"),
+        (
+            "arn:{p}:rds:*:{a}:db:{h}",
+            "arn:{p}:rds:*:{a}:subgrp:{h}",
+            "arn:{p}:rds:*:{a}:pg:*",
+            "arn:{p}:rds:*:{a}:og:*",
+        ),
         (*MANAGE, "AddTagsToResource", "RemoveTagsFromResource", "ModifyDBInstance", "PromoteReadReplica"),
         review=False,
     ),
 )
 
-# Calls AWS authorises only on `"*"` (no resource type): creating a key, describing the network, and the
-# Glue security configurations (no ARN). Named, never families.
+# Calls AWS authorises only on `"*"` (no resource type), named one by one, never as families: creating a
+# key, Glue security configurations (no ARN), and the reads the AWS provider makes by filter, not by ARN.
 PROGRAM_EC2_CALLS: tuple[str, ...] = ("ec2:DescribeAvailabilityZones",)
 ACCOUNT_WIDE_ACTIONS: tuple[str, ...] = (
     "kms:CreateKey",
@@ -185,8 +215,29 @@ ACCOUNT_WIDE_ACTIONS: tuple[str, ...] = (
     "glue:GetSecurityConfiguration",
     "glue:GetSecurityConfigurations",
     "glue:DeleteSecurityConfiguration",
-    "ec2:DescribeAvailabilityZones",
-    *NETWORK_DESCRIBE_ACTIONS,
+    "logs:DescribeLogGroups",
+    "ssm:DescribeParameters",
+    "lambda:CreateEventSourceMapping",
+    "lambda:ListEventSourceMappings",
+    *PROGRAM_EC2_CALLS,
+)
+# The same kind of calls for what only the deploy role builds: the VPCs and node groups of EKS and of
+# the database (EC2 reads support no resource-level permissions), and SageMaker endpoint autoscaling.
+DEPLOY_WIDE_ACTIONS: tuple[str, ...] = (
+    *(a for a in NETWORK_DESCRIBE_ACTIONS if a.startswith("ec2:")),
+    "ec2:DescribeVpcAttribute",
+    "ec2:DescribeNatGateways",
+    "ec2:DescribeNetworkAcls",
+    "ec2:DescribeVpcEndpoints",
+    "ec2:DescribePrefixLists",
+    "ec2:DescribeSecurityGroupRules",
+    "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeAddressesAttribute",
+    "ec2:DescribeInstanceTypes",
+    "eks:DescribeAddonVersions",
+    "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:DescribeScalingPolicies",
 )
 
 
@@ -200,9 +251,9 @@ class StateBackend:
 
 @dataclass(frozen=True)
 class Protected:
-    """The bootstrap's own IAM resources: no role it creates may change them."""
+    """The bootstrap's own IAM resources (its roles and their policies): no role it creates may change them."""
 
-    role_arns: tuple[str, ...]
+    iam_arns: tuple[str, ...]
     oidc_provider_arn: str
 
 
@@ -226,9 +277,18 @@ def manage_statements(
     """The deploy role (scope = every stack of the project) or the review role (scope = `pr-` stacks)."""
     review = scope.review
     statements = [s.statement(scope, partition, account) for s in SERVICES if s.review or not review]
-    # Review stacks build no network: of the EC2 calls they keep only the program's data source.
-    wide = [a for a in ACCOUNT_WIDE_ACTIONS if not review or not a.startswith("ec2:") or a in PROGRAM_EC2_CALLS]
+    # Review stacks build no network and no endpoint autoscaling.
+    wide = list(ACCOUNT_WIDE_ACTIONS) if review else list(dict.fromkeys((*ACCOUNT_WIDE_ACTIONS, *DEPLOY_WIDE_ACTIONS)))
     statements.append(Statement(sid="AccountWideCalls", actions=wide))
+    if not review:
+        statements.append(
+            Statement(
+                sid="ServiceLinkedRoles",
+                actions=["iam:CreateServiceLinkedRole"],
+                resources=[f"arn:{partition}:iam::{account}:role/aws-service-role/*"],
+                conditions={"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLES)}},
+            )
+        )
     if state is not None:
         # DIY backend layout: .pulumi/{stacks,history,backups,locks}/<...>/<project>/<stack>...
         objects = f"{state.bucket_arn}/.pulumi/*/{scope.stacks}*" if review else f"{state.bucket_arn}/*"
@@ -248,7 +308,7 @@ def manage_statements(
 
 
 def protect_bootstrap(protected: Protected, state: StateBackend | None) -> Statement:
-    resources = [*protected.role_arns, protected.oidc_provider_arn]
+    resources = [*protected.iam_arns, protected.oidc_provider_arn]
     actions = ["iam:*"]
     if state is not None:
         resources += [state.bucket_arn, state.key_arn]
@@ -269,12 +329,33 @@ def document(statements: Sequence[Statement]) -> dict[str, Any]:
     for statement in statements:
         if statement.effect == "Allow" and "*" in list(statement.resources):
             # Named actions only (no families), each one AWS cannot scope to a resource.
-            broad = sorted(set(statement.actions) - set(ACCOUNT_WIDE_ACTIONS) - UNSCOPED_ACTIONS)
+            broad = sorted(set(statement.actions) - {*ACCOUNT_WIDE_ACTIONS, *DEPLOY_WIDE_ACTIONS} - UNSCOPED_ACTIONS)
             if broad:
                 raise PolicyError(f"actions {broad} need resource ARNs, not '*'")
         else:
             statement.check()
     return {"Version": "2012-10-17", "Statement": [s.render() for s in statements]}
+
+
+def _compact_size(document_or_statement: Any) -> int:
+    return len(json.dumps(document_or_statement, separators=(",", ":")))
+
+
+def pack(statements: Sequence[Statement], limit: int = MANAGED_POLICY_CHARACTERS) -> list[list[int]]:
+    """Split statements, in order, into as few policy documents of at most `limit` characters as fit."""
+    overhead = _compact_size({"Version": "2012-10-17", "Statement": []})
+    groups: list[list[int]] = []
+    size = limit
+    for index, statement in enumerate(statements):
+        needed = _compact_size(statement.render()) + 1
+        if overhead + needed > limit:
+            raise PolicyError(f"statement {statement.sid} alone is longer than a policy ({limit} characters)")
+        if size + needed > limit:
+            groups.append([])
+            size = overhead
+        groups[-1].append(index)
+        size += needed
+    return groups
 
 
 def is_read_action(action: str) -> bool:

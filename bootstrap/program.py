@@ -3,6 +3,7 @@ depends on. Applied once per account by an administrator; the workflows then use
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 
@@ -16,13 +17,14 @@ from bootstrap.config import (
     Role,
     load_bootstrap_config,
 )
-from bootstrap.github import GITHUB_OIDC_URL, STS_AUDIENCE, role_subjects, trust_policy_json
+from bootstrap.github import GITHUB_OIDC_HOST, GITHUB_OIDC_URL, STS_AUDIENCE, role_subjects, trust_policy_json
 from bootstrap.permissions import (
     NameScope,
     Protected,
     StateBackend,
     document,
     manage_statements,
+    pack,
     preview_statements,
 )
 from components.config import StackConfig
@@ -110,6 +112,14 @@ def role_statements(
     return manage_statements(scope, partition, account, state, protected)
 
 
+# Stand-ins as long as the real values can be (GovCloud partition, 12-digit account): the statements are
+# split into managed policies before the account is known, so each part must fit with any real value.
+LONGEST_PARTITION = "aws-us-gov"
+ANY_ACCOUNT = "000000000000"
+KEY_ID_LENGTH = 36
+BUCKET_NAME_MAX = 63  # S3's limit: whatever the naming scheme, the state bucket's name is no longer
+
+
 def github_role(
     role: Role,
     config: BootstrapConfig,
@@ -117,33 +127,58 @@ def github_role(
     oidc_arn: pulumi.Output[str],
     state: tuple[CustomerManagedKey, SecureBucket] | None,
 ) -> aws.iam.Role:
+    """The role, its trust, and its permissions as customer managed policies (6,144 characters each)."""
     opts = pulumi.ResourceOptions(provider=ctx.primary)
+    name = role_name(ctx, role)
     created = aws.iam.Role(
         f"{role}-role",
-        name=role_name(ctx, role),
+        name=name,
         description=ROLE_DESCRIPTIONS[role],
         assume_role_policy=trust_policy_json(oidc_arn, role_subjects(config, role)),
         max_session_duration=3600,
         opts=opts,
     )
-    state_arns = [state[1].arn, state[0].arn] if state is not None else []
 
-    def render(values: Sequence[str]) -> str:
-        partition, account, provider_arn, *backend = values
+    def statements(partition: str, account: str, provider_arn: str, backend: Sequence[str]) -> list[Statement]:
+        iam = f"arn:{partition}:iam::{account}"
+        names = [role_name(ctx, r) for r in config.roles]
         protected = Protected(
-            role_arns=tuple(f"arn:{partition}:iam::{account}:role/{role_name(ctx, r)}" for r in config.roles),
+            iam_arns=(*(f"{iam}:role/{n}" for n in names), *(f"{iam}:policy/{n}-*" for n in names)),
             oidc_provider_arn=provider_arn,
         )
         backend_arns = StateBackend(backend[0], backend[1]) if backend else None
-        return json.dumps(document(role_statements(role, config, partition, account, backend_arns, protected)))
+        return role_statements(role, config, partition, account, backend_arns, protected)
 
-    aws.iam.RolePolicy(
-        f"{role}-policy",
-        name="least-privilege",
-        role=created.id,
-        policy=pulumi.Output.all(ctx.partition, ctx.account_id, oidc_arn, *state_arns).apply(render),
-        opts=opts,
+    longest = LONGEST_PARTITION, ANY_ACCOUNT
+    stand_in_backend = (
+        [f"arn:{longest[0]}:s3:::{'b' * BUCKET_NAME_MAX}",
+         f"arn:{longest[0]}:kms:{config.region}:{ANY_ACCOUNT}:key/{'0' * KEY_ID_LENGTH}"]
+        if state is not None else []
+    )  # fmt: skip
+    stand_in_oidc = (
+        config.github_oidc_provider_arn or f"arn:{longest[0]}:iam::{ANY_ACCOUNT}:oidc-provider/{GITHUB_OIDC_HOST}"
     )
+    parts = pack(statements(*longest, stand_in_oidc, stand_in_backend))
+    state_arns = [state[1].arn, state[0].arn] if state is not None else []
+
+    def render(values: Sequence[str], indices: Sequence[int]) -> str:
+        partition, account, provider_arn, *backend = values
+        real = statements(partition, account, provider_arn, backend)
+        return json.dumps(document([real[i] for i in indices]))
+
+    for number, indices in enumerate(parts, start=1):
+        policy = aws.iam.Policy(
+            f"{role}-policy-{number}",
+            name=f"{name}-{number}",
+            description=f"{ROLE_DESCRIPTIONS[role]} (part {number} of {len(parts)})",
+            policy=pulumi.Output.all(ctx.partition, ctx.account_id, oidc_arn, *state_arns).apply(
+                functools.partial(render, indices=indices)
+            ),
+            opts=opts,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{role}-policy-{number}-attachment", role=created.name, policy_arn=policy.arn, opts=opts
+        )
     return created
 
 

@@ -28,7 +28,7 @@ from components.config_types import (
 )
 from components.data_lake.args import DataLakeArgs
 from components.eks_gitops.args import EksGitOpsArgs
-from components.feature_store.args import FeatureStoreArgs
+from components.feature_store.args import FeatureStoreArgs, ecr_repository
 from components.order_workflow.args import OrderWorkflowArgs
 from components.policy_args import PolicyArgs
 
@@ -116,6 +116,17 @@ class StackConfig(ConfigModel):
             ]
         return []
 
+    @rule("data_lake", "orders")
+    def _lake_events_need_the_orders_bus(self) -> list[RuleProblem]:
+        if self.data_lake.enabled and self.data_lake.events_to_lake and not self.orders.enabled:
+            return [
+                (
+                    ("data_lake", "eventsToLake"),
+                    "true but orders is not enabled: the events delivered to the lake come from the OrderWorkflow bus",
+                )
+            ]
+        return []
+
     @rule("eks")
     def _gitops_repository_set(self) -> list[RuleProblem]:
         if self.eks.enabled and self.eks.repo_url is None:
@@ -135,12 +146,43 @@ class StackConfig(ConfigModel):
         if not unreachable:
             return []
         prefix = eks.secrets_prefix_for(self.project, self.stack)
-        covering = f"{self.project}/{unreachable[0]}/" if len(unreachable) == 1 else f"{self.project}/"
+        deployed = set(eks.environments_for(self.environment))
+        covering = f"{self.project}/{deployed.pop()}/" if len(deployed) == 1 else f"{self.project}/"
         return [
             f"eks deploys the overlay(s) {unreachable}, whose ExternalSecrets read {self.project}/<env>/..., but "
             f"External Secrets may only read eks.secretsPrefix {prefix!r}"
             f"{'' if eks.secrets_prefix else ' (the default <project>/<stack>/)'}; set platform:eks.secretsPrefix "
             f"to {covering!r}, or deploy those environments from their own stack"
+        ]
+
+    @rule("region", "dr_region")
+    def _one_partition(self) -> list[RuleProblem]:
+        if partition_of(self.region) == partition_of(self.dr_region):
+            return []
+        return [
+            f"aws:region {self.region} ({partition_of(self.region)}) and drRegion {self.dr_region} "
+            f"({partition_of(self.dr_region)}) lie in different AWS partitions, which cannot copy backups or "
+            "replicate to each other; choose a DR region of the same partition"
+        ]
+
+    @rule("region", "eks", "feature_store")
+    def _regional_resources_in_the_region(self) -> list[RuleProblem]:
+        """An ALB takes only ACM certificates of its own region; SageMaker pulls images and decrypts model
+        artifacts only in the endpoint's region."""
+        inference = self.feature_store.inference if self.feature_store.enabled else None
+        arns = {
+            ("eks", "argocdCertificateArn"): self.eks.argocd_certificate_arn if self.eks.enabled else None,
+            ("feature_store", "inference", "modelDataKmsKeyArn"): inference.model_data_kms_key_arn
+            if inference
+            else None,
+        }
+        found = {key: arn.split(":")[3] for key, arn in arns.items() if arn}
+        if inference is not None:
+            found[("feature_store", "inference", "image")] = ecr_repository(inference.image)[1]
+        return [
+            (key, f"lies in {region}, not in the stack's region {self.region}; use one from {self.region}")
+            for key, region in found.items()
+            if region != self.region
         ]
 
     @rule("eks", "backup")
@@ -176,6 +218,19 @@ class StackConfig(ConfigModel):
             "platform:lambdaReservedConcurrency: true once the quota allows it"
             for section, key in configured
         ]
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition of a region name."""
+    for prefix, partition in (
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-iso-", "aws-iso"),
+    ):
+        if region.startswith(prefix):
+            return partition
+    return "aws"
 
 
 def _camel(name: str) -> str:
@@ -314,8 +369,8 @@ def parse_stack_config(raw: Mapping[str, str], *, project: str, stack: str) -> S
     except ValidationError as exc:
         problems.extend(_describe(project, e) for e in exc.errors())
         raise ConfigError(problems) from None
-    except (TypeError, ValueError) as exc:  # a value no model field can even hold (a reader bug, not a user's)
-        problems.append(f"{project}: {exc}")
+    except (TypeError, ValueError) as exc:  # a bug in a validator: still a message, never a traceback
+        problems.append(f"{project}: the configuration could not be checked ({type(exc).__name__}: {exc})")
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)

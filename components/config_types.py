@@ -11,7 +11,16 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -73,6 +82,11 @@ def _lossy_scalar(annotation: Any, value: Any) -> str | None:
     return None
 
 
+def _optional(annotation: Any, metadata: list[Any]) -> Any:
+    """`annotation | None`, keeping the field's constraints and validators."""
+    return Annotated[(annotation | None, *metadata)] if metadata else annotation | None
+
+
 def _as_line_error(error: Any) -> Any:
     """A reported error as input for ValidationError.from_exception_data, keeping its type and message."""
     return {
@@ -110,6 +124,8 @@ class ConfigModel(BaseModel):
     @model_validator(mode="wrap")
     @classmethod
     def _field_and_cross_field_errors(cls, data: Any, handler: Any) -> Any:
+        if cls.__dict__.get("_lenient_copy", False):
+            return handler(data)
         field_errors: list[Any] = []
         try:
             model = handler(data)
@@ -131,18 +147,31 @@ class ConfigModel(BaseModel):
 
     @classmethod
     def _valid_part(cls, data: Any, errors: list[Any], handler: Any) -> ConfigModel | None:
-        """The section built from its valid keys only (defaults elsewhere), to run the rules on; None if
-        a required key or the section itself is invalid."""
+        """The section built from its valid keys only (defaults, or None for a required key, elsewhere) to
+        run the rules on; None if the section itself is not a mapping."""
         if not isinstance(data, dict) or any(not e["loc"] for e in errors):
-            return None
-        invalid = cls._invalid_fields(errors)
-        if any(cls.model_fields[name].is_required() for name in invalid if name in cls.model_fields):
             return None
         keys = {str(e["loc"][0]) for e in errors}
         try:
-            return handler({k: v for k, v in data.items() if k not in keys})
-        except ValidationError:
+            return cls._lenient().model_validate({k: v for k, v in data.items() if k not in keys})
+        except (ValidationError, TypeError, ValueError):  # best effort: the field errors are reported anyway
             return None
+
+    @classmethod
+    def _lenient(cls) -> type[ConfigModel]:
+        """This model with every required key optional and no rules of its own: it holds the valid part
+        of a section whose required keys may be the invalid ones."""
+        cached = cls.__dict__.get("_lenient_model")
+        if cached is None:
+            optional: Any = {
+                name: (_optional(info.annotation, info.metadata), Field(None, validate_default=False))
+                for name, info in cls.model_fields.items()
+                if info.is_required()
+            }
+            cached = create_model(f"{cls.__name__}Valid", __base__=cls, **optional)
+            cached._lenient_copy = True  # type: ignore[attr-defined]
+            cls._lenient_model = cached  # type: ignore[attr-defined]
+        return cached
 
     @classmethod
     def _rules(cls) -> Iterator[tuple[frozenset[str], RuleMethod]]:

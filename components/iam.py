@@ -82,6 +82,9 @@ UNSCOPED_ACTIONS: frozenset[str] = frozenset(
         "rds:DescribeDBInstances",
         "sagemaker:ListEndpoints",
         "ecr:GetAuthorizationToken",
+        # Route 53 zone discovery (external-dns) and VPC builds' DHCP lookup (CodeBuild in a VPC).
+        "route53:ListHostedZones",
+        "ec2:DescribeDhcpOptions",
         "glue:GetCrawlerMetrics",
         "xray:GetSamplingRules",
         "xray:GetSamplingTargets",

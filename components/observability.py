@@ -169,30 +169,31 @@ class FlowLogs:
 
 def vpc_flow_logs(
     name: str,
-    ctx: StackContext,
     *,
-    component: str,
-    purpose: str,
+    log_group_name: str,
+    role_name: str,
+    account_id: pulumi.Input[str],
     vpc_id: pulumi.Input[str],
     kms_key_arn: pulumi.Input[str],
     retention_days: int,
     opts: pulumi.ResourceOptions,
 ) -> FlowLogs:
     """Flow logs of every accepted and rejected connection of `vpc_id`, one-minute aggregation, into the log
-    group `/aws/vpc/flow-logs/<ctx.name(component, purpose)>` (encrypted with `kms_key_arn`, whose policy must
-    let CloudWatch Logs use it in the VPC's region: CustomerManagedKey services=["logs"]). `opts` carries the
-    provider of the VPC's region. Resources: `<name>-logs`, `<name>-role`, `<name>-delivery`, `<name>`."""
+    group `log_group_name` (encrypted with `kms_key_arn`, whose policy must let CloudWatch Logs use it in the
+    VPC's region: CustomerManagedKey services=["logs"]), written through the role `role_name`, which only VPC
+    Flow Logs of `account_id` may assume. `opts` carries the provider of the VPC's region.
+    Resources: `<name>-logs`, `<name>-role`, `<name>-delivery`, `<name>`."""
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-logs",
-        name=f"/aws/vpc/flow-logs/{ctx.name(component, purpose)}",
+        name=log_group_name,
         retention_in_days=retention_days,
         kms_key_id=kms_key_arn,
         opts=opts,
     )
     role = aws.iam.Role(
         f"{name}-role",
-        name=ctx.name(component, f"{purpose}-flow-logs", service="iam"),
-        assume_role_policy=service_trust_policy(FLOW_LOGS_SERVICE, source_account=ctx.account_id),
+        name=role_name,
+        assume_role_policy=service_trust_policy(FLOW_LOGS_SERVICE, source_account=account_id),
         opts=opts,
     )
     aws.iam.RolePolicy(

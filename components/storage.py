@@ -27,12 +27,16 @@ S3_LOG_DELIVERY = "logging.s3.amazonaws.com"
 
 @dataclass(frozen=True)
 class LifecycleRule:
-    """Objects under `prefix` ("" = the whole bucket) move through `transitions` then expire."""
+    """Objects under `prefix` ("" = the whole bucket) move through `transitions` then expire; versions that
+    are no longer current move through `noncurrent_transitions` (kept, in colder storage); incomplete
+    multipart uploads are aborted after `abort_incomplete_upload_days`."""
 
     id: str
     prefix: str
     transitions: Sequence[tuple[int, str]] = ()
     expiration_days: int | None = None
+    noncurrent_transitions: Sequence[tuple[int, str]] = ()
+    abort_incomplete_upload_days: int | None = None
 
     def render(self) -> dict:
         rule: dict = {"id": self.id, "status": "Enabled", "filter": {"prefix": self.prefix}}
@@ -40,6 +44,12 @@ class LifecycleRule:
             rule["transitions"] = [{"days": days, "storage_class": cls} for days, cls in self.transitions]
         if self.expiration_days is not None:
             rule["expiration"] = {"days": self.expiration_days}
+        if self.noncurrent_transitions:
+            rule["noncurrent_version_transitions"] = [
+                {"noncurrent_days": days, "storage_class": cls} for days, cls in self.noncurrent_transitions
+            ]
+        if self.abort_incomplete_upload_days is not None:
+            rule["abort_incomplete_multipart_upload"] = {"days_after_initiation": self.abort_incomplete_upload_days}
         return rule
 
 
@@ -124,6 +134,11 @@ class SecureBucket:
             raise ValueError(
                 f"{name}: an S3 server access log target is encrypted with SSE-S3 (kms_key_arn=None), because log "
                 "delivery cannot write to an SSE-KMS bucket; every other bucket needs kms_key_arn"
+            )
+        if access_log_bucket is not None and not access_log_bucket.server_access_log_target:
+            raise ValueError(
+                f"{name}: access_log_bucket must be made with server_access_log_target=True (SSE-S3): S3 server "
+                "access logging cannot deliver to a bucket whose default encryption is SSE-KMS"
             )
         self.server_access_log_target = server_access_log_target
         self.bucket = aws.s3.Bucket(

@@ -3,8 +3,9 @@
 The recorded plan becomes a Terraform plan JSON (offline/terraform_plan.py) and checkov's
 `terraform_plan` framework judges it, graph checks included. A failed check is acceptable only where
 `policy/checkov-skips.yaml` names the check, the resource (its logical name, as `make plan` prints it)
-and the reason. checkov runs in its own virtualenv (`.venv-checkov`, made by the Makefile), because
-its pins (boto3, packaging, networkx) would downgrade what the program and moto need.
+and the reason, for every environment class or only some (`platform:environment`). checkov runs in its
+own virtualenv (`.venv-checkov`, made by the Makefile), because its pins (boto3, packaging, networkx)
+would downgrade what the program and moto need.
 """
 
 from __future__ import annotations
@@ -21,10 +22,15 @@ from typing import Any
 
 import yaml
 
-from offline.runner import ROOT, PlanGraph
+from offline.runner import ROOT, PlanGraph, stack_file
 from offline.terraform_plan import planned_resources, terraform_plan_document
 
 SKIPS_FILE = ROOT / "policy" / "checkov-skips.yaml"
+# The stacks checkov must pass, and whose resources the skips may name: dev, staging (once its stack
+# file exists) and prod.
+SHIPPED_STACKS: tuple[str, ...] = tuple(
+    stack for stack in ("dev", "staging", "prod") if stack != "staging" or stack_file(stack).exists()
+)
 CHECKOV_VENV = ROOT / ".venv-checkov"
 CHECK_ID = re.compile(r"^CKV2?_AWS_\d+$")
 MIN_REASON = 40
@@ -41,10 +47,10 @@ class Skip:
     check: str
     resources: tuple[str, ...]
     reason: str
-    stacks: tuple[str, ...] | None = None  # None: every stack
+    environments: tuple[str, ...] | None = None  # environment classes (platform:environment); None: every one
 
-    def applies_to(self, stack: str) -> bool:
-        return self.stacks is None or stack in self.stacks
+    def applies_to(self, environment: str) -> bool:
+        return self.environments is None or environment in self.environments
 
 
 def parse_skips(document: Any, source: str = "checkov-skips.yaml") -> list[Skip]:
@@ -60,18 +66,23 @@ def parse_skips(document: Any, source: str = "checkov-skips.yaml") -> list[Skip]
         if not isinstance(entry, Mapping):
             problems.append(f"{where}: expected a mapping with check, resources and reason")
             continue
-        unknown = set(entry) - {"check", "resources", "reason", "stacks"}
+        unknown = set(entry) - {"check", "resources", "reason", "environments"}
         if unknown:
             problems.append(f"{where}: unknown keys {sorted(unknown)}")
         check = entry.get("check")
         resources = entry.get("resources")
         reason = entry.get("reason")
-        stacks = entry.get("stacks")
-        if stacks is not None and (
-            not isinstance(stacks, list) or not stacks or not all(isinstance(x, str) and x for x in stacks)
+        environments = entry.get("environments")
+        if environments is not None and (
+            not isinstance(environments, list)
+            or not environments
+            or not all(isinstance(x, str) and x for x in environments)
         ):
-            problems.append(f"{where} ({check}): 'stacks' must list stack names, or be left out for every stack")
-            stacks = None
+            problems.append(
+                f"{where} ({check}): 'environments' must list environment classes (dev, staging, prod), "
+                "or be left out for every environment"
+            )
+            environments = None
         if not isinstance(check, str) or not CHECK_ID.match(check):
             problems.append(f"{where}: 'check' must be a checkov AWS check id like CKV_AWS_117, got {check!r}")
         if not isinstance(resources, list) or not resources or not all(isinstance(r, str) and r for r in resources):
@@ -90,7 +101,7 @@ def parse_skips(document: Any, source: str = "checkov-skips.yaml") -> list[Skip]
                 check=str(check),
                 resources=tuple(resources),
                 reason=" ".join(str(reason or "").split()),
-                stacks=tuple(stacks) if stacks is not None else None,
+                environments=tuple(environments) if environments is not None else None,
             )
         )
     if problems:
@@ -180,12 +191,17 @@ def _findings(results: Iterable[Mapping[str, Any]], names: Mapping[str, str]) ->
 
 
 def judge(
-    stack: str, checkov_report: Mapping[str, Any], names: Mapping[str, str], skips: Sequence[Skip]
+    stack: str,
+    environment: str,
+    checkov_report: Mapping[str, Any],
+    names: Mapping[str, str],
+    skips: Sequence[Skip],
 ) -> CheckovReport:
-    """Split checkov's failures into skipped (a skip names check and resource) and failed."""
+    """Split checkov's failures into skipped (a skip of the stack's environment names check and resource)
+    and failed."""
     results = checkov_report.get("results", {})
     report = CheckovReport(stack=stack, passed=_findings(results.get("passed_checks", []), names))
-    by_key = {(s.check, r): s for s in skips if s.applies_to(stack) for r in s.resources}
+    by_key = {(s.check, r): s for s in skips if s.applies_to(environment) for r in s.resources}
     used: set[tuple[str, str]] = set()
     for finding in _findings(results.get("failed_checks", []), names):
         skip = by_key.get((finding.check, finding.resource))
@@ -199,11 +215,12 @@ def judge(
     return report
 
 
-def evaluate_plan(graph: PlanGraph, skips: Sequence[Skip] | None = None) -> CheckovReport:
-    """Run checkov over the graph's plan and judge the results against the reviewed skips."""
+def evaluate_plan(graph: PlanGraph, environment: str, skips: Sequence[Skip] | None = None) -> CheckovReport:
+    """Run checkov over the graph's plan and judge the results against the reviewed skips of `environment`
+    (the stack's platform:environment)."""
     names = {p.address: p.resource.name for p in planned_resources(graph)}
     checkov_report = run_checkov(terraform_plan_document(graph))
-    return judge(graph.stack, checkov_report, names, load_skips() if skips is None else skips)
+    return judge(graph.stack, environment, checkov_report, names, load_skips() if skips is None else skips)
 
 
 def render(report: CheckovReport) -> list[str]:
@@ -223,7 +240,8 @@ def render(report: CheckovReport) -> list[str]:
     return lines
 
 
-def checkov_step(graph: PlanGraph) -> tuple[list[str], int]:
-    """What `make plan` prints after the policy line, and its exit code (1 on any failed check)."""
-    report = evaluate_plan(graph)
+def checkov_step(graph: PlanGraph, config: Mapping[str, Any]) -> tuple[list[str], int]:
+    """What `make plan` prints after the policy line, and its exit code (1 on any failed check).
+    `config` is the stack's config; its platform:environment selects the skips."""
+    report = evaluate_plan(graph, str(config.get("platform:environment", graph.stack)))
     return [*render(report), report.summary], 1 if report.failed else 0

@@ -57,6 +57,24 @@ STACK_OUTPUTS: dict[str, tuple[str, str]] = {
     "eks.oidcProviderArn": (EKS, "IAM OIDC provider of the cluster: trust it for more IRSA service accounts."),
     "eks.externalSecretsRoleArn": (EKS, "IRSA role of External Secrets (read-only on `secretsPrefix`)."),
     "eks.loadBalancerControllerRoleArn": (EKS, "IRSA role of the AWS Load Balancer Controller."),
+    "eks.ebsCsiDriverRoleArn": (EKS, "Pod Identity role of the EBS CSI driver add-on."),
+    "eks.clusterSecretsPrefix": (EKS, "Where the cluster's own secrets live (`secretsPrefix` plus the cluster slug)."),
+    "eks.secretsKmsKeyArn": (EKS, "KMS key of those secrets and of the image repository: writers of the secrets "
+                             "need `kms:GenerateDataKey` on it."),
+    "eks.repositoryCredentialSecretArn": (EKS, "Secret (created empty) of the Git credential ArgoCD and the deployer "
+                                          "use: `sshPrivateKey`, or `username`/`password` for https URLs."),
+    "eks.notificationTokenSecretArn": (EKS, "Secret (created empty) of the Slack token of ArgoCD notifications: "
+                                       "`token`."),
+    "eks.oidcClientSecretArn": ("`eks.argocdOidc` set", "Secret (created empty) holding ArgoCD's OIDC client "
+                                "credential under the JSON key `clientSecret`."),
+    "eks.deployerTokenSecretArn": ("`eks.inVpcDeployer.enabled`", "Secret (created empty) of the Pulumi access token "
+                                   "the in-VPC deployer logs in with: `token`."),
+    "eks.appRepositoryUrl": (EKS, "ECR repository of the application image the overlays pull (immutable tags)."),
+    "eks.externalDnsRoleArn": ("`eks.externalDns` set", "IRSA role of external-dns, limited to the hosted zone."),
+    "eks.deployerProjectName": ("`eks.inVpcDeployer.enabled`", "CodeBuild project that runs `pulumi up` (or "
+                                "`preview`) inside the VPC: `aws codebuild start-build --project-name`."),
+    "eks.deployerRoleArn": ("`eks.inVpcDeployer.enabled`", "Role of that project: the deploy and preview roles must "
+                            "trust it."),
     "featureStore.streamName": (FEATURE_STORE, "Kinesis stream producers write events to (partition key userId)."),
     "featureStore.streamArn": (FEATURE_STORE, "ARN of that stream."),
     "featureStore.tableName": (FEATURE_STORE, "DynamoDB table of the features per user."),
@@ -86,6 +104,10 @@ STACK_OUTPUTS: dict[str, tuple[str, str]] = {
     "dataLake.sampleDataGenerator": (f"{DATA_LAKE}, `dataLake.sampleDataGenerator`", "Function writing sample "
                                      "feeds into `raw/` (invoke it to try the lake)."),
     "dataLake.analystPolicyArn": (DATA_LAKE, "Managed policy for analysts: query through the workgroup."),
+    "dataLake.refreshStateMachineArn": (DATA_LAKE, "State machine refreshing the lake (crawlers, jobs, "
+                                        "`Lake Refreshed` event); redrive a failed execution from its failed state."),
+    "dataLake.eventsDeliveryStream": (f"{DATA_LAKE}, `dataLake.eventsToLake`", "Firehose stream delivering the "
+                                      "orders bus's events into `raw/events/`."),
     "backup.vaultArn": (BACKUP, "Backup vault in the primary region."),
     "backup.drVaultArn": (BACKUP, "Vault in the DR region the plan copies to."),
     "backup.planId": (BACKUP, "AWS Backup plan (daily and weekly rules)."),
@@ -100,10 +122,28 @@ STACK_OUTPUTS: dict[str, tuple[str, str]] = {
     "backup.databaseEndpoint": (f"{BACKUP}, `backup.database.enabled`", "Address of the MySQL primary."),
     "backup.replicaDatabaseId": (f"{BACKUP}, `backup.database.enabled`", "Identifier of the cross-region read "
                                  "replica the DR function promotes."),
+    "backup.drConnectionParameter": (
+        f"{BACKUP}, `backup.database.enabled`",
+        "Parameter Store name (DR region) where the DR function publishes the promoted database's endpoint and "
+        "secret ARN.",
+    ),
+    "backup.complianceReportBucket": (
+        f"{BACKUP}, `backup.complianceReports`",
+        "Bucket receiving the daily AWS Backup Audit Manager compliance report.",
+    ),
+    "backup.auditFrameworkArn": (
+        f"{BACKUP}, `backup.complianceReports`",
+        "AWS Backup Audit Manager framework of the plan's promises.",
+    ),
     "backup.restoreTestingPlanName": (f"{BACKUP}, `backup.restoreTesting`", "Restore testing plan of the "
                                       "application table."),
     "orders.busName": (ORDERS, "EventBridge bus shops publish `Order Placed` events to (source "
                        "`ecommerce.orders`)."),
+    "orders.drIntakeBusArn": (f"{ORDERS}, `orders.drIntakeBus`", "Bus of the same name in the DR region that "
+                              "forwards order events to the primary bus."),
+    "orders.globalEndpointUrl": (f"{ORDERS}, `orders.globalEndpoint`", "URL of the EventBridge global endpoint."),
+    "orders.globalEndpointId": (f"{ORDERS}, `orders.globalEndpoint`", "What producers pass as `EndpointId` to "
+                                "PutEvents, so order intake fails over to the DR region."),
     "orders.stateMachineArn": (ORDERS, "Order workflow state machine."),
     "orders.alarmTopicArn": (ORDERS, "SNS topic of the component's alarms: subscribe the on-call."),
     "orders.queues.lifecycle": (ORDERS, "SQS queue of order lifecycle events for the consumer."),

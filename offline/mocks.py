@@ -177,6 +177,21 @@ def _http_api(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str,
     }
 
 
+def _event_endpoint(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
+    name = _physical_name(logical, inputs)
+    endpoint_id = f"{short_hash(logical, length=5)}.veo"
+    return name, {
+        "name": name,
+        "arn": where.arn("events", f"endpoint/{name}"),
+        "endpointUrl": f"https://{endpoint_id}.endpoints.event.amazonaws.com",
+    }
+
+
+def _health_check(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
+    check_id = f"{short_hash(logical, length=8)}-0000-4000-8000-{short_hash(logical, 'hc', length=12)}"
+    return check_id, {"arn": f"arn:{PARTITION}:route53:::healthcheck/{check_id}"}
+
+
 def _stage(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
     name = inputs.get("name") or "$default"
     api_id = inputs.get("apiId", "api")
@@ -221,6 +236,23 @@ def _glue_table(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[st
 def _s3_object(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
     key = inputs.get("key") or logical
     return key, {"key": key, "versionId": short_hash(logical, key, length=32), "etag": short_hash(key, length=32)}
+
+
+def _ecr_repository(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
+    name = _physical_name(logical, inputs)
+    return name, {
+        "name": name,
+        "arn": where.arn("ecr", f"repository/{name}"),
+        "registryId": where.account,
+        "repositoryUrl": f"{where.account}.dkr.ecr.{where.region}.amazonaws.com/{name}",
+    }
+
+
+def _secret(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
+    """Secrets Manager appends six random characters to a secret's name in its ARN (the id is the ARN)."""
+    name = _physical_name(logical, inputs)
+    arn = where.arn("secretsmanager", f"secret:{name}-{short_hash(name, length=6)}")
+    return arn, {"name": name, "arn": arn}
 
 
 def _eks_cluster(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
@@ -296,6 +328,8 @@ OUTPUT_BUILDERS: dict[str, OutputBuilder] = {
     "aws:cloudwatch/eventBus:EventBus": _named("events", "event-bus/{name}"),
     "aws:cloudwatch/eventRule:EventRule": _named("events", "rule/{name}"),
     "aws:cloudwatch/eventArchive:EventArchive": _named("events", "archive/{name}"),
+    "aws:cloudwatch/eventEndpoint:EventEndpoint": _event_endpoint,
+    "aws:route53/healthCheck:HealthCheck": _health_check,
     "aws:dynamodb/table:Table": _table,
     "aws:kinesis/stream:Stream": _named("kinesis", "stream/{name}", id_is="arn"),
     "aws:sqs/queue:Queue": _queue,
@@ -323,9 +357,14 @@ OUTPUT_BUILDERS: dict[str, OutputBuilder] = {
     "aws:ec2/natGateway:NatGateway": _prefixed_id("nat"),
     "aws:ec2/eip:Eip": _prefixed_id("eipalloc", lambda i, _in, _w: {"allocationId": i, "publicIp": "203.0.113.10"}),
     "aws:ec2/routeTable:RouteTable": _prefixed_id("rtb"),
-    "aws:ec2/securityGroup:SecurityGroup": _prefixed_id("sg"),
+    "aws:ec2/securityGroup:SecurityGroup": _prefixed_id(
+        "sg", lambda i, _in, w: {"arn": w.arn("ec2", f"security-group/{i}")}
+    ),
     "aws:ec2/launchTemplate:LaunchTemplate": _prefixed_id("lt", lambda i, _in, _w: {"latestVersion": 1}),
     "aws:ec2/vpcEndpoint:VpcEndpoint": _prefixed_id("vpce"),
+    "aws:ecr/repository:Repository": _ecr_repository,
+    "aws:secretsmanager/secret:Secret": _secret,
+    "aws:codebuild/project:Project": _named("codebuild", "project/{name}"),
     "eks:index:Cluster": _eks_cluster,
 }
 
@@ -388,8 +427,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "reverseDnsPrefix": "com.amazonaws",
             }, []
         if function == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            names = [f"{region}{suffix}" for suffix in "abc"]
-            return {"id": region, "names": names, "zoneIds": [f"use1-az{i}" for i in (1, 2, 3)]}, []
+            # Zone ids follow the region's short code (us-east-1 -> use1-az<n>); us-east-1 has six zones.
+            area, direction, number = region.split("-")[-3:]
+            count = 6 if region == "us-east-1" else 3
+            names = [f"{region}{suffix}" for suffix in "abcdef"[:count]]
+            zone_ids = [f"{area}{direction[0]}{number}-az{i}" for i in range(1, count + 1)]
+            return {"id": region, "names": names, "zoneIds": zone_ids}, []
         if function == "aws:secretsmanager/getSecretVersion:getSecretVersion":
             # What a secret an operator filled answers; no real credential is ever in a plan.
             secret_id = args.args.get("secretId", "")

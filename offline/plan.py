@@ -122,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n".join(render_policy_report(report)))
     print(f"plan {args.stack}: {len(graph.resources)} resources, {len(report.violations)} policy violations")
     try:
-        checkov_lines, checkov_exit = checkov_step(graph)
+        checkov_lines, checkov_exit = checkov_step(graph, config)
     except CheckovSetupError as error:
         print(f"checkov {args.stack}: {error}", file=sys.stderr)
         return 2

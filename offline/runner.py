@@ -109,7 +109,7 @@ def flatten_config(config: Mapping[str, Any]) -> dict[str, str]:
         if value is None:
             flat[_qualify(key)] = "null"
         elif isinstance(value, (Mapping, list)):
-            flat[_qualify(key)] = json.dumps(value)
+            flat[_qualify(key)] = json.dumps(value, default=str)
         elif isinstance(value, bool):
             flat[_qualify(key)] = "true" if value else "false"
         else:

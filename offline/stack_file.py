@@ -7,6 +7,7 @@ that holds them instead of failing later with a traceback.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,16 @@ class _StrictLoader(yaml.SafeLoader):
                     problem_mark=key_node.start_mark,
                 )
         return super().construct_mapping(node, deep=deep)
+
+
+# Read scalars as the Pulumi CLI's YAML 1.2 reader does: only true/false are booleans (`yes`, `on`, `no`
+# stay text) and dates stay text, not datetime objects no config value can hold.
+_BOOL, _TIMESTAMP = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp"
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag not in (_BOOL, _TIMESTAMP)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 def _kind(node: Node) -> str:

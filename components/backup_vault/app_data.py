@@ -12,7 +12,7 @@ from components.backup_vault.args import BackupVaultArgs
 from components.context import BACKUP_TAG, StackContext
 from components.iam import Statement, policy_document, service_trust_policy
 from components.scope import Scope
-from components.storage import BucketNames, SecureBucket
+from components.storage import ABORT_INCOMPLETE_UPLOADS_DAYS, BucketNames, LifecycleRule, SecureBucket
 
 TABLE_KEYS = {"hash_key": "id", "range_key": "timestamp"}
 TABLE_ATTRIBUTES = {"id": "S", "timestamp": "N"}
@@ -65,11 +65,44 @@ def app_tables(
 
 # The backup bucket's resources keep the logical names they had before components.storage existed.
 BUCKET_NAMES = BucketNames(bucket="", public_access_block="-public-access", policy="-tls-only")
+# Every version is kept (and replicated): versions replaced or deleted move to Glacier Instant Retrieval
+# after 30 days (still readable in milliseconds for a restore), and abandoned multipart uploads go.
+KEEP_VERSIONS_COLD = LifecycleRule(
+    "noncurrent-versions-to-glacier-ir",
+    "",
+    noncurrent_transitions=((30, "GLACIER_IR"),),
+    abort_incomplete_upload_days=ABORT_INCOMPLETE_UPLOADS_DAYS,
+)
+ACCESS_LOG_DAYS = 365  # S3 server access logs of the backup buckets: a year of who read and wrote what
 
 
-def _data_bucket(scope: Scope, name: str, *, purpose: str, tags: dict[str, str]) -> SecureBucket:
-    """A versioned, CMK-encrypted, private, TLS-only bucket. No lifecycle rules: every version is kept (and
-    replicated), and the bucket is never force-destroyed, not even outside prod."""
+def _access_log_bucket(scope: Scope, name: str) -> SecureBucket:
+    """Where the S3 server access logs of the scope region's backup bucket go (logs stay in their region)."""
+    return SecureBucket(
+        scope.child(name),
+        scope.ctx,
+        component=scope.slug,
+        purpose="access-logs",
+        kms_key_arn=None,
+        server_access_log_target=True,
+        lifecycle=[
+            LifecycleRule(
+                "expire-access-logs",
+                "",
+                expiration_days=ACCESS_LOG_DAYS,
+                abort_incomplete_upload_days=ABORT_INCOMPLETE_UPLOADS_DAYS,
+            )
+        ],
+        region=scope.where,
+        opts=scope.opts(),
+    )
+
+
+def _data_bucket(
+    scope: Scope, name: str, *, purpose: str, tags: dict[str, str], access_log_bucket: SecureBucket
+) -> SecureBucket:
+    """A versioned, CMK-encrypted, private, TLS-only bucket whose every version is kept (old ones in colder
+    storage), with server access logs; never force-destroyed, not even outside prod."""
     return SecureBucket(
         scope.child(name),
         scope.ctx,
@@ -77,6 +110,8 @@ def _data_bucket(scope: Scope, name: str, *, purpose: str, tags: dict[str, str])
         purpose=purpose,
         kms_key_arn=scope.key_arn,
         region=scope.where,
+        lifecycle=[KEEP_VERSIONS_COLD],
+        access_log_bucket=access_log_bucket,
         tags=tags,
         enforce_ownership=False,
         force_destroy_outside_prod=False,
@@ -141,6 +176,7 @@ class Buckets:
     primary: aws.s3.Bucket
     replica: aws.s3.Bucket
     replication_role: aws.iam.Role
+    access_logs: SecureBucket  # the primary region's access-log target, for other buckets of the component
 
 
 def app_buckets(
@@ -151,9 +187,17 @@ def app_buckets(
 ) -> Buckets:
     """The data bucket, tagged for backup, replicating every object version to a DR-region bucket."""
     ctx, child = scope.ctx, scope.opts()
-    source = _data_bucket(scope.with_key(primary_key_arn), "app-bucket", purpose="data", tags=dict(BACKUP_TAG))
+    primary_scope, dr_scope = scope.with_key(primary_key_arn), scope.in_dr(dr_key_arn)
+    access_logs = _access_log_bucket(primary_scope, "access-logs")
+    source = _data_bucket(
+        primary_scope, "app-bucket", purpose="data", tags=dict(BACKUP_TAG), access_log_bucket=access_logs
+    )
     replica = _data_bucket(
-        scope.in_dr(dr_key_arn), "app-bucket-replica", purpose="data-replica", tags={"Role": "DisasterRecovery"}
+        dr_scope,
+        "app-bucket-replica",
+        purpose="data-replica",
+        tags={"Role": "DisasterRecovery"},
+        access_log_bucket=_access_log_bucket(dr_scope, "dr-access-logs"),
     )
     role = aws.iam.Role(
         scope.child("s3-replication-role"),
@@ -198,4 +242,4 @@ def app_buckets(
         # S3 refuses replication until both buckets are versioned and the role can act.
         opts=scope.opts(depends_on=[source.versioning, replica.versioning, policy]),
     )
-    return Buckets(source.bucket, replica.bucket, role)
+    return Buckets(source.bucket, replica.bucket, role, access_logs)

@@ -214,6 +214,15 @@ class BackupVaultArgs(ComponentConfig):
     restore_testing: bool = Field(True, description="Restore-test the app table's latest recovery point weekly.")
     restore_testing_schedule: str = Field("cron(0 5 ? * SAT *)", description="When restore tests start (cron, UTC).")
     database: DatabaseSettings = Field(DatabaseSettings(), description="Optional RDS MySQL primary + DR replica.")
+    compliance_reports: bool = Field(
+        True,
+        description="AWS Backup Audit Manager framework (plan frequency/retention, encryption, cross-region copy, "
+        "Vault Lock when set) with a daily compliance report into an encrypted bucket. Needs AWS Config recording "
+        "in the account and the bootstrap stack's backup-reports service-linked role.",
+    )
+    report_retention_days: int = Field(
+        2555, ge=30, le=MAX_RETENTION_DAYS, description="Days compliance reports are kept (default 7 years)."
+    )
 
     @field_validator("validation_schedule", "restore_testing_schedule")
     @classmethod

@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from components.backup_vault.app_data import Buckets, Tables, app_buckets, app_tables
 from components.backup_vault.args import BackupVaultArgs
+from components.backup_vault.compliance import Compliance, compliance_reporting, reports_key_statement
 from components.backup_vault.database import Database, database
 from components.backup_vault.protection import (
     JOB_FAILURE_EVENTS,
@@ -70,7 +71,10 @@ class BackupVault(pulumi.ComponentResource):
             # backup: vault encryption and publishing job events; cloudwatch/events: alarms and the
             # schedule's dead-letter queue on this CMK-encrypted topic and queue; logs: function logs.
             services=["backup", "logs", "cloudwatch", "events"],
-            extra_statements=[EVENTBRIDGE_TO_ENCRYPTED_TOPIC],
+            extra_statements=[
+                EVENTBRIDGE_TO_ENCRYPTED_TOPIC,
+                *([reports_key_statement(scope)] if args.compliance_reports else []),
+            ],
         )
         self.dr_key = scope.in_dr().key(
             "dr",
@@ -118,6 +122,11 @@ class BackupVault(pulumi.ComponentResource):
             else None
         )
         self.job_failure_rule = self._job_failure_rule()
+        self.compliance: Compliance | None = (
+            compliance_reporting(scope, args, self.protection.plan.id, access_log_bucket=self.buckets.access_logs)
+            if args.compliance_reports
+            else None
+        )
 
         self.validation = self._validation_function(args)
         # Every rule of this component may leave what it could not deliver in the failure queue.
@@ -135,6 +144,8 @@ class BackupVault(pulumi.ComponentResource):
         self.replication = (
             self._replication_function(args, self.tables.replica) if self.tables.replica is not None else None
         )
+        # Where the database's consumers find it after a failover (written by the DR function, in the DR region).
+        self.connection_parameter = f"/{ctx.project}/{ctx.stack}/{slug}/database-connection"
         self.dr_function = self._dr_function(args)
         self._alarms()
 
@@ -404,10 +415,37 @@ class BackupVault(pulumi.ComponentResource):
                     resources=[replica_arn],
                 )
             )
+            dr_key = self.dr_key.arn
+            statements += [
+                # After promotion RDS creates the database's own master-user secret in the DR region.
+                Statement(
+                    sid="PromotedDatabaseSecret",
+                    actions=["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
+                    resources=[ctx.arn("secretsmanager", "secret:rds!db-*", region=ctx.dr_region)],
+                ),
+                Statement(
+                    sid="EncryptPromotedDatabaseSecret",
+                    actions=["kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=[dr_key],
+                ),
+                Statement(
+                    sid="LetRdsUseTheKey",
+                    actions=["kms:CreateGrant"],
+                    resources=[dr_key],
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                ),
+                Statement(
+                    sid="PublishConnection",
+                    actions=["ssm:PutParameter"],
+                    resources=[ctx.arn("ssm", f"parameter{self.connection_parameter}", region=ctx.dr_region)],
+                ),
+            ]
             environment.update(
                 DR_DB_INSTANCE_ID=self.database.replica.identifier,
                 STANDBY_INSTANCE_CLASS=args.database.standby_target_class,
                 BACKUP_RETENTION_DAYS=str(args.database.backup_retention_days),
+                DR_SECRET_KMS_KEY_ARN=dr_key,
+                CONNECTION_PARAMETER=self.connection_parameter,
             )
         return self._scope.in_dr(self.dr_key.arn).function(
             FunctionSpec(
@@ -479,6 +517,10 @@ class BackupVault(pulumi.ComponentResource):
         if self.database is not None:
             outputs["databaseEndpoint"] = self.database.primary.address
             outputs["replicaDatabaseId"] = self.database.replica.identifier
+            outputs["drConnectionParameter"] = self.connection_parameter
+        if self.compliance is not None:
+            outputs["complianceReportBucket"] = self.compliance.bucket.name
+            outputs["auditFrameworkArn"] = self.compliance.framework.arn
         if self.restore_testing_plan is not None:
             outputs["restoreTestingPlanName"] = self.restore_testing_plan.name
         return outputs

@@ -1,5 +1,11 @@
 """Optional pilot-light database: an encrypted RDS MySQL primary in private subnets and its
-cross-region read replica in a matching small VPC in the DR region."""
+cross-region read replica in a matching small VPC in the DR region.
+
+Both VPCs log their traffic and keep their default security group closed (components.vpc_guards). Both
+instances accept TLS connections only (`require_secure_transport` in a parameter group per region),
+IAM database authentication, and export their error and slow-query logs to log groups declared here
+(CMK-encrypted, with the stack's retention) before RDS would create them unencrypted and kept forever.
+With `multiAz` the replica is Multi-AZ too, so a promoted replica is as available as the primary was."""
 
 from __future__ import annotations
 
@@ -13,9 +19,11 @@ from components.backup_vault.args import DatabaseSettings
 from components.context import BACKUP_TAG
 from components.iam import service_trust_policy
 from components.scope import Scope
+from components.vpc_guards import guard_vpc
 
 MYSQL_PORT = 3306
 SUBNETS_PER_VPC = 2  # RDS subnet groups need two AZs
+LOG_EXPORTS = ("error", "slowquery")  # general and audit logs would copy every statement, data included
 
 
 @dataclass(frozen=True)
@@ -34,7 +42,8 @@ def private_subnet_cidrs(vpc_cidr: str, count: int = SUBNETS_PER_VPC) -> list[st
 
 def database_network(scope: Scope, *, purpose: str, cidr: str) -> Network:
     """A VPC with private subnets only (no internet path) and a security group open to MySQL from inside it,
-    in the scope's region (`purpose` names them: `db` in the primary region, `db-dr` in the DR region)."""
+    in the scope's region (`purpose` names them: `db` in the primary region, `db-dr` in the DR region), with
+    flow logs under the scope's key."""
     opts, region, provider = scope.opts(), scope.where, scope.provider or scope.ctx.primary
     prefix = scope.child(purpose)
     vpc = aws.ec2.Vpc(
@@ -45,6 +54,7 @@ def database_network(scope: Scope, *, purpose: str, cidr: str) -> Network:
         tags={"Name": scope.physical(purpose)},
         opts=opts,
     )
+    guard_vpc(scope, purpose=purpose, vpc_id=vpc.id, retention_days=scope.ctx.config.log_retention_days)
     zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOptions(provider=provider))
     subnets = [
         aws.ec2.Subnet(
@@ -70,11 +80,50 @@ def database_network(scope: Scope, *, purpose: str, cidr: str) -> Network:
         name=scope.physical(purpose),
         description="MySQL from inside the database VPC only",
         vpc_id=vpc.id,
-        ingress=[{"protocol": "tcp", "from_port": MYSQL_PORT, "to_port": MYSQL_PORT, "cidr_blocks": [cidr]}],
+        ingress=[
+            {
+                "description": "MySQL clients inside the database VPC",
+                "protocol": "tcp",
+                "from_port": MYSQL_PORT,
+                "to_port": MYSQL_PORT,
+                "cidr_blocks": [cidr],
+            }
+        ],
         egress=[],
         opts=opts,
     )
     return Network(vpc, subnet_group, security_group)
+
+
+def parameter_family(engine_version: str) -> str:
+    """`8.0` or `8.0.39` -> `mysql8.0`."""
+    return "mysql" + ".".join(engine_version.split(".")[:2])
+
+
+def tls_only_parameters(scope: Scope, *, purpose: str, engine_version: str) -> aws.rds.ParameterGroup:
+    """MySQL refuses connections without TLS (`require_secure_transport`), in the scope's region."""
+    return aws.rds.ParameterGroup(
+        scope.child(f"{purpose}-parameters"),
+        name=scope.physical(f"{purpose}-tls-only", service="rds"),
+        family=parameter_family(engine_version),
+        description="BackupVault database: TLS connections only",
+        parameters=[{"name": "require_secure_transport", "value": "1"}],
+        opts=scope.opts(),
+    )
+
+
+def exported_log_groups(scope: Scope, *, purpose: str, identifier: str) -> list[aws.cloudwatch.LogGroup]:
+    """The log groups RDS exports the instance's logs to, encrypted with the scope's key, with a retention."""
+    return [
+        aws.cloudwatch.LogGroup(
+            scope.child(f"{purpose}-{log}-logs"),
+            name=f"/aws/rds/instance/{identifier}/{log}",
+            retention_in_days=scope.ctx.config.log_retention_days,
+            kms_key_id=scope.key_arn,
+            opts=scope.opts(),
+        )
+        for log in LOG_EXPORTS
+    ]
 
 
 @dataclass(frozen=True)
@@ -95,8 +144,10 @@ def database(
     """MySQL primary (encrypted, deletion protection, PI, enhanced monitoring, 7-day backups) and its
     encrypted cross-region read replica, the database the DR function promotes or scales."""
     ctx, child = scope.ctx, scope.opts()
+    scope = scope.with_key(primary_key_arn)
+    dr_scope = scope.in_dr(dr_key_arn)
     primary_net = database_network(scope, purpose="db", cidr=settings.vpc_cidr)
-    dr_net = database_network(scope.in_dr(), purpose="db-dr", cidr=settings.dr_vpc_cidr)
+    dr_net = database_network(dr_scope, purpose="db-dr", cidr=settings.dr_vpc_cidr)
     monitoring_role = aws.iam.Role(
         scope.child("db-monitoring-role"),
         name=scope.physical("db-monitoring", service="iam"),
@@ -113,6 +164,11 @@ def database(
         opts=child,
     )
     identifier = scope.physical("db", service="rds")
+    replica_identifier = scope.physical("db-replica", service="rds")
+    primary_parameters = tls_only_parameters(scope, purpose="db", engine_version=settings.engine_version)
+    replica_parameters = tls_only_parameters(dr_scope, purpose="db-dr", engine_version=settings.engine_version)
+    primary_logs = exported_log_groups(scope, purpose="db", identifier=identifier)
+    replica_logs = exported_log_groups(dr_scope, purpose="db-dr", identifier=replica_identifier)
     primary = aws.rds.Instance(
         scope.child("db"),
         identifier=identifier,
@@ -130,6 +186,9 @@ def database(
         master_user_secret_kms_key_id=primary_key_arn,
         db_subnet_group_name=primary_net.subnet_group.name,
         vpc_security_group_ids=[primary_net.security_group.id],
+        parameter_group_name=primary_parameters.name,
+        iam_database_authentication_enabled=True,
+        enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
         publicly_accessible=False,
         multi_az=settings.multi_az,
         backup_retention_period=settings.backup_retention_days,
@@ -145,11 +204,11 @@ def database(
         monitoring_role_arn=monitoring_role.arn,
         auto_minor_version_upgrade=True,
         tags=dict(BACKUP_TAG),
-        opts=scope.opts(stateful=True, depends_on=[monitoring_policy]),
+        opts=scope.opts(stateful=True, depends_on=[monitoring_policy, *primary_logs]),
     )
     replica = aws.rds.Instance(
         scope.child("db-replica"),
-        identifier=scope.physical("db-replica", service="rds"),
+        identifier=replica_identifier,
         # A replica in another region must name its source by ARN.
         replicate_source_db=primary.arn,
         instance_class=settings.replica_instance_class,
@@ -157,7 +216,12 @@ def database(
         kms_key_id=dr_key_arn,
         db_subnet_group_name=dr_net.subnet_group.name,
         vpc_security_group_ids=[dr_net.security_group.id],
+        parameter_group_name=replica_parameters.name,
+        iam_database_authentication_enabled=True,
+        enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
         publicly_accessible=False,
+        # Multi-AZ like the primary: once promoted, the replica is the database.
+        multi_az=settings.multi_az,
         # Backups on the replica so that, once promoted, it is protected from its first hour.
         backup_retention_period=settings.backup_retention_days,
         deletion_protection=True,
@@ -171,6 +235,6 @@ def database(
         monitoring_role_arn=monitoring_role.arn,
         auto_minor_version_upgrade=True,
         tags={"Role": "DisasterRecovery"},
-        opts=scope.in_dr().opts(stateful=True, depends_on=[monitoring_policy]),
+        opts=dr_scope.opts(stateful=True, depends_on=[monitoring_policy, *replica_logs]),
     )
     return Database(primary, replica, primary_net)

@@ -43,8 +43,14 @@ class DataLakeArgs(ComponentConfig):
         10, ge=1, le=1000, description="Products kept per month in top_products_monthly."
     )
     raw_infrequent_access_days: int = Field(30, ge=30, description="Days before raw objects move to Standard-IA.")
-    raw_glacier_days: int = Field(90, ge=1, description="Days before raw objects move to Glacier Flexible Retrieval.")
-    raw_deep_archive_days: int = Field(365, ge=1, description="Days before raw objects move to Glacier Deep Archive.")
+    raw_glacier_instant_days: int = Field(
+        90,
+        ge=1,
+        description=(
+            "Days before raw objects move to Glacier Instant Retrieval. Raw stays in classes Glue reads "
+            "directly: the jobs re-read the product and customer feeds (never Flexible Retrieval or Deep Archive)."
+        ),
+    )
     results_expiration_days: int = Field(30, ge=1, description="Days Athena query results are kept.")
     temp_expiration_days: int = Field(7, ge=1, description="Days Glue temporary files (temp/) are kept.")
     spark_logs_expiration_days: int = Field(30, ge=1, description="Days Spark UI event logs (spark-logs/) are kept.")
@@ -68,18 +74,32 @@ class DataLakeArgs(ComponentConfig):
         2020, ge=1970, le=2100, description="First year Athena projects for the year/month partitioned sales tables."
     )
 
-    @rule("raw_infrequent_access_days", "raw_glacier_days", "raw_deep_archive_days")
+    refresh_schedule: str = Field(
+        "cron(0 3 * * ? *)",
+        pattern=r"^(cron|rate)\(.+\)$",
+        description="EventBridge Scheduler expression (UTC) of the scheduled lake refresh.",
+    )
+    refresh_on_new_data: bool = Field(
+        True, description="Also start a refresh when an object lands under raw/ (S3 events through EventBridge)."
+    )
+    crawler_poll_seconds: int = Field(30, ge=5, le=3600, description="Seconds between crawler polls in a refresh.")
+    crawler_max_polls: int = Field(
+        120, ge=1, le=1000, description="Polls before a refresh gives up on a crawler that does not finish."
+    )
+    events_to_lake: bool = Field(
+        False,
+        description=(
+            "Deliver the OrderWorkflow bus's events into raw/events/ through Kinesis Data Firehose (needs the "
+            "orders component in the same stack)."
+        ),
+    )
+
+    @rule("raw_infrequent_access_days", "raw_glacier_instant_days")
     def _storage_classes_in_order(self) -> list[RuleProblem]:
-        # S3 lifecycle rules require 30 days in Standard-IA before Glacier, and Deep Archive after Glacier.
-        problems: list[RuleProblem] = []
-        if self.raw_glacier_days < self.raw_infrequent_access_days + 30:
-            problems.append(
-                f"rawGlacierDays ({self.raw_glacier_days}) must be at least rawInfrequentAccessDays "
+        # S3 lifecycle rules require 30 days in Standard-IA before a Glacier class.
+        if self.raw_glacier_instant_days < self.raw_infrequent_access_days + 30:
+            return [
+                f"rawGlacierInstantDays ({self.raw_glacier_instant_days}) must be at least rawInfrequentAccessDays "
                 f"({self.raw_infrequent_access_days}) + 30: S3 keeps objects 30 days in Standard-IA"
-            )
-        if self.raw_deep_archive_days <= self.raw_glacier_days:
-            problems.append(
-                f"rawDeepArchiveDays ({self.raw_deep_archive_days}) must be later than rawGlacierDays "
-                f"({self.raw_glacier_days})"
-            )
-        return problems
+            ]
+        return []

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 QUERIES_DIR = Path(__file__).resolve().parents[2] / "sql" / "data_lake"
+# Queries over the optional events path (raw_events exists only when the Firehose path is on).
+EVENTS_QUERIES_DIR = QUERIES_DIR / "events"
 ATHENA_DESCRIPTION_LIMIT = 1024
 
 

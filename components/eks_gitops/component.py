@@ -10,13 +10,14 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
-from components.context import StackContext, default_tags
-from components.eks_gitops import gitops
+from components.context import StackContext
+from components.eks_gitops import access, addons, deployer, dns, gitops, nodes, registry, secrets
 from components.eks_gitops import load_balancer as lbc
 from components.eks_gitops.args import EksGitOpsArgs
 from components.eks_gitops.network import ClusterNetwork, build_network
 from components.iam import Statement, policy_document, service_trust_policy, web_identity_trust_policy
 from components.scope import Scope, component_options
+from components.vpc_guards import guard_vpc
 
 # Physical-name slug of a cluster unless the program gives another one.
 COMPONENT = "eks"
@@ -26,7 +27,6 @@ ESO_HELM_REPO = "https://charts.external-secrets.io"
 NODE_POLICIES = ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryPullOnly"]
 # What EKS needs on the secrets key to envelope-encrypt Kubernetes secrets (EKS user guide, "enable-kms").
 CLUSTER_KEY_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"]
-ROOT_DEVICE = "/dev/xvda"  # root volume of the EKS-optimised Amazon Linux 2023 AMI
 HELM_TIMEOUT_SECONDS = 900
 
 
@@ -49,28 +49,73 @@ class EksGitOpsCluster(pulumi.ComponentResource):
         super().__init__("platform:index:EksGitOpsCluster", name, None, component_options(ctx, opts))
         if args.repo_url is None:
             raise ValueError("eks.repoUrl: required when eks is enabled (the Git URL of the repository holding k8s/)")
+        args.check_stack(is_prod=ctx.is_prod)
         self._ctx = ctx
         self._args = args
         self._scope = Scope.of(self, ctx, name, slug)
         self._repo_url = args.repo_url
         self._ha = args.argocd_ha(ctx.is_prod)
         self._prefix = gitops.secrets_prefix(args, ctx.project, ctx.stack)
+        self._own_secrets = secrets.cluster_prefix(self._prefix, slug)
         self._environments = gitops.gitops_environments(args, ctx.config.environment)
         gitops.check_secrets_reachable(self._prefix, ctx.project, self._environments)
         self.cluster_name = self._scope.physical("cluster", service="eks")
+        self.cluster_arn = ctx.arn("eks", f"cluster/{self.cluster_name}")
 
         self.network = build_network(self._scope, self.cluster_name, args.vpc_cidr, args.nat_gateways == "perAz")
         self.cluster_key = self._scope.key(
             "cluster",
-            description=f"EKS {self.cluster_name}: envelope encryption of Kubernetes secrets and control-plane logs",
+            description=f"EKS {self.cluster_name}: envelope encryption of secrets, control-plane and VPC flow logs",
             services=["logs"],
+        )
+        self.vpc_guards = guard_vpc(
+            self._scope.with_key(self.cluster_key.arn),
+            purpose="vpc",
+            vpc_id=self.network.vpc.id,
+            retention_days=ctx.config.log_retention_days,
+        )
+        self.data_key = self._scope.key(
+            "data",
+            description=f"EKS {self.cluster_name}: the Secrets Manager secrets it reads and its image repository",
         )
         self.cluster_role = self._cluster_role()
         self.node_role = self._node_role()
         self.cluster = self._cluster(self.network)
-        self.node_group = self._node_group(self.network)
+        self.access = access.create_access_entries(self._scope, self.cluster_name, args.access, [self.cluster])
+        self.node_addons = addons.node_addons(self._scope, self.cluster_name, args.addon_versions, [self.cluster])
+        self.node_group = nodes.managed_node_group(
+            self._scope,
+            args,
+            cluster=self.cluster,
+            node_role=self.node_role,
+            subnet_ids=self.network.private_subnet_ids,
+            depends_on=[*self.network.private_egress, *self.node_addons],
+        )
+        self.ebs_csi_role = addons.ebs_csi_role(self._scope, self.cluster_arn)
+        self.workload_addons = addons.workload_addons(
+            self._scope,
+            self.cluster_name,
+            args.addon_versions,
+            self.ebs_csi_role.arn,
+            [self.node_group, *self.node_addons],
+        )
+        self.secrets = secrets.create_secrets(
+            self._scope, self._own_secrets, secrets.required_secrets(args, self._repo_url), self.data_key.arn
+        )
+        self.app_repository, _ = registry.app_repository(self._scope, args.ecr_keep_images, self.data_key.arn)
         self.eso_role = self._external_secrets_role()
         self.lbc_role, self.lbc_policy = self._load_balancer_controller_role()
+        self.external_dns_role = (
+            dns.external_dns_role(
+                self._scope,
+                oidc_provider_arn=self.cluster.oidc_provider_arn,
+                oidc_issuer=self.cluster.oidc_issuer,
+                zone_id=args.external_dns.hosted_zone_id,
+            )[0]
+            if args.external_dns
+            else None
+        )
+        self.deployer = self._deployer() if args.in_vpc_deployer.enabled else None
 
         self.k8s_provider = k8s.Provider(
             self._scope.child("k8s"), kubeconfig=self.cluster.kubeconfig_json, opts=self._child()
@@ -85,6 +130,12 @@ class EksGitOpsCluster(pulumi.ComponentResource):
     def _k8s(self, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
         """Options of every Kubernetes object: the cluster's own provider, never an ambient kubeconfig."""
         return self._scope.opts(provider=self.k8s_provider, depends_on=list(depends_on))
+
+    @property
+    def _cluster_ready(self) -> list[pulumi.Resource]:
+        """What Kubernetes objects wait for: nodes, cluster DNS and storage, and every access entry (the deploy
+        role's own, when another principal created the cluster)."""
+        return [self.node_group, *self.workload_addons, *(grant.association for grant in self.access)]
 
     # --- AWS side -------------------------------------------------------------------------------------
 
@@ -156,63 +207,10 @@ class EksGitOpsCluster(pulumi.ComponentResource):
             authentication_mode=eks.AuthenticationMode.API,
             service_role=self.cluster_role,
             skip_default_node_group=True,
+            # Every add-on is a pinned aws.eks.Addon (components/eks_gitops/addons.py), coredns included.
+            **addons.PULUMI_EKS_ADDONS_OFF,
             deletion_protection=ctx.is_prod,
             opts=ctx.stateful(self._child(providers={"aws": ctx.primary}, depends_on=[log_group])),
-        )
-
-    def _node_launch_template(self) -> aws.ec2.LaunchTemplate:
-        ctx, args = self._ctx, self._args
-        tags = {**default_tags(ctx.config), "Name": self._scope.physical("node")}
-        return aws.ec2.LaunchTemplate(
-            self._scope.child("node-template"),
-            name=self._scope.physical("node"),
-            description=f"Nodes of {self.cluster_name}: encrypted gp3 root volume, IMDSv2 only",
-            block_device_mappings=[
-                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                    device_name=ROOT_DEVICE,
-                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                        volume_size=args.node_disk_size_gib,
-                        volume_type="gp3",
-                        # The EBS default key: a customer key would also need the account's Auto Scaling
-                        # service-linked role in its key policy before the first node group exists.
-                        encrypted="true",
-                        delete_on_termination="true",
-                    ),
-                )
-            ],
-            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-                http_endpoint="enabled",
-                http_tokens="required",
-                # Pods get AWS access through IRSA only, never through the node role.
-                http_put_response_hop_limit=1,
-            ),
-            tag_specifications=[
-                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
-                for kind in ("instance", "volume", "network-interface")
-            ],
-            opts=self._child(),
-        )
-
-    def _node_group(self, network: ClusterNetwork) -> eks.ManagedNodeGroup:
-        ctx, args = self._ctx, self._args
-        template = self._node_launch_template()
-        return eks.ManagedNodeGroup(
-            self._scope.child("workers"),
-            cluster=self.cluster,
-            node_group_name=self._scope.physical("workers"),
-            node_role=self.node_role,
-            subnet_ids=network.private_subnet_ids,
-            instance_types=[args.node_instance_type],
-            capacity_type="ON_DEMAND",
-            operating_system=eks.OperatingSystem.AL2023,
-            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                min_size=args.node_min_size, desired_size=args.node_desired_size, max_size=args.node_max_size
-            ),
-            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
-                id=template.id, version=template.latest_version.apply(str)
-            ),
-            labels={"workload": "general"},
-            opts=self._child(providers={"aws": ctx.primary}, depends_on=network.private_egress),
         )
 
     def _external_secrets_role(self) -> aws.iam.Role:
@@ -236,7 +234,8 @@ class EksGitOpsCluster(pulumi.ComponentResource):
                     sid="ReadStackSecrets",
                     actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
                     resources=[ctx.arn("secretsmanager", f"secret:{self._prefix}*")],
-                )
+                ),
+                secrets.decrypt_statement(self.data_key.arn, ctx.region),
             ),
             opts=self._child(),
         )
@@ -260,78 +259,85 @@ class EksGitOpsCluster(pulumi.ComponentResource):
         )
         return role, role_policy
 
+    def _deployer(self) -> deployer.InVpcDeployer:
+        ctx, args = self._ctx, self._args
+        if args.access.deploy_role_arn is None:  # refused by args.check_stack; kept for the type checker
+            raise ValueError("eks.inVpcDeployer needs eks.access.deployRoleArn")
+        return deployer.in_vpc_deployer(
+            self._scope,
+            args.in_vpc_deployer,
+            repo_url=self._repo_url,
+            target_revision=args.target_revision,
+            deploy_role_arn=args.access.deploy_role_arn,
+            preview_role_arn=args.access.preview_role_arn,
+            network=deployer.DeployerNetwork(
+                vpc_id=self.network.vpc.id,
+                subnet_ids=self.network.private_subnet_ids,
+                subnet_arns=[
+                    pulumi.Output.concat(ctx.arn("ec2", "subnet/"), s) for s in self.network.private_subnet_ids
+                ],
+                cluster_security_group_id=self.cluster.cluster_security_group_id,
+            ),
+            secrets=deployer.DeployerSecrets(
+                repository_arn=self.secrets["repositoryCredentialSecretArn"].arn,
+                repository_keys=secrets.repository_keys(self._repo_url),
+                pulumi_token_arn=self.secrets["deployerTokenSecretArn"].arn,
+                kms_key_arn=self.data_key.arn,
+            ),
+            logs_kms_key_arn=self.cluster_key.arn,
+        )
+
     # --- Kubernetes side ------------------------------------------------------------------------------
 
-    def _load_balancer_controller(self) -> k8s.helm.v3.Release:
-        """Installed in every stack, with or without the ArgoCD Ingress: GitOps workloads may declare their
-        own Ingresses and LoadBalancer Services, which must get ALBs/NLBs the same way in dev as in prod
-        (never in-tree classic load balancers), and the ArgoCD UI can gain an Ingress by configuration alone."""
-        ctx = self._ctx
+    def _release(
+        self, name: str, chart: str, version: str, repo: str, namespace: str, values: dict[str, Any], after: list
+    ) -> k8s.helm.v3.Release:
         return k8s.helm.v3.Release(
-            self._scope.child(lbc.RELEASE),
-            name=lbc.RELEASE,
-            chart="aws-load-balancer-controller",
-            version=self._args.load_balancer_controller_chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=lbc.HELM_REPO),
-            namespace=lbc.NAMESPACE,
-            values=lbc.controller_values(
-                cluster_name=self.cluster_name,
-                region=ctx.region,
-                vpc_id=self.network.vpc.id,
-                role_arn=self.lbc_role.arn,
-                high_availability=self._ha,
-            ),
+            self._scope.child(name),
+            name=name,
+            chart=chart,
+            version=version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+            namespace=namespace,
+            values=values,
             atomic=True,
             cleanup_on_fail=True,
             max_history=10,
             timeout=HELM_TIMEOUT_SECONDS,
-            # The role's permissions exist before the first pod assumes it.
-            opts=self._k8s([self.node_group, self.lbc_policy]),
+            opts=self._k8s([*after, *self._cluster_ready]),
         )
 
     def _install_gitops(self) -> None:
+        """ArgoCD and External Secrets are bootstrapped here (ESO unlocks the repository, so it cannot come from
+        it); the load balancer controller, external-dns and metrics-server come from k8s/addons through ArgoCD."""
         ctx, args = self._ctx, self._args
         argocd_ns = k8s.core.v1.Namespace(
             self._scope.child("argocd-namespace"),
             metadata={"name": gitops.ARGOCD_NAMESPACE},
-            opts=self._k8s([self.node_group]),
+            opts=self._k8s(self._cluster_ready),
         )
         eso_ns = k8s.core.v1.Namespace(
             self._scope.child("external-secrets-namespace"),
             metadata={"name": gitops.ESO_NAMESPACE},
-            opts=self._k8s([self.node_group]),
+            opts=self._k8s(self._cluster_ready),
         )
-        # The controller's admission webhooks (Service mutation, Ingress validation) answer for every release
-        # installed after it: the charts below create Services and the ArgoCD Ingress only once it is ready.
-        # On destroy the order reverses, so the controller is still there to delete the ALB.
-        self.lbc_release = self._load_balancer_controller()
-        self.eso_release = k8s.helm.v3.Release(
-            self._scope.child("external-secrets"),
-            name="external-secrets",
-            chart="external-secrets",
-            version=args.external_secrets_chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ESO_HELM_REPO),
-            namespace=gitops.ESO_NAMESPACE,
-            values=gitops.external_secrets_values(self.eso_role.arn, high_availability=self._ha),
-            atomic=True,
-            cleanup_on_fail=True,
-            max_history=10,
-            timeout=HELM_TIMEOUT_SECONDS,
-            opts=self._k8s([eso_ns, self.node_group, self.lbc_release]),
+        self.eso_release = self._release(
+            "external-secrets",
+            "external-secrets",
+            args.external_secrets_chart_version,
+            ESO_HELM_REPO,
+            gitops.ESO_NAMESPACE,
+            gitops.external_secrets_values(self.eso_role.arn, high_availability=self._ha),
+            [eso_ns],
         )
-        self.argocd_release = k8s.helm.v3.Release(
-            self._scope.child("argocd"),
-            name="argocd",
-            chart="argo-cd",
-            version=args.argocd_chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ARGO_HELM_REPO),
-            namespace=gitops.ARGOCD_NAMESPACE,
-            values=gitops.argocd_values(args, high_availability=self._ha),
-            atomic=True,
-            cleanup_on_fail=True,
-            max_history=10,
-            timeout=HELM_TIMEOUT_SECONDS,
-            opts=self._k8s([argocd_ns, self.node_group, self.lbc_release]),
+        self.argocd_release = self._release(
+            "argocd",
+            "argo-cd",
+            args.argocd_chart_version,
+            ARGO_HELM_REPO,
+            gitops.ARGOCD_NAMESPACE,
+            gitops.argocd_values(args, high_availability=self._ha),
+            [argocd_ns],
         )
         store = self._custom_resource(
             "secrets-manager-store",
@@ -340,10 +346,15 @@ class EksGitOpsCluster(pulumi.ComponentResource):
         )
         secrets_ready = [store, self.argocd_release]
         repository = self._custom_resource(
-            "argocd-repository", gitops.repository_external_secret(self._repo_url, self._prefix), secrets_ready
+            "argocd-repository", gitops.repository_external_secret(self._repo_url, self._own_secrets), secrets_ready
         )
-        self._custom_resource("argocd-notifications", gitops.notifications_external_secret(self._prefix), secrets_ready)
-        self._cluster_secret(argocd_ns)
+        notifications = gitops.notifications_external_secret(self._own_secrets)
+        self._custom_resource("argocd-notifications", notifications, secrets_ready)
+        if args.argocd_oidc is not None:
+            self._custom_resource(
+                "argocd-oidc", gitops.oidc_external_secret(self._own_secrets, args.argocd_oidc), secrets_ready
+            )
+        cluster_secret = self._cluster_secret(argocd_ns)
         project = self._custom_resource(
             "argocd-project", gitops.app_project(self._repo_url, self._environments), [self.argocd_release]
         )
@@ -351,6 +362,15 @@ class EksGitOpsCluster(pulumi.ComponentResource):
             "argocd-applicationset",
             gitops.application_set(self._repo_url, args.target_revision, self._environments),
             [project, repository],
+        )
+        addons_project = self._custom_resource(
+            "argocd-addons-project", gitops.addons_app_project(self._repo_url), [self.argocd_release]
+        )
+        # The add-ons read the cluster facts from the cluster secret's annotations: it exists first.
+        self._custom_resource(
+            "argocd-addons",
+            gitops.addons_application_set(args, self._repo_url),
+            [addons_project, repository, cluster_secret, self.lbc_policy],
         )
 
     def _cluster_secret(self, namespace: k8s.core.v1.Namespace) -> k8s.core.v1.Secret:
@@ -368,6 +388,8 @@ class EksGitOpsCluster(pulumi.ComponentResource):
                 secrets_prefix=self._prefix,
                 repo_url=self._repo_url,
                 target_revision=args.target_revision,
+                external_dns=args.external_dns,
+                external_dns_role_arn=self.external_dns_role.arn if self.external_dns_role else None,
             )
         )
         return k8s.core.v1.Secret(
@@ -391,15 +413,26 @@ class EksGitOpsCluster(pulumi.ComponentResource):
         )
 
     def stack_outputs(self) -> dict[str, Any]:
-        return {
+        outputs: dict[str, Any] = {
             "clusterName": self.cluster_name,
             "kubeconfig": pulumi.Output.secret(self.cluster.kubeconfig_json),
             "argocdUrl": self.argocd_url,
             "externalSecretsRoleArn": self.eso_role.arn,
             "nodeRoleArn": self.node_role.arn,
             "loadBalancerControllerRoleArn": self.lbc_role.arn,
+            "ebsCsiDriverRoleArn": self.ebs_csi_role.arn,
             "clusterRoleArn": self.cluster_role.arn,
             "oidcProviderArn": self.cluster.oidc_provider_arn,
             "vpcId": self.network.vpc.id,
             "secretsPrefix": self._prefix,
+            "clusterSecretsPrefix": self._own_secrets,
+            "secretsKmsKeyArn": self.data_key.arn,
+            "appRepositoryUrl": self.app_repository.repository_url,
+            **{output: secret.arn for output, secret in self.secrets.items()},
         }
+        if self.external_dns_role is not None:
+            outputs["externalDnsRoleArn"] = self.external_dns_role.arn
+        if self.deployer is not None:
+            outputs["deployerProjectName"] = self.deployer.project.name
+            outputs["deployerRoleArn"] = self.deployer.role.arn
+        return outputs

@@ -11,14 +11,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import yaml
 
-from components.eks_gitops.args import EksGitOpsArgs
+from components.eks_gitops import secrets
+from components.eks_gitops.args import ArgoCdOidcArgs, EksGitOpsArgs, ExternalDnsArgs
 from components.eks_gitops.manifests import deep_merge, overlay_namespace, render_one
 
 ARGOCD_NAMESPACE = "argocd"
 ESO_NAMESPACE = "external-secrets"
 ESO_SERVICE_ACCOUNT = "external-secrets"
 APP_PROJECT = "platform-apps"
+ADDONS_PROJECT = "cluster-addons"
+OIDC_SECRET = "argocd-oidc"  # noqa: S105 - the Kubernetes Secret's name  # pragma: allowlist secret
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 IN_CLUSTER_ARGOCD_HOST = f"argocd-server.{ARGOCD_NAMESPACE}.svc.cluster.local"
 
@@ -87,13 +91,31 @@ def argocd_ingress(args: EksGitOpsArgs) -> dict[str, Any]:
     }
 
 
+def oidc_config(oidc: ArgoCdOidcArgs) -> str:
+    """ArgoCD `oidc.config`: the client secret is a reference to the ESO-made Secret, never the value."""
+    return yaml.safe_dump(
+        {
+            "name": oidc.name,
+            "issuer": oidc.issuer,
+            "clientID": oidc.client_id,
+            "clientSecret": f"${OIDC_SECRET}:clientSecret",
+            "requestedScopes": list(oidc.requested_scopes),
+            "requestedIDTokenClaims": {oidc.groups_claim: {"essential": True}},
+        },
+        sort_keys=False,
+    )
+
+
 def argocd_values(args: EksGitOpsArgs, *, high_availability: bool) -> dict[str, Any]:
     """argo-cd chart values: k8s/argocd/values.yaml (+ values-ha.yaml) with the stack's settings."""
+    groups_claim = args.argocd_oidc.groups_claim if args.argocd_oidc else "groups"
     values = render_one(
         "argocd/values.yaml",
         {
             "argocdDomain": args.argocd_hostname or IN_CLUSTER_ARGOCD_HOST,
             "serverInsecure": bool(args.argocd_hostname),
+            "localAdminEnabled": args.local_admin_enabled(),
+            "rbacScopes": f"[{groups_claim}]",
             "appProject": APP_PROJECT,
             "developerGroup": args.rbac_developer_group,
             "opsGroup": args.rbac_ops_group,
@@ -102,6 +124,8 @@ def argocd_values(args: EksGitOpsArgs, *, high_availability: bool) -> dict[str, 
     )
     if high_availability:
         values = deep_merge(values, render_one("argocd/values-ha.yaml", {}))
+    if args.argocd_oidc is not None:
+        values = deep_merge(values, {"configs": {"cm": {"oidc.config": oidc_config(args.argocd_oidc)}}})
     return deep_merge(values, {"server": {"ingress": argocd_ingress(args)}})
 
 
@@ -134,9 +158,14 @@ class ClusterMetadata:
     secrets_prefix: str
     repo_url: str
     target_revision: str
+    external_dns: ExternalDnsArgs | None = None
+    external_dns_role_arn: pulumi.Input[str] | None = None
 
 
 def cluster_secret(metadata: ClusterMetadata) -> dict[str, Any]:
+    dns = metadata.external_dns
+    if (dns is None) != (metadata.external_dns_role_arn is None):
+        raise ValueError("external-dns needs both its hosted zone and its role, or neither")
     return render_one(
         "argocd/cluster-secret.yaml",
         {
@@ -151,6 +180,11 @@ def cluster_secret(metadata: ClusterMetadata) -> dict[str, Any]:
             "secretsPrefix": metadata.secrets_prefix,
             "repoUrl": metadata.repo_url,
             "targetRevision": metadata.target_revision,
+            # Annotation and label values are strings: "" and "false" where external-dns is not configured.
+            "enableExternalDns": "true" if dns else "false",
+            "externalDnsRoleArn": metadata.external_dns_role_arn or "",
+            "externalDnsDomain": dns.domain if dns else "",
+            "externalDnsHostedZoneId": dns.hosted_zone_id if dns else "",
         },
     )
 
@@ -180,10 +214,37 @@ def repository_external_secret(repo_url: str, prefix: str) -> dict[str, Any]:
         "argocd/repository-externalsecret.yaml",
         {
             "credentialFields": repository_credential_fields(repo_url),
-            "repositorySecretName": f"{prefix}argocd/repository",
+            "repositorySecretName": f"{prefix}{secrets.REPOSITORY}",
         },
     )
 
 
 def notifications_external_secret(prefix: str) -> dict[str, Any]:
-    return render_one("argocd/notifications-externalsecret.yaml", {"slackSecretName": f"{prefix}argocd/slack"})
+    return render_one(
+        "argocd/notifications-externalsecret.yaml", {"slackSecretName": f"{prefix}{secrets.NOTIFICATIONS}"}
+    )
+
+
+def oidc_external_secret(prefix: str, oidc: ArgoCdOidcArgs) -> dict[str, Any]:
+    if oidc.client_secret_name is None:
+        raise ValueError("eks.argocdOidc.clientSecretName: required to read the OIDC client secret")
+    return render_one("argocd/oidc-externalsecret.yaml", {"oidcSecretName": f"{prefix}{oidc.client_secret_name}"})
+
+
+def addons_app_project(repo_url: str) -> dict[str, Any]:
+    return render_one("addons/appproject.yaml", {"addonsProject": ADDONS_PROJECT, "repoUrl": repo_url})
+
+
+def addons_application_set(args: EksGitOpsArgs, repo_url: str) -> dict[str, Any]:
+    """The cluster-addons ApplicationSet with the stack's pinned chart versions and repository revision."""
+    return render_one(
+        "addons/applicationset.yaml",
+        {
+            "addonsProject": ADDONS_PROJECT,
+            "repoUrl": repo_url,
+            "targetRevision": args.target_revision,
+            "loadBalancerControllerChartVersion": args.load_balancer_controller_chart_version,
+            "externalDnsChartVersion": args.external_dns_chart_version,
+            "metricsServerChartVersion": args.metrics_server_chart_version,
+        },
+    )

@@ -1,4 +1,4 @@
-"""The AWS Load Balancer Controller: its IAM permissions and its Helm values.
+"""The AWS Load Balancer Controller's IAM permissions (ArgoCD installs the chart from k8s/addons/).
 
 The permissions follow the controller's documented policy (docs/install/iam_policy.json of
 kubernetes-sigs/aws-load-balancer-controller v2.14, the version chart 1.14.x installs), made tighter where
@@ -18,18 +18,13 @@ components.iam.UNSCOPED_ACTIONS).
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 
 from components.context import StackContext
-from components.eks_gitops.manifests import deep_merge, render_one
 from components.iam import NETWORK_DESCRIBE_ACTIONS, VPC_SCOPED_READ_ACTIONS, Statement
 
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "aws-load-balancer-controller"
-RELEASE = "aws-load-balancer-controller"
-HELM_REPO = "https://aws.github.io/eks-charts"
 CLUSTER_TAG = "elbv2.k8s.aws/cluster"  # written by the controller on everything it creates, value = clusterName
 ELB_SERVICE = "elasticloadbalancing.amazonaws.com"
 
@@ -186,21 +181,3 @@ def controller_statements(ctx: StackContext, cluster_name: str, vpc_id: pulumi.I
             resources=arns.target_groups,
         ),
     ]
-
-
-def controller_values(
-    *,
-    cluster_name: str,
-    region: str,
-    vpc_id: pulumi.Input[str],
-    role_arn: pulumi.Input[str],
-    high_availability: bool,
-) -> dict[str, Any]:
-    """Chart values: k8s/addons/aws-load-balancer-controller/values.yaml (+ values-ha.yaml)."""
-    values = render_one(
-        "addons/aws-load-balancer-controller/values.yaml",
-        {"clusterName": cluster_name, "region": region, "vpcId": vpc_id, "loadBalancerControllerRoleArn": role_arn},
-    )
-    if high_availability:
-        values = deep_merge(values, render_one("addons/aws-load-balancer-controller/values-ha.yaml", {}))
-    return values

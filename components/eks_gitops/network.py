@@ -11,6 +11,20 @@ import pulumi_aws as aws
 from components.scope import Scope
 
 AZ_COUNT = 3
+# Zones (by id: names differ between accounts) where EKS refuses cluster subnets (EKS user guide, "VPC and
+# subnet requirements").
+EKS_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
+
+
+def eks_zone_ids(zone_ids: list[str], count: int = AZ_COUNT) -> list[str]:
+    """The first `count` zone ids of the region that EKS supports, in a stable order."""
+    supported = sorted(z for z in zone_ids if z not in EKS_UNSUPPORTED_ZONE_IDS)
+    if len(supported) < count:
+        raise ValueError(
+            f"the region offers {len(supported)} availability zones EKS supports ({supported}); "
+            f"the cluster network needs {count}"
+        )
+    return supported[:count]
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,7 @@ def build_network(scope: Scope, cluster_name: str, vpc_cidr: str, nat_per_az: bo
     """VPC, subnets with the ELB / karpenter discovery tags, internet gateway, NAT gateway(s) and routes."""
     child = scope.opts()
     zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOptions(parent=scope.parent))
+    zone_ids = zones.zone_ids.apply(eks_zone_ids)
     cluster_tag = {f"kubernetes.io/cluster/{cluster_name}": "shared"}
     vpc = aws.ec2.Vpc(
         scope.child("vpc"),
@@ -73,12 +88,12 @@ def build_network(scope: Scope, cluster_name: str, vpc_cidr: str, nat_per_az: bo
     public_subnets: list[aws.ec2.Subnet] = []
     private_subnets: list[aws.ec2.Subnet] = []
     for index, cidrs in enumerate(plan_subnets(vpc_cidr)):
-        zone = zones.names.apply(lambda names, i=index: names[i])
+        zone_id = zone_ids.apply(lambda ids, i=index: ids[i])
         public = aws.ec2.Subnet(
             scope.child(f"public-{index}"),
             vpc_id=vpc.id,
             cidr_block=cidrs.public,
-            availability_zone=zone,
+            availability_zone_id=zone_id,
             # Only load balancers and NAT gateways live here and get their addresses from their service.
             map_public_ip_on_launch=False,
             tags={**cluster_tag, "Name": scope.physical(f"public-{index}"), "kubernetes.io/role/elb": "1"},
@@ -88,7 +103,7 @@ def build_network(scope: Scope, cluster_name: str, vpc_cidr: str, nat_per_az: bo
             scope.child(f"private-{index}"),
             vpc_id=vpc.id,
             cidr_block=cidrs.private,
-            availability_zone=zone,
+            availability_zone_id=zone_id,
             tags={
                 **cluster_tag,
                 "Name": scope.physical(f"private-{index}"),

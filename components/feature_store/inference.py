@@ -76,8 +76,9 @@ class InferenceEndpoint:
             scope.child("endpoint-config"),
             name=scope.physical(f"model-{fingerprint}", service="sagemaker"),
             production_variants=[self._variant()],
-            # Serverless variants have no storage volume to encrypt; provisioned ones do.
-            kms_key_arn=kms_key_arn if args.mode == "provisioned" else None,
+            # Provisioned variants: the instance's storage volume; serverless ones: the copy of the image
+            # SageMaker keeps for the endpoint. Both under the component's key.
+            kms_key_arn=kms_key_arn,
             opts=self._child(),
         )
         self.endpoint = aws.sagemaker.Endpoint(

@@ -97,6 +97,25 @@ class OrderWorkflowArgs(ComponentConfig):
         description="How long after its execution stopped for good (past the automatic redrives) an order's "
         "stock is released and its capture refunded by the reaper: the operators' window for a manual redrive.",
     )
+    dr_intake_bus: bool = Field(
+        False,
+        description="A bus of the same name in the DR region (DR key, archive) whose rules forward order events to "
+        "the primary bus, retrying up to 24 h, so orders accepted during an outage are processed afterwards.",
+    )
+    global_endpoint: bool = Field(
+        False,
+        description="An EventBridge global endpoint producers publish through (output orders.globalEndpointId), "
+        "failing over to the DR intake bus when the primary bus delivers events more than 30 s late for 5 minutes.",
+    )
+
+    @rule("global_endpoint", "dr_intake_bus")
+    def _endpoint_needs_a_dr_bus(self) -> list[RuleProblem]:
+        if self.global_endpoint and not self.dr_intake_bus:
+            return [
+                "globalEndpoint needs drIntakeBus: true: an EventBridge global endpoint fails over to a bus of the "
+                "same name in the DR region, which drIntakeBus creates"
+            ]
+        return []
 
     @rule("payment_integration", "state_machine_type")
     def _callback_needs_standard(self) -> list[RuleProblem]:

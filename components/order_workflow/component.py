@@ -24,9 +24,11 @@ from components.context import BACKUP_TAG, StackContext
 from components.iam import Statement
 from components.kms import key_use_through
 from components.lambda_function import FunctionSpec, PythonFunction
+from components.order_workflow import events
 from components.order_workflow.args import OrderWorkflowArgs
 from components.order_workflow.definition import variant_for
 from components.order_workflow.gateway import gateway_connection, payment_gateway_path
+from components.order_workflow.global_endpoint import DrIntake, dr_intake, global_endpoint
 from components.order_workflow.observability import order_alarms, order_dashboard
 from components.order_workflow.recovery import recovery
 from components.order_workflow.rules import order_rules, retry_policy
@@ -203,7 +205,30 @@ class OrderWorkflow(pulumi.ComponentResource):
             bus_name=self.bus.name,
             rule_names=[rule.name for rule in self.rules.values()],
         )
+        self.dr_intake = self._dr_intake() if args.dr_intake_bus else None
+        self.global_endpoint = (
+            global_endpoint(self._scope, bus=self.bus, intake=self.dr_intake)
+            if args.global_endpoint and self.dr_intake is not None
+            else None
+        )
         self.register_outputs(self.stack_outputs())
+
+    def _dr_intake(self) -> DrIntake:
+        """The same-name bus in the DR region, forwarding the events the primary bus's rules route."""
+        patterns = {
+            "order-placed": events.ORDER_PLACED_PATTERN,
+            "payment-completed": events.PAYMENT_COMPLETED_PATTERN,
+            "order-fulfilled": events.ORDER_FULFILLED_PATTERN,
+        }
+        if self._args.payment_integration == "callback":
+            patterns["payment-progress"] = events.PAYMENT_PROGRESS_PATTERN
+        return dr_intake(
+            self._scope,
+            bus=self.bus,
+            bus_name=self._scope.physical("bus", service="events"),
+            patterns=patterns,
+            archive_retention_days=self._args.archive_retention_days,
+        )
 
     # ------------------------------------------------------------------------------------------ data
 
@@ -485,4 +510,16 @@ class OrderWorkflow(pulumi.ComponentResource):
                 "eventsDlq": self.events_dlq.url,
             },
             "alarmTopicArn": self.alarm_topic.arn,
+            **self._multi_region_outputs(),
         }
+
+    def _multi_region_outputs(self) -> dict[str, Any]:
+        outputs: dict[str, Any] = {}
+        if self.dr_intake is not None:
+            outputs["drIntakeBusArn"] = self.dr_intake.bus.arn
+        if self.global_endpoint is not None:
+            url = self.global_endpoint.endpoint.endpoint_url
+            outputs["globalEndpointUrl"] = url
+            # PutEvents takes the endpoint's id: `https://<id>.endpoints.event.amazonaws.com`.
+            outputs["globalEndpointId"] = url.apply(lambda u: u.split("//", 1)[-1].split(".endpoints.", 1)[0])
+        return outputs

@@ -8,16 +8,26 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - the PySpark convention
 
 from glue.etl.quality import (
+    LINE,
     REJECTION,
+    SOURCE_COLUMNS,
     QualityReport,
     blank,
     conform,
     first_failure,
     iso_date,
+    latest_per_key,
     quality_report,
     try_cast,
+    with_line_order,
 )
-from glue.etl.tables import AGE_GROUPS, CUSTOMERS, RAW_CUSTOMERS, UNDER_AGE_GROUP, UNKNOWN
+from glue.etl.tables import (
+    AGE_GROUPS,
+    CUSTOMERS,
+    RAW_CUSTOMERS,
+    UNDER_AGE_GROUP,
+    UNKNOWN,
+)
 
 MISSING_CUSTOMER_ID = "missing customer_id"
 EMAIL_WITHOUT_AT = "email without @"
@@ -80,6 +90,8 @@ def derive_customer_attributes(valid: DataFrame) -> DataFrame:
     age = try_cast("age", "int")
     registered = iso_date("registration_date")
     return valid.select(
+        *SOURCE_COLUMNS,
+        LINE,
         F.trim(F.col("customer_id").cast("string")).alias("customer_id"),
         first.alias("first_name"),
         last.alias("last_name"),
@@ -96,8 +108,13 @@ def derive_customer_attributes(valid: DataFrame) -> DataFrame:
 
 
 def transform_customers(raw: DataFrame) -> CustomerBatch:
-    """Drop rows without customer_id or with an email lacking `@`; derive the rest."""
-    checked = check_customers(raw)
-    valid = conform(derive_customer_attributes(checked.filter(F.col(REJECTION).isNull())), CUSTOMERS)
+    """Drop rows without customer_id or with an email lacking `@`; derive the rest.
+
+    A customer delivered more than once (a re-sent file, a corrected address) keeps only its latest
+    valid row: validation first, so a bad newer copy is rejected without losing the good older one.
+    """
+    checked = check_customers(with_line_order(raw))
+    derived = derive_customer_attributes(checked.filter(F.col(REJECTION).isNull()))
+    valid = conform(latest_per_key(derived, "customer_id"), CUSTOMERS)
     rejected = checked.filter(F.col(REJECTION).isNotNull())
     return CustomerBatch(valid=valid, rejected=rejected, checked=checked)

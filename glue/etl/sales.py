@@ -15,20 +15,28 @@ from pyspark.sql import functions as F  # noqa: N812 - the PySpark convention
 
 from glue.etl.customers import full_name, state_code
 from glue.etl.quality import (
+    LINE,
+    RECORD,
     REJECTION,
+    SOURCE_COLUMNS,
     QualityReport,
     blank,
     conform,
     first_failure,
     iso_date,
+    latest_per_key,
+    newest_first,
     quality_report,
+    raw_record,
     try_cast,
+    with_line_order,
 )
 from glue.etl.tables import (
     DAILY_CATEGORY_SALES,
     MONTHLY_CUSTOMER_REVENUE,
     RAW_TRANSACTIONS,
     TOP_PRODUCTS_MONTHLY,
+    TRANSACTIONS,
     UNKNOWN,
 )
 
@@ -39,6 +47,7 @@ UNPARSEABLE_DATE = "unparseable transaction_date"
 BAD_QUANTITY = "quantity not a positive whole number"
 BAD_PRICE = "price missing or negative"
 DUPLICATE = "duplicate transaction_id"
+ALREADY_PROCESSED = "transaction_id accepted by an earlier run"
 UNKNOWN_PRODUCT = "unknown product_id"
 UNKNOWN_CUSTOMER = "unknown customer_id"
 
@@ -66,32 +75,37 @@ def _text(column: str) -> Column:
     return F.trim(F.col(column).cast("string"))
 
 
-def _latest_per_key(frame: DataFrame, key: str) -> DataFrame:
-    """One row per key: a feed delivered twice must not double the join."""
-    order = [F.col(c).asc_nulls_last() for c in frame.columns if c != key]
-    ranked = frame.withColumn("_row", F.row_number().over(Window.partitionBy(key).orderBy(*order)))
-    return ranked.filter(F.col("_row") == 1).drop("_row")
-
-
 def prepare_products(products: DataFrame) -> DataFrame:
     """product_id, product_name, category; one row per product, rows without an id dropped."""
     category = _text("category")
-    typed = products.filter(~blank("product_id")).select(
-        _text("product_id").alias("product_id"),
-        _text("product_name").alias("product_name"),
-        F.when(category.isNull() | (category == ""), F.lit(UNKNOWN)).otherwise(category).alias("category"),
+    typed = (
+        with_line_order(products)
+        .filter(~blank("product_id"))
+        .select(
+            *SOURCE_COLUMNS,
+            LINE,
+            _text("product_id").alias("product_id"),
+            _text("product_name").alias("product_name"),
+            F.when(category.isNull() | (category == ""), F.lit(UNKNOWN)).otherwise(category).alias("category"),
+        )
     )
-    return _latest_per_key(typed, "product_id")
+    return latest_per_key(typed, "product_id").drop(*SOURCE_COLUMNS, LINE)
 
 
 def prepare_customers(customers: DataFrame) -> DataFrame:
     """customer_id, full_name, state; one row per customer, rows without an id dropped."""
-    typed = customers.filter(~blank("customer_id")).select(
-        _text("customer_id").alias("customer_id"),
-        full_name().alias("full_name"),
-        state_code().alias("state"),
+    typed = (
+        with_line_order(customers)
+        .filter(~blank("customer_id"))
+        .select(
+            *SOURCE_COLUMNS,
+            LINE,
+            _text("customer_id").alias("customer_id"),
+            full_name().alias("full_name"),
+            state_code().alias("state"),
+        )
     )
-    return _latest_per_key(typed, "customer_id")
+    return latest_per_key(typed, "customer_id").drop(*SOURCE_COLUMNS, LINE)
 
 
 def parse_transactions(transactions: DataFrame) -> DataFrame:
@@ -99,7 +113,10 @@ def parse_transactions(transactions: DataFrame) -> DataFrame:
     quantity = try_cast("quantity", "int")
     price = try_cast("price", PRICE_TYPE)
     sale_date = iso_date("transaction_date")
-    typed = transactions.select(
+    typed = with_line_order(transactions).select(
+        *SOURCE_COLUMNS,
+        LINE,
+        raw_record(RAW_TRANSACTIONS.fields).alias(RECORD),
         _text("transaction_id").alias("transaction_id"),
         _text("customer_id").alias("customer_id"),
         _text("product_id").alias("product_id"),
@@ -107,6 +124,7 @@ def parse_transactions(transactions: DataFrame) -> DataFrame:
         price.alias("price"),
         sale_date.alias("sale_date"),
         F.col("transaction_date").cast("string").alias("transaction_date"),
+        _text("payment_method").alias("payment_method"),
     )
     return typed.withColumn(
         REJECTION,
@@ -123,44 +141,64 @@ def parse_transactions(transactions: DataFrame) -> DataFrame:
     )
 
 
-def mark_duplicates(parsed: DataFrame) -> DataFrame:
-    """Among rows that passed the field checks, keep the first of each transaction_id."""
-    valid_first = Window.partitionBy("transaction_id", F.col(REJECTION).isNull()).orderBy(
-        "sale_date", "customer_id", "product_id", "quantity", "price"
+def check_transactions(
+    transactions: DataFrame,
+    products: DataFrame,
+    customers: DataFrame,
+    processed_ids: DataFrame | None = None,
+) -> DataFrame:
+    """Every transaction, joined with its product and customer, with its rejection reason (or null).
+
+    Duplicates are decided last, among the rows that passed every other check: a copy with a bad
+    date or an unknown product never displaces a good copy of the same transaction. Of several good
+    copies the latest delivered is kept. `processed_ids` (the transaction_id column of the processed
+    table) rejects a transaction an earlier run already accepted.
+    """
+    joined = (
+        parse_transactions(transactions)
+        .join(prepare_products(products).withColumn("_known_product", F.lit(True)), "product_id", "left")
+        .join(prepare_customers(customers).withColumn("_known_customer", F.lit(True)), "customer_id", "left")
     )
-    occurrence = F.row_number().over(valid_first)
-    return parsed.withColumn(
+    if processed_ids is None:
+        joined = joined.withColumn("_processed", F.lit(None).cast("boolean"))
+    else:
+        earlier = processed_ids.select("transaction_id").distinct().withColumn("_processed", F.lit(True))
+        joined = joined.join(earlier, "transaction_id", "left")
+    reason = (
+        F.when(F.col(REJECTION).isNotNull(), F.col(REJECTION))
+        .when(F.col("_known_product").isNull(), F.lit(UNKNOWN_PRODUCT))
+        .when(F.col("_known_customer").isNull(), F.lit(UNKNOWN_CUSTOMER))
+        .when(F.col("_processed").isNotNull(), F.lit(ALREADY_PROCESSED))
+    )
+    checked = joined.withColumn(REJECTION, reason).drop("_known_product", "_known_customer", "_processed")
+    return mark_duplicates(checked)
+
+
+def mark_duplicates(checked: DataFrame) -> DataFrame:
+    """Of the rows that passed every check, keep the latest copy of each transaction_id."""
+    good_copies = Window.partitionBy("transaction_id", F.col(REJECTION).isNull()).orderBy(*newest_first(checked))
+    occurrence = F.row_number().over(good_copies)
+    return checked.withColumn(
         REJECTION,
         F.when(F.col(REJECTION).isNull() & (occurrence > 1), F.lit(DUPLICATE)).otherwise(F.col(REJECTION)),
     )
 
 
-def check_transactions(transactions: DataFrame, products: DataFrame, customers: DataFrame) -> DataFrame:
-    """Every transaction, joined with its product and customer, with its rejection reason (or null)."""
-    joined = (
-        mark_duplicates(parse_transactions(transactions))
-        .join(prepare_products(products).withColumn("_known_product", F.lit(True)), "product_id", "left")
-        .join(prepare_customers(customers).withColumn("_known_customer", F.lit(True)), "customer_id", "left")
-    )
-    reason = (
-        F.when(F.col(REJECTION).isNotNull(), F.col(REJECTION))
-        .when(F.col("_known_product").isNull(), F.lit(UNKNOWN_PRODUCT))
-        .when(F.col("_known_customer").isNull(), F.lit(UNKNOWN_CUSTOMER))
-    )
-    return joined.withColumn(REJECTION, reason).drop("_known_product", "_known_customer")
-
-
 def enrich(valid: DataFrame) -> DataFrame:
-    """total_amount = quantity * price (exact decimals), with the year and month partitions."""
-    return (
+    """total_amount = quantity * price (exact decimals) and the year/month partitions, in the layout
+    of the processed `transactions` table (which the aggregates below also read)."""
+    enriched = (
         valid.withColumn("total_amount", (F.col("quantity") * F.col("price")).cast(AMOUNT_TYPE))
         .withColumn("year", F.year("sale_date"))
         .withColumn("month", F.month("sale_date"))
     )
+    return conform(enriched, TRANSACTIONS)
 
 
-def transform_sales(transactions: DataFrame, products: DataFrame, customers: DataFrame) -> SalesBatch:
-    checked = check_transactions(transactions, products, customers)
+def transform_sales(
+    transactions: DataFrame, products: DataFrame, customers: DataFrame, processed_ids: DataFrame | None = None
+) -> SalesBatch:
+    checked = check_transactions(transactions, products, customers, processed_ids)
     return SalesBatch(enriched=enrich(checked.filter(F.col(REJECTION).isNull())), checked=checked)
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 RAW_PREFIX = "raw/"
 PROCESSED_PREFIX = "processed/"
+# Rows a job could not accept, with the reason and the raw record, as a table of their own.
+REJECTED_PREFIX = "rejected/"
 # Crawled raw tables are named `raw_<entity>` so they never collide with the processed tables.
 RAW_TABLE_PREFIX = "raw_"
 
@@ -22,20 +24,27 @@ class Column:
     comment: str
 
 
+# Columns every raw read adds (Glue's `attachFilename` / `attachTimestamp` S3 options): which object a
+# row came from and when that object was written, so "the latest delivery wins" means exactly that.
+SOURCE_FILE = "source_file"
+SOURCE_MODIFIED = "source_modified"
+
+
 @dataclass(frozen=True)
 class TableSpec:
-    """A processed table: Snappy Parquet under `processed/<path>/`, Hive-style partitions."""
+    """A table the jobs write: Snappy Parquet under `<zone><path>/`, Hive-style partitions."""
 
     name: str
     path: str
     description: str
     columns: tuple[Column, ...]
     partition_keys: tuple[Column, ...]
+    zone: str = PROCESSED_PREFIX
 
     @property
     def prefix(self) -> str:
         """Key prefix of the table's data in the processed bucket."""
-        return f"{PROCESSED_PREFIX}{self.path}/"
+        return f"{self.zone}{self.path}/"
 
     @property
     def all_columns(self) -> tuple[Column, ...]:
@@ -150,5 +159,52 @@ TOP_PRODUCTS_MONTHLY = TableSpec(
     partition_keys=DAILY_CATEGORY_SALES.partition_keys,
 )
 
+# Every valid transaction once, enriched: the history the monthly aggregates are recomputed from, so
+# no job ever re-reads raw/ transactions it has already processed (raw objects age into colder classes).
+TRANSACTIONS = TableSpec(
+    name="transactions",
+    path="sales/transactions",
+    description="Every accepted transaction once, with its product and customer attributes.",
+    columns=(
+        Column("transaction_id", "string", "Transaction identifier, unique in the table."),
+        Column("customer_id", "string", "Customer identifier."),
+        Column("product_id", "string", "Product identifier."),
+        Column("quantity", "int", "Units bought (positive)."),
+        Column("price", "decimal(10,2)", "Unit price."),
+        Column("total_amount", "decimal(12,2)", "quantity * price."),
+        Column("sale_date", "date", "Transaction day."),
+        Column("payment_method", "string", "Payment method as delivered."),
+        Column("product_name", "string", "Product name at processing time."),
+        Column("category", "string", "Product category at processing time."),
+        Column("full_name", "string", "Customer's full name at processing time."),
+        Column("state", "string", "Customer's state at processing time; 'unknown' when missing."),
+    ),
+    partition_keys=DAILY_CATEGORY_SALES.partition_keys,
+)
+
+REJECTED_ROWS = TableSpec(
+    name="rejected_rows",
+    path="rows",
+    zone=REJECTED_PREFIX,
+    description="Raw rows a job rejected, with the reason and the whole record; one batch per set of input files.",
+    columns=(
+        Column("rejection_reason", "string", "Why the row was not accepted."),
+        Column("record", "string", "The raw row as JSON, every field as delivered."),
+        Column("source_file", "string", "The raw object the row came from."),
+    ),
+    partition_keys=(
+        Column("entity", "string", "The raw feed: customers, transactions, products."),
+        Column("batch", "string", "Digest of the batch's input files: a retried run replaces its own rows."),
+    ),
+)
+
 SALES_TABLES: tuple[TableSpec, ...] = (DAILY_CATEGORY_SALES, MONTHLY_CUSTOMER_REVENUE, TOP_PRODUCTS_MONTHLY)
-PROCESSED_TABLES: tuple[TableSpec, ...] = (CUSTOMERS, *SALES_TABLES)
+PROCESSED_TABLES: tuple[TableSpec, ...] = (CUSTOMERS, TRANSACTIONS, *SALES_TABLES, REJECTED_ROWS)
+# Tables partitioned by year/month: Athena projects their partitions. The others' partitions are
+# registered by the processed-tables crawler the refresh runs after the jobs.
+MONTHLY_TABLES: tuple[TableSpec, ...] = (TRANSACTIONS, *SALES_TABLES)
+CRAWLED_TABLES: tuple[TableSpec, ...] = (CUSTOMERS, REJECTED_ROWS)
+
+# Each job run writes its row counts to `runs/<execution>/<job>.json` in the processed bucket when
+# the orchestration passes `--run-summary-key`; the orchestration announces them.
+RUN_SUMMARY_PREFIX = "runs/"

@@ -1,8 +1,11 @@
-"""Glue job `sales-aggregation`: crawled raw tables -> daily, customer and product sales per month.
+"""Glue job `sales-aggregation`: new raw transactions -> the transactions table and the monthly aggregates.
 
-Aggregates are recomputed from the whole crawled history and written with dynamic partition
-overwrite, so each year/month partition is replaced as a unit: a rerun, a retry or a late file never
-double counts. That is why these sources are read without a transformation_ctx (no bookmark).
+Incremental: job bookmarks hand each run only the transaction drops no committed run has read, so
+raw/ history is never re-read (raw objects age into colder storage classes). Accepted transactions
+are merged into the processed `transactions` table, and the aggregates of exactly the months the
+batch touched are recomputed from that table and replace those month partitions: a rerun, a retry
+or a late file never double counts. Products and customers are small dimensions read whole, the
+latest delivery of each id winning. Rejected rows land in the `rejected_rows` table.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from awsglue.utils import getResolvedOptions
 from pyspark.context import SparkContext
 from pyspark.sql import DataFrame
 
-from glue.etl.output import write_table
-from glue.etl.quality import missing_fields
+from glue.etl.feeds import read_feed
+from glue.etl.output import bucket_uri, merge_by_key, read_table, replace_partitions, write_table
+from glue.etl.rejected import batch_id, rejected_rows, source_files
+from glue.etl.runs import RUN_SUMMARY_KEY, job_arguments, nothing_read, write_run_summary
 from glue.etl.sales import daily_category_sales, monthly_customer_revenue, top_products_monthly, transform_sales
 from glue.etl.tables import (
     DAILY_CATEGORY_SALES,
@@ -24,57 +29,73 @@ from glue.etl.tables import (
     RAW_CUSTOMERS,
     RAW_PRODUCTS,
     RAW_TRANSACTIONS,
+    REJECTED_ROWS,
     TOP_PRODUCTS_MONTHLY,
+    TRANSACTIONS,
     RawEntity,
 )
 
-ARGUMENTS = (
-    "JOB_NAME",
-    "processed-bucket",
-    "database-name",
-    "transactions-table",
-    "products-table",
-    "customers-table",
-    "top-products",
-)
+ARGUMENTS = ("JOB_NAME", "raw-bucket", "processed-bucket", "top-products")
+OPTIONAL_ARGUMENTS = (RUN_SUMMARY_KEY,)
+BOOKMARK = "raw_transactions"
 
 
-def read_table(glue_context: GlueContext, database: str, table: str, entity: RawEntity) -> DataFrame:
-    dynamic = glue_context.create_dynamic_frame.from_catalog(database=database, table_name=table)
-    # Cells that do not match the crawled type become ChoiceTypes; strings keep them for the checks.
-    frame = dynamic.resolveChoice(choice="cast:string").toDF()
-    missing = missing_fields(frame, entity.fields)
-    if missing:
-        raise ValueError(f"table {database}.{table} lacks the columns {missing}; expected {list(entity.fields)}")
+def read_dimension(glue_context: GlueContext, bucket: str, entity: RawEntity) -> DataFrame:
+    frame = read_feed(glue_context, bucket, entity, bookmark=None)
+    if frame is None:
+        raise ValueError(f"no {entity.name} feed under s3://{bucket}/{entity.prefix}: transactions cannot be checked")
     return frame
 
 
 def main(argv: list[str]) -> None:
-    args = getResolvedOptions(argv, list(ARGUMENTS))
+    args = getResolvedOptions(argv, job_arguments(argv, ARGUMENTS, OPTIONAL_ARGUMENTS))
+    summary_key = args.get(RUN_SUMMARY_KEY.replace("-", "_"))
+    top_products = int(args["top_products"])
     glue_context = GlueContext(SparkContext.getOrCreate())
+    spark = glue_context.spark_session
     logger = glue_context.get_logger()
     job = Job(glue_context)
     job.init(args["JOB_NAME"], args)
 
-    database = args["database_name"]
+    raw_bucket = args["raw_bucket"]
+    new = read_feed(glue_context, raw_bucket, RAW_TRANSACTIONS, bookmark=BOOKMARK)
+    if new is None:
+        logger.info("transactions: no new files since the last bookmarked run")
+        write_run_summary(spark, args["processed_bucket"], summary_key, nothing_read("transactions"))
+        job.commit()
+        return
+
+    processed = bucket_uri(args["processed_bucket"])
+    stored = read_table(spark, processed, TRANSACTIONS)
     batch = transform_sales(
-        read_table(glue_context, database, args["transactions_table"], RAW_TRANSACTIONS),
-        read_table(glue_context, database, args["products_table"], RAW_PRODUCTS),
-        read_table(glue_context, database, args["customers_table"], RAW_CUSTOMERS),
+        new,
+        read_dimension(glue_context, raw_bucket, RAW_PRODUCTS),
+        read_dimension(glue_context, raw_bucket, RAW_CUSTOMERS),
+        None if stored is None else stored.select("transaction_id"),
     )
     batch.checked.persist()
     report = batch.report()
     logger.info(report.summary())
     print(report.summary())  # stdout lands in the job's output log group
 
+    batch_name = batch_id(source_files(new))
+    write_table(
+        rejected_rows(batch.checked, RAW_TRANSACTIONS, batch_name),
+        processed,
+        REJECTED_ROWS,
+    )
+    months = replace_partitions(
+        spark, merge_by_key(stored, batch.enriched, TRANSACTIONS, "transaction_id"), processed, TRANSACTIONS
+    )
     outputs = (
-        (DAILY_CATEGORY_SALES, daily_category_sales(batch.enriched)),
-        (MONTHLY_CUSTOMER_REVENUE, monthly_customer_revenue(batch.enriched)),
-        (TOP_PRODUCTS_MONTHLY, top_products_monthly(batch.enriched, int(args["top_products"]))),
+        (DAILY_CATEGORY_SALES, daily_category_sales(months)),
+        (MONTHLY_CUSTOMER_REVENUE, monthly_customer_revenue(months)),
+        (TOP_PRODUCTS_MONTHLY, top_products_monthly(months, top_products)),
     )
     for table, frame in outputs:
-        write_table(frame, f"s3://{args['processed_bucket']}", table)
+        write_table(frame, processed, table)
     batch.checked.unpersist()
+    write_run_summary(spark, args["processed_bucket"], summary_key, report)
     job.commit()
 
 

@@ -2,7 +2,9 @@
 
 Invoke with an optional event such as `{"customers": 1000, "products": 100, "transactions": 5000,
 "seed": 7, "badRows": true}`. Each run writes one new object per feed under `raw/<feed>/` (new keys,
-so the bookmarked customer job picks them up once), which in turn triggers the crawlers. With
+so the bookmarked jobs pick them up once), which in turn triggers the crawlers. Customer and
+transaction ids carry the run's id, so two runs never deliver different people or sales under one
+id; products are a catalogue re-delivered under the same ids (the latest delivery wins). With
 `badRows` the drop also carries the rows the ETL must reject: null ids, bad emails, unparseable dates,
 negative quantities. Names include non-ASCII letters on purpose.
 """
@@ -14,7 +16,7 @@ import io
 import os
 import random
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import IO, Any
@@ -67,21 +69,26 @@ class SampleRequest:
     bad_rows: bool = False
     days: int = 90
     end: date | None = None
+    run: str = "sample"
 
 
-def customer_id(index: int) -> str:
-    return f"CUST_{index:05d}"
+def customer_id(run: str, index: int) -> str:
+    return f"CUST_{run}_{index:05d}"
+
+
+def transaction_id(run: str, index: int) -> str:
+    return f"TXN_{run}_{index:07d}"
 
 
 def product_id(index: int) -> str:
     return f"PROD_{index:03d}"
 
 
-def generate_customers(rng: random.Random, count: int, *, today: date) -> Iterator[dict[str, str]]:
+def generate_customers(rng: random.Random, count: int, *, today: date, run: str) -> Iterator[dict[str, str]]:
     for index in range(count):
         state = rng.choice(tuple(CITIES_BY_STATE))
         yield {
-            "customer_id": customer_id(index),
+            "customer_id": customer_id(run, index),
             "first_name": rng.choice(FIRST_NAMES),
             "last_name": rng.choice(LAST_NAMES),
             "email": f"customer{index}@{rng.choice(('example.com', 'Example.org', 'mail.example.net'))}",
@@ -107,12 +114,12 @@ def generate_products(rng: random.Random, count: int) -> Iterator[dict[str, str]
 
 
 def generate_transactions(
-    rng: random.Random, count: int, *, customers: int, products: int, end: date, days: int
+    rng: random.Random, count: int, *, customers: int, products: int, end: date, days: int, run: str
 ) -> Iterator[dict[str, str]]:
     for index in range(count):
         yield {
-            "transaction_id": f"TXN_{index:07d}",
-            "customer_id": customer_id(rng.randrange(customers)),
+            "transaction_id": transaction_id(run, index),
+            "customer_id": customer_id(run, rng.randrange(customers)),
             "product_id": product_id(rng.randrange(products)),
             "quantity": str(rng.randint(1, 5)),
             "price": f"{rng.uniform(10.0, 500.0):.2f}",
@@ -121,27 +128,32 @@ def generate_transactions(
         }
 
 
-def bad_customers(today: date) -> list[dict[str, str]]:
+def bad_customers(today: date, run: str) -> list[dict[str, str]]:
     """Rows the customer transform must reject: no id, and emails without `@`."""
     base = {"first_name": "Bad", "last_name": "Row", "age": "30", "city": "Austin", "state": "TX"}
     day = today.isoformat()
     return [
         {**base, "customer_id": "", "email": "no-id@example.com", "registration_date": day},
-        {**base, "customer_id": "CUST_BAD01", "email": "not-an-email", "registration_date": day},
-        {**base, "customer_id": "CUST_BAD02", "email": "", "registration_date": day},
+        {**base, "customer_id": f"CUST_{run}_BAD01", "email": "not-an-email", "registration_date": day},
+        {**base, "customer_id": f"CUST_{run}_BAD02", "email": "", "registration_date": day},
     ]
 
 
-def bad_transactions(end: date) -> list[dict[str, str]]:
+def bad_transactions(end: date, run: str) -> list[dict[str, str]]:
     """Rows the sales job must reject: null ids, unparseable dates, non-positive quantities."""
-    base = {"customer_id": customer_id(0), "product_id": product_id(0), "price": "10.00", "payment_method": "paypal"}
+    base = {
+        "customer_id": customer_id(run, 0),
+        "product_id": product_id(0),
+        "price": "10.00",
+        "payment_method": "paypal",
+    }
     day = end.isoformat()
     return [
         {**base, "transaction_id": "", "quantity": "1", "transaction_date": day},
-        {**base, "transaction_id": "TXN_BAD_DATE", "quantity": "1", "transaction_date": "31/12/2024"},
-        {**base, "transaction_id": "TXN_BAD_DAY", "quantity": "1", "transaction_date": "2024-02-30"},
-        {**base, "transaction_id": "TXN_NEG_QTY", "quantity": "-2", "transaction_date": day},
-        {**base, "transaction_id": "TXN_ZERO_QTY", "quantity": "0", "transaction_date": day},
+        {**base, "transaction_id": f"TXN_{run}_BAD_DATE", "quantity": "1", "transaction_date": "31/12/2024"},
+        {**base, "transaction_id": f"TXN_{run}_BAD_DAY", "quantity": "1", "transaction_date": "2024-02-30"},
+        {**base, "transaction_id": f"TXN_{run}_NEG_QTY", "quantity": "-2", "transaction_date": day},
+        {**base, "transaction_id": f"TXN_{run}_ZERO_QTY", "quantity": "0", "transaction_date": day},
     ]
 
 
@@ -160,14 +172,21 @@ def dataset(request: SampleRequest) -> dict[str, tuple[tuple[str, ...], Iterator
     """Per feed: its CSV fields and its rows (bad rows appended when asked for)."""
     rng = random.Random(request.seed)  # noqa: S311 - sample data, not secrets
     end = request.end or datetime.now(UTC).date()
-    customers: Iterable[Mapping[str, str]] = generate_customers(rng, request.customers, today=end)
+    run = request.run
+    customers: Iterable[Mapping[str, str]] = generate_customers(rng, request.customers, today=end, run=run)
     products: Iterable[Mapping[str, str]] = generate_products(rng, request.products)
     transactions: Iterable[Mapping[str, str]] = generate_transactions(
-        rng, request.transactions, customers=request.customers, products=request.products, end=end, days=request.days
+        rng,
+        request.transactions,
+        customers=request.customers,
+        products=request.products,
+        end=end,
+        days=request.days,
+        run=run,
     )
     if request.bad_rows:
-        customers = [*customers, *bad_customers(end)]
-        transactions = [*transactions, *bad_transactions(end)]
+        customers = [*customers, *bad_customers(end, run)]
+        transactions = [*transactions, *bad_transactions(end, run)]
     return {
         "customers": (CUSTOMER_FIELDS, iter(customers)),
         "products": (PRODUCT_FIELDS, iter(products)),
@@ -230,4 +249,4 @@ def handler(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run_id = f"{stamp}-{getattr(context, 'aws_request_id', 'local')[:8]}"
     bucket = os.environ["RAW_BUCKET"]
-    return {"bucket": bucket, "files": upload_dataset(_s3(), bucket, request, run_id)}
+    return {"bucket": bucket, "files": upload_dataset(_s3(), bucket, replace(request, run=run_id), run_id)}

@@ -3,8 +3,9 @@
 Per batch: decode every record (a malformed one is logged with its sequence number and reported, the
 rest still apply), group the events per user, and write each user once, atomically and idempotently
 (see store.py). A user whose write fails (throttled past its retries, or any other error) has all of
-its records reported in `batchItemFailures`: Lambda retries them, then sends them to the on-failure
-queue. Nothing is dropped silently.
+its records reported in `batchItemFailures`: Lambda retries them, then parks the batch in the S3
+on-failure destination, whence `python -m handlers.feature_store.replay` re-applies them (replay.py).
+Nothing is dropped silently.
 
 Records at or below their shard's watermark in the user's item were applied before (a redelivery);
 they are skipped, logged with their sequence numbers and counted (metric below), never silently.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -50,7 +51,13 @@ def feature_write_policy(writers: int) -> aws.CallPolicy:
     One HTTP connection per writer thread: botocore's default pool (10) would make the others wait
     and churn connections ("Connection pool is full") whenever WRITE_CONCURRENCY is above it.
     """
-    return aws.CallPolicy(attempts=3, connect_timeout=2.0, read_timeout=5.0, pool_size=max(writers, 1))
+    return aws.CallPolicy(attempts=3, connect_timeout=1.0, read_timeout=3.0, pool_size=max(writers, 1))
+
+
+# A user's write starts only while the invocation has this much time left (one write's worst case,
+# 3 x 4 s + 3 s of backoff, plus a second): otherwise its records are reported for Lambda to retry,
+# instead of the function timing out and the whole batch being retried (and bisected).
+WRITE_RESERVE_SECONDS = feature_write_policy(1).worst_case_seconds() + 1.0
 
 
 def decode_batch(
@@ -93,9 +100,25 @@ class UserOutcome:
 
 
 def _write_user(
-    table: FeatureTable, user_id: str, events: list[FeatureEvent], logger: logging.Logger, request_id: str | None
+    table: FeatureTable,
+    user_id: str,
+    events: list[FeatureEvent],
+    logger: logging.Logger,
+    request_id: str | None,
+    time_left: Callable[[], float] | None = None,
 ) -> UserOutcome:
     """Write one user's events: how many were applied, skipped behind the watermark, or failed."""
+    if time_left is not None and (left := time_left()) < WRITE_RESERVE_SECONDS:
+        logger.error(
+            "feature write not attempted: too little time left in the invocation",
+            extra={
+                "requestId": request_id,
+                "userId": user_id,
+                "secondsLeft": round(left, 3),
+                "sequenceNumbers": [e.sequence_number for e in events],
+            },
+        )
+        return UserOutcome(failed=[e.sequence_number for e in events])
     try:
         merge = table.apply(user_id, events)
     except Exception as error:
@@ -122,10 +145,12 @@ def process_batch(
     request_id: str | None = None,
     user_partition_key: bool = False,
     future_skew: timedelta = DEFAULT_FUTURE_SKEW,
+    time_left: Callable[[], float] | None = None,
 ) -> BatchResponse:
     """Apply a Kinesis batch and report exactly the records that did not make it.
 
     `user_partition_key`: refuse records not keyed by their userId (see features.decode_record).
+    `time_left`: seconds left in the invocation; writes that might not finish in time are not started.
     """
     events, malformed = decode_batch(
         records, logger, request_id, user_partition_key=user_partition_key, future_skew=future_skew
@@ -138,9 +163,9 @@ def process_batch(
         logger.warning("prefetch failed; writing optimistically", extra={"requestId": request_id, "error": str(error)})
     jobs = list(by_user.items())
     if executor is None or len(jobs) < 2:
-        outcomes = [_write_user(table, user, user_events, logger, request_id) for user, user_events in jobs]
+        outcomes = [_write_user(table, user, user_events, logger, request_id, time_left) for user, user_events in jobs]
     else:
-        outcomes = list(executor.map(lambda job: _write_user(table, *job, logger, request_id), jobs))
+        outcomes = list(executor.map(lambda job: _write_user(table, *job, logger, request_id, time_left), jobs))
     write_failed = [seq for outcome in outcomes for seq in outcome.failed]
     skipped = [seq for outcome in outcomes for seq in outcome.skipped]
     if skipped:
@@ -197,7 +222,13 @@ def handler(event: Mapping[str, Any], context: Any) -> BatchResponse:
         request_id=request_id,
         user_partition_key=user_partition_key,
         future_skew=future_skew_from_env(os.environ),
+        time_left=_time_left(context),
     )
+
+
+def _time_left(context: Any) -> Callable[[], float] | None:
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    return None if remaining_ms is None else lambda: remaining_ms() / 1000
 
 
 def future_skew_from_env(env: Mapping[str, str]) -> timedelta:

@@ -9,7 +9,7 @@ The item's `state` map carries what makes a blind, atomic, idempotent write poss
 - `recentEventTimes`: the event times within the rolling window of the newest event, so the 5-minute
   count is exact (it rolls; it never resets). Packed as 4-byte offsets (ms) before `lastEventTime`:
   only a user sustaining ~300 events a second would reach DynamoDB's 400 KB item limit (the write is
-  then refused, reported and parked in the failure queue, never silently cut).
+  then refused, reported and parked in the on-failure destination, never silently cut).
 - `appliedLog`: per shard, the sequence numbers of the last APPLIED_LOG_SIZE records applied (packed
   as 16-byte offsets below the shard's watermark) and `verifiedFrom`, the sequence at or below which
   the log no longer reaches. A parked record replayed after the watermark moved past it is applied
@@ -45,6 +45,7 @@ DEFAULT_FUTURE_SKEW = timedelta(minutes=5)
 # Per user and shard, how many applied records the item remembers for replays (16 bytes each).
 APPLIED_LOG_SIZE = 32
 _OFFSET_BYTES = 16
+_MAX_OFFSET = 1 << (8 * _OFFSET_BYTES)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Item layout: {userId, features: {...}, state: {...}, expiresAt}. The model sees `features` only.
@@ -184,7 +185,7 @@ def decode_record(
     factor > 1), and Lambda then keeps the order only per partition key. The per-shard sequence
     watermark that makes redeliveries no-ops would take a user's lower-numbered record in a slower
     concurrent batch for a redelivery and skip it, so each record must be keyed by its userId; one
-    that is not is refused (reported, then parked in the failure queue), never silently skipped.
+    that is not is refused (reported, then parked in the on-failure destination), never silently skipped.
     """
     kinesis = record.get("kinesis") or {}
     sequence_number = kinesis.get("sequenceNumber")
@@ -305,6 +306,12 @@ def merge_events(
         _remember_applied(log, verified, event.shard_id, event.sequence, size=log_size)
     if not fresh:
         return Merge(None, (), tuple(skipped), tuple(unverifiable))
+    for shard, entries in log.items():
+        # The log is stored as 16-byte offsets below the watermark; one too far behind is forgotten.
+        kept = tuple(s for s in entries if sequences[shard] - s < _MAX_OFFSET)
+        if len(kept) < len(entries):
+            verified[shard] = max(verified.get(shard, -1), *(s for s in entries if s not in kept))
+            log[shard] = kept
     last_ms = state.last_event_ms
     type_value, type_ms = state.last_event_type, state.last_event_type_ms
     metric_value, metric_ms = state.last_metric, state.last_metric_ms

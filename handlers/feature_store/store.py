@@ -1,4 +1,4 @@
-"""The feature table: one conditional UpdateItem per user and batch, safe under concurrent shards.
+"""The feature table: one conditional PutItem per user and batch, safe under concurrent shards.
 
 Each write carries the version its state was computed from (`version = :expected`, or no item yet).
 The expected state comes from a per-container cache of what this container last wrote or read, so in
@@ -6,6 +6,11 @@ steady state a user costs exactly one call per batch. When another writer got th
 refuses the write and (ReturnValuesOnConditionCheckFailure=ALL_OLD) hands back the current item in the
 same response; the events are merged again onto it and written again: no read-modify-write race, no
 lost update, and a bounded number of attempts.
+
+The write is a PutItem of the whole item: every write sets all of its attributes (features, state,
+expiry) anyway, so a conditional put means the same as a conditional update with SET on each, and
+costs the same in DynamoDB; emulators and DynamoDB's own request handling have no update expression
+to parse (in moto, the benchmark's backend, an UpdateItem costs 2.5 times a PutItem).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.common.dynamo import from_dynamo, to_dynamo
+from handlers.common.dynamo import from_dynamo, to_dynamo, to_item
 from handlers.feature_store.features import (
     FEATURES,
     STATE,
@@ -36,30 +41,23 @@ class WriteConflictError(RuntimeError):
     """Other writers kept changing the item for every attempt; the records are reported as failed."""
 
 
-def update_request(table_name: str, state: UserFeatures, *, expected_version: int, expires_at: int) -> dict[str, Any]:
-    """The UpdateItem parameters that write `state` only if the item is still at `expected_version`."""
-    attributes = item_attributes(state, expires_at=expires_at)
-    names = {"#f": FEATURES, "#s": STATE, "#e": TTL_ATTRIBUTE}
-    values = {
-        ":f": to_dynamo(attributes[FEATURES]),
-        ":s": to_dynamo(attributes[STATE]),
-        ":e": to_dynamo(attributes[TTL_ATTRIBUTE]),
-    }
-    if expected_version == 0:
-        condition = "attribute_not_exists(#s)"
-    else:
-        names["#v"] = "version"
-        values[":expected"] = to_dynamo(expected_version)
-        condition = "#s.#v = :expected"
-    return {
+def write_request(table_name: str, state: UserFeatures, *, expected_version: int, expires_at: int) -> dict[str, Any]:
+    """The PutItem parameters that write `state` only if the item is still at `expected_version`."""
+    item = to_item({"userId": state.user_id, **item_attributes(state, expires_at=expires_at)})
+    names = {"#s": STATE}
+    request: dict[str, Any] = {
         "TableName": table_name,
-        "Key": {"userId": to_dynamo(state.user_id)},
-        "UpdateExpression": "SET #f = :f, #s = :s, #e = :e",
-        "ConditionExpression": condition,
+        "Item": item,
         "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values,
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
+    if expected_version == 0:
+        request["ConditionExpression"] = "attribute_not_exists(#s)"
+    else:
+        names["#v"] = "version"
+        request["ConditionExpression"] = "#s.#v = :expected"
+        request["ExpressionAttributeValues"] = {":expected": to_dynamo(expected_version)}
+    return request
 
 
 @dataclass
@@ -142,14 +140,14 @@ class FeatureTable:
             if updated is None:
                 self._remember(state)
                 return merge
-            request = update_request(
+            request = write_request(
                 self.table_name,
                 updated,
                 expected_version=state.version,
                 expires_at=int(self.clock()) + self.ttl_seconds,
             )
             try:
-                self.client.update_item(**request)
+                self.client.put_item(**request)
             except self.client.exceptions.ConditionalCheckFailedException as error:
                 # Someone else wrote first: continue from what the item holds now.
                 current = error.response.get("Item")

@@ -1,8 +1,8 @@
--- Customer segments: how many validated customers per state and age group.
+-- Customer segments: how many distinct validated customers per state and age group.
 SELECT
     state,
     age_group,
-    COUNT(*) AS customers,
+    COUNT(DISTINCT customer_id) AS customers,
     COUNT(DISTINCT email_domain) AS email_domains
 FROM customers
 GROUP BY state, age_group

@@ -463,7 +463,9 @@ def test_bucket_replicates_to_the_dr_bucket_under_the_dr_key(dev_plan: PlanGraph
     assert rule["sourceSelectionCriteria"] == {"sseKmsEncryptedObjects": {"status": "Enabled"}}
     assert rule["deleteMarkerReplication"] == {"status": "Enabled"}
     versionings = {
-        r.urn for r in mine(dev_plan, "aws:s3/bucketVersioning:BucketVersioning") if r.name.startswith("backup-")
+        r.urn
+        for r in mine(dev_plan, "aws:s3/bucketVersioning:BucketVersioning")
+        if r.name.startswith("backup-app-bucket")
     }
     assert len(versionings) == 2 and versionings <= set(config.depends_on)
     grants = granted(policy(one(dev_plan, ROLE_POLICY, "backup-s3-replication-policy")))
@@ -509,6 +511,38 @@ def test_buckets_are_versioned_encrypted_private_and_tls_only(dev_plan: PlanGrap
         assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
+@pytest.mark.parametrize(
+    ("bucket", "log_bucket"),
+    [("backup-app-bucket", "backup-access-logs"), ("backup-app-bucket-replica", "backup-dr-access-logs")],
+)
+def test_buckets_keep_old_versions_cold_and_log_access_to_a_bucket_in_their_region(
+    dev_plan: PlanGraph, bucket: str, log_bucket: str
+) -> None:
+    bucket_id = one(dev_plan, BUCKET, bucket).id
+    lifecycle = one(dev_plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", f"{bucket}-lifecycle")
+    assert lifecycle.inputs["bucket"] == bucket_id
+    assert lifecycle.inputs["rules"] == [
+        {
+            "id": "noncurrent-versions-to-glacier-ir",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "noncurrentVersionTransitions": [{"noncurrentDays": 30, "storageClass": "GLACIER_IR"}],
+            "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7},
+        }
+    ]
+    assert "expiration" not in lifecycle.inputs["rules"][0]  # every version is kept
+    logging = one(dev_plan, "aws:s3/bucketLogging:BucketLogging", f"{bucket}-access-logging")
+    target = one(dev_plan, BUCKET, f"{log_bucket}-bucket")
+    assert (logging.inputs["bucket"], logging.inputs["targetBucket"]) == (bucket_id, target.id)
+    assert region_of(dev_plan, target) == region_of(dev_plan, one(dev_plan, BUCKET, bucket))
+    encryption = one(
+        dev_plan,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        f"{log_bucket}-encryption",
+    ).inputs["rules"]
+    assert encryption == [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]  # log delivery: SSE-S3
+
+
 # --- database ------------------------------------------------------------------------------------
 
 
@@ -547,11 +581,61 @@ def test_database_subnets_are_private_in_two_azs(prod_plan: PlanGraph) -> None:
         assert all(s.inputs["cidrBlock"].startswith(cidr) and s.inputs["mapPublicIpOnLaunch"] is False for s in subnets)
         group = one(prod_plan, "aws:ec2/securityGroup:SecurityGroup", f"{prefix}-sg").inputs
         assert group["ingress"] == [
-            {"protocol": "tcp", "fromPort": 3306, "toPort": 3306, "cidrBlocks": [f"{cidr}.0.0/16"]}
+            {
+                "description": "MySQL clients inside the database VPC",
+                "protocol": "tcp",
+                "fromPort": 3306,
+                "toPort": 3306,
+                "cidrBlocks": [f"{cidr}.0.0/16"],
+            }
         ]
         assert group["egress"] == []
     igws = [r for r in backup_resources(prod_plan) if r.type == "aws:ec2/internetGateway:InternetGateway"]
     assert igws == []
+
+
+@pytest.mark.parametrize(
+    ("instance", "prefix", "key"),
+    [("backup-db", "backup-db", "backup-primary-key-key"), ("backup-db-replica", "backup-db-dr", "backup-dr-key-key")],
+)
+def test_both_instances_take_tls_and_iam_auth_only_and_export_logs_to_encrypted_groups(
+    prod_plan: PlanGraph, instance: str, prefix: str, key: str
+) -> None:
+    db = one(prod_plan, RDS, instance)
+    inputs = db.inputs
+    assert inputs["iamDatabaseAuthenticationEnabled"] is True
+    assert inputs["multiAz"] is True  # prod: a promoted replica is as available as the primary
+    parameters = one(prod_plan, "aws:rds/parameterGroup:ParameterGroup", f"{prefix}-parameters")
+    assert inputs["parameterGroupName"] == parameters.inputs["name"]
+    assert parameters.inputs["family"] == "mysql8.0"
+    assert parameters.inputs["parameters"] == [{"name": "require_secure_transport", "value": "1"}]
+    assert region_of(prod_plan, parameters) == region_of(prod_plan, db)
+    assert inputs["enabledCloudwatchLogsExports"] == ["error", "slowquery"]
+    for log in ("error", "slowquery"):
+        group = one(prod_plan, "aws:cloudwatch/logGroup:LogGroup", f"{prefix}-{log}-logs")
+        assert group.inputs["name"] == f"/aws/rds/instance/{inputs['identifier']}/{log}"
+        assert group.inputs["kmsKeyId"] == arn_of(prod_plan, KEY, key)
+        assert group.inputs["retentionInDays"] == stack_config("prod")["platform:logRetentionDays"]
+        assert group.urn in db.depends_on  # declared before RDS would create it unencrypted
+        assert region_of(prod_plan, group) == region_of(prod_plan, db)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "key"), [("backup-db", "backup-primary-key-key"), ("backup-db-dr", "backup-dr-key-key")]
+)
+def test_both_database_vpcs_log_their_traffic_and_close_their_default_group(
+    prod_plan: PlanGraph, prefix: str, key: str
+) -> None:
+    vpc = one(prod_plan, "aws:ec2/vpc:Vpc", f"{prefix}-vpc")
+    default_group = one(prod_plan, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", f"{prefix}-default-sg")
+    assert default_group.inputs["vpcId"] == vpc.id
+    assert default_group.inputs["ingress"] == [] and default_group.inputs["egress"] == []
+    flow_log = one(prod_plan, "aws:ec2/flowLog:FlowLog", f"{prefix}-flow-logs")
+    assert flow_log.inputs["vpcId"] == vpc.id and flow_log.inputs["trafficType"] == "ALL"
+    group = one(prod_plan, "aws:cloudwatch/logGroup:LogGroup", f"{prefix}-flow-logs-logs")
+    assert flow_log.inputs["logDestination"] == group.outputs["arn"]
+    assert group.inputs["kmsKeyId"] == arn_of(prod_plan, KEY, key)
+    assert {region_of(prod_plan, r) for r in (flow_log, group, default_group)} == {region_of(prod_plan, vpc)}
 
 
 def test_no_database_without_config(dev_plan: PlanGraph) -> None:
@@ -637,11 +721,21 @@ def test_replication_function_may_read_the_stream_and_write_the_replica_only(pro
 def test_dr_function_may_only_describe_promote_and_scale_the_replica(prod_plan: PlanGraph) -> None:
     grants = function_grants(prod_plan, "backup-dr-orchestrate")
     replica = one(prod_plan, RDS, "backup-db-replica")
+    dr_key = arn_of(prod_plan, KEY, "backup-dr-key-key")
+    parameter = "/platform/prod/backup/database-connection"
     assert grants == {
         "rds:DescribeDBInstances": {replica.outputs["arn"]},
         "rds:PromoteReadReplica": {replica.outputs["arn"]},
         "rds:ModifyDBInstance": {replica.outputs["arn"]},
-        "kms:Decrypt": {arn_of(prod_plan, KEY, "backup-dr-key-key")},
+        # The promoted database's own secret (RDS creates it in the DR region under the DR key)...
+        "secretsmanager:CreateSecret": {f"arn:aws:secretsmanager:us-west-2:{ACCOUNT_ID}:secret:rds!db-*"},
+        "secretsmanager:TagResource": {f"arn:aws:secretsmanager:us-west-2:{ACCOUNT_ID}:secret:rds!db-*"},
+        "kms:Decrypt": {dr_key},
+        "kms:DescribeKey": {dr_key},
+        "kms:GenerateDataKey": {dr_key},
+        "kms:CreateGrant": {dr_key},
+        # ...and where its consumers read the new endpoint and secret.
+        "ssm:PutParameter": {f"arn:aws:ssm:us-west-2:{ACCOUNT_ID}:parameter{parameter}"},
     }
     function = one(prod_plan, "aws:lambda/function:Function", "backup-dr-orchestrate-function")
     assert region_of(prod_plan, function) == "us-west-2"
@@ -650,7 +744,9 @@ def test_dr_function_may_only_describe_promote_and_scale_the_replica(prod_plan: 
     assert env["DR_DB_INSTANCE_ID"] == "platform-prod-backup-db-replica"
     assert env["STANDBY_INSTANCE_CLASS"] == "db.r6g.xlarge"  # scale-up target defaults to the primary's class
     assert env["DR_REGION"] == "us-west-2" and env["BACKUP_RETENTION_DAYS"] == "7"
+    assert (env["DR_SECRET_KMS_KEY_ARN"], env["CONNECTION_PARAMETER"]) == (dr_key, parameter)
     assert prod_plan.outputs["backup"]["drFunctionArn"] == function.outputs["arn"]
+    assert prod_plan.outputs["backup"]["drConnectionParameter"] == parameter
 
 
 def test_dr_function_without_database_has_no_rds_access(dev_plan: PlanGraph) -> None:
@@ -743,3 +839,62 @@ def test_alarms_watch_published_metrics_and_notify_the_topic(prod_plan: PlanGrap
     throttles = {alarms[n]["metricName"]: alarms[n]["dimensions"] for n in alarms if "throttles" in n}
     assert throttles == {"WriteThrottleEvents": {"TableName": table}, "ReadThrottleEvents": {"TableName": table}}
     assert {alarms[n]["metricName"] for n in alarms} >= {"Errors", "IteratorAge", "ApproximateNumberOfMessagesVisible"}
+
+
+def test_compliance_framework_states_what_the_plan_promises(prod_plan: PlanGraph) -> None:
+    framework = one(prod_plan, "aws:backup/framework:Framework")
+    assert framework.inputs["name"] == "platform_prod_backup_framework"
+    controls = {c["name"]: c for c in framework.inputs["controls"]}
+    params = {name: {p["name"]: p["value"] for p in c.get("inputParameters", [])} for name, c in controls.items()}
+    plan_id = one(prod_plan, "aws:backup/plan:Plan").id
+    assert params["BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK"] == {
+        "requiredFrequencyUnit": "hours",
+        "requiredFrequencyValue": "24",
+        "requiredRetentionDays": "365",
+    }
+    assert controls["BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK"]["scope"]["complianceResourceIds"] == [plan_id]
+    assert params["BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION"] == {"crossRegionList": "us-west-2"}
+    assert "BACKUP_RECOVERY_POINT_ENCRYPTED" in controls
+    # Prod locks its vaults: the framework checks the lock's range too.
+    lock = params["BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK"]
+    assert set(lock) == {"minRetentionDays", "maxRetentionDays"}
+    tagged = controls["BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN"]["scope"]
+    assert tagged == {"complianceResourceTypes": ["DynamoDB", "RDS", "S3"], "tags": {"BackupEnabled": "true"}}
+
+
+def test_dev_framework_has_no_vault_lock_control(dev_plan: PlanGraph) -> None:
+    names = {c["name"] for c in one(dev_plan, "aws:backup/framework:Framework").inputs["controls"]}
+    assert "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK" not in names
+    assert "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION" in names
+
+
+def test_compliance_report_lands_encrypted_in_its_own_bucket(prod_plan: PlanGraph) -> None:
+    report = one(prod_plan, "aws:backup/reportPlan:ReportPlan")
+    framework = one(prod_plan, "aws:backup/framework:Framework")
+    bucket = one(prod_plan, BUCKET, "backup-reports-bucket")
+    assert report.inputs["reportSetting"] == {
+        "reportTemplate": "CONTROL_COMPLIANCE_REPORT",
+        "frameworkArns": [framework.outputs["arn"]],
+        "numberOfFrameworks": 1,
+    }
+    channel = report.inputs["reportDeliveryChannel"]
+    assert (channel["s3BucketName"], channel["s3KeyPrefix"]) == (bucket.inputs["bucket"], "backup-reports")
+    encryption = one(
+        prod_plan,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "backup-reports-encryption",
+    )
+    primary_key = arn_of(prod_plan, KEY, "backup-primary-key-key")
+    assert encryption.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == primary_key
+    reports_role = (
+        f"arn:aws:iam::{ACCOUNT_ID}:role/aws-service-role/reports.backup.amazonaws.com/AWSServiceRoleForBackupReports"
+    )
+    delivery = statements_by_sid(policy(one(prod_plan, "aws:s3/bucketPolicy:BucketPolicy", "backup-reports-policy")))
+    assert delivery["BackupReportsDelivery"]["Principal"] == {"AWS": reports_role}
+    assert delivery["BackupReportsDelivery"]["Resource"] == f"{bucket.outputs['arn']}/backup-reports/*"
+    key_grant = statements_by_sid(policy(one(prod_plan, KEY, "backup-primary-key-key")))["AllowBackupReportsDelivery"]
+    assert key_grant["Principal"] == {"AWS": reports_role} and key_grant["Action"] == "kms:GenerateDataKey"
+    assert prod_plan.outputs["backup"]["complianceReportBucket"] == bucket.inputs["bucket"]
+    assert bucket.protect is True
+    logging = one(prod_plan, "aws:s3/bucketLogging:BucketLogging", "backup-reports-access-logging")
+    assert logging.inputs["targetBucket"] == one(prod_plan, BUCKET, "backup-access-logs-bucket").id

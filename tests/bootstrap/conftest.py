@@ -40,8 +40,20 @@ def bootstrap_with() -> BootstrapPlan:
     return run_bootstrap
 
 
-def role(plan: PlanGraph, name: str) -> tuple[dict, dict]:
-    """(trust policy, permission policy) of one bootstrap role."""
+def role_policies(plan: PlanGraph, name: str) -> list[dict]:
+    """The managed policies attached to one bootstrap role, in order, each with its document."""
     created = plan.one("aws:iam/role:Role", f"{name}-role")
-    policy = plan.one("aws:iam/rolePolicy:RolePolicy", f"{name}-policy")
-    return json.loads(created.inputs["assumeRolePolicy"]), json.loads(policy.inputs["policy"])
+    attached = [
+        a.inputs["policyArn"]
+        for a in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if a.inputs["role"] == created.outputs["name"]
+    ]
+    policies = {p.outputs["arn"]: p for p in plan.of_type("aws:iam/policy:Policy")}
+    return [json.loads(policies[arn].inputs["policy"]) for arn in attached]
+
+
+def role(plan: PlanGraph, name: str) -> tuple[dict, dict]:
+    """(trust policy, every permission statement of its attached policies) of one bootstrap role."""
+    created = plan.one("aws:iam/role:Role", f"{name}-role")
+    statements = [s for policy in role_policies(plan, name) for s in policy["Statement"]]
+    return json.loads(created.inputs["assumeRolePolicy"]), {"Version": "2012-10-17", "Statement": statements}

@@ -74,6 +74,19 @@ def test_top_products_by_month(lake):
     ]
 
 
+def test_rejected_rows_are_queryable_with_their_reason_and_record(lake):
+    rows = lake.execute(
+        "SELECT entity, rejection_reason, COUNT(*) FROM rejected_rows GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    assert ("customers", "email without @", 2) in rows
+    assert ("transactions", "duplicate transaction_id", 1) in rows
+    assert sum(count for entity, _, count in rows if entity == "transactions") == 10
+    [(record,)] = lake.execute(
+        "SELECT record FROM rejected_rows WHERE entity = 'transactions' AND rejection_reason = 'unknown product_id'"
+    ).fetchall()
+    assert '"product_id":"P9"' in record
+
+
 def test_customer_segments(lake):
     assert run(lake, "customer_segments") == [
         ("AZ", "55-64", 1, 1),

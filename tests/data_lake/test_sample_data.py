@@ -69,6 +69,40 @@ def test_handler_uploads_one_utf8_csv_per_feed(monkeypatch):
     sample_data._s3.cache_clear()
 
 
+def test_two_runs_never_share_a_customer_or_transaction_id():
+    def ids(run: str, feed: str, key: str) -> set[str]:
+        rows = feed_rows(sample_data.SampleRequest(customers=50, transactions=200, seed=42, end=END, run=run), feed)[1]
+        return {row[key] for row in rows}
+
+    assert not ids("run-a", "customers", "customer_id") & ids("run-b", "customers", "customer_id")
+    assert not ids("run-a", "transactions", "transaction_id") & ids("run-b", "transactions", "transaction_id")
+    # every sale of a run refers to a customer of the same run
+    assert {row["customer_id"] for row in feed_rows(REQUEST, "transactions")[1]} <= {
+        row["customer_id"] for row in feed_rows(REQUEST, "customers")[1]
+    }
+    assert ids("run-a", "products", "product_id") == ids("run-b", "products", "product_id")
+
+
+def test_handler_puts_the_run_id_into_the_ids(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("RAW_BUCKET", "lake-raw")
+    sample_data._s3.cache_clear()
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(Bucket="lake-raw", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        seen: list[set[str]] = []
+        for request_id in ("aaaaaaaa-1", "bbbbbbbb-2"):
+            result = sample_data.handler(
+                {"customers": 5, "products": 2, "transactions": 10, "seed": 1},
+                SimpleNamespace(aws_request_id=request_id),
+            )
+            body = s3.get_object(Bucket="lake-raw", Key=result["files"]["transactions"]["key"])["Body"].read()
+            seen.append({row["transaction_id"] for row in csv.DictReader(io.StringIO(body.decode("utf-8")))})
+        assert len(seen[0]) == len(seen[1]) == 10
+        assert not seen[0] & seen[1]
+    sample_data._s3.cache_clear()
+
+
 @pytest.mark.parametrize(
     ("event", "message"),
     [

@@ -10,6 +10,7 @@ import pytest
 from components.eks_gitops.gitops import repository_credential_fields
 from offline.mocks import ACCOUNT_ID
 from offline.runner import PlanGraph
+from tests.conftest import stack_config
 from tests.eks_gitops.plan_helpers import (
     COMPONENT_TYPE,
     custom_resource,
@@ -46,8 +47,8 @@ def test_vpc_spans_three_azs_with_public_and_private_subnets(stack: str, request
     plan = request.getfixturevalue(f"{stack}_plan")
     public, private = subnets(plan, "public"), subnets(plan, "private")
     assert len(public) == len(private) == 3
-    assert len({s.inputs["availabilityZone"] for s in private}) == 3
-    assert {s.inputs["availabilityZone"] for s in public} == {s.inputs["availabilityZone"] for s in private}
+    assert len({s.inputs["availabilityZoneId"] for s in private}) == 3
+    assert [s.inputs["availabilityZoneId"] for s in public] == [s.inputs["availabilityZoneId"] for s in private]
     cluster = plan.one(CLUSTER).inputs["name"]
     for subnet in public:
         assert subnet.inputs["tags"]["kubernetes.io/role/elb"] == "1"
@@ -56,6 +57,20 @@ def test_vpc_spans_three_azs_with_public_and_private_subnets(stack: str, request
         assert subnet.inputs["tags"]["kubernetes.io/role/internal-elb"] == "1"
         assert subnet.inputs["tags"]["karpenter.sh/discovery"] == cluster
         assert subnet.inputs["tags"][f"kubernetes.io/cluster/{cluster}"] == "shared"
+
+
+def test_subnets_are_placed_by_zone_id_skipping_zones_eks_refuses(prod_plan: PlanGraph, dev_plan: PlanGraph) -> None:
+    # us-east-1 offers use1-az1..az6; EKS refuses cluster subnets in use1-az3.
+    assert [s.inputs["availabilityZoneId"] for s in subnets(prod_plan, "private")] == [
+        "use1-az1",
+        "use1-az2",
+        "use1-az4",
+    ]
+    assert [s.inputs["availabilityZoneId"] for s in subnets(dev_plan, "private")] == [
+        "euw1-az1",
+        "euw1-az2",
+        "euw1-az3",
+    ]
 
 
 def test_dev_has_one_nat_gateway_shared_by_every_private_subnet(dev_plan: PlanGraph) -> None:
@@ -107,16 +122,35 @@ def test_secrets_key_rotates_and_the_cluster_role_may_use_exactly_that_key(prod_
 def test_control_plane_log_group_exists_first_with_retention_and_the_key(prod_plan: PlanGraph) -> None:
     group = prod_plan.one("aws:cloudwatch/logGroup:LogGroup", "eks-control-plane-logs")
     assert group.inputs["name"] == "/aws/eks/platform-prod-eks-cluster/cluster"
-    assert group.inputs["retentionInDays"] == 90
+    assert group.inputs["retentionInDays"] == stack_config("prod")["platform:logRetentionDays"]
     assert group.inputs["kmsKeyId"] == prod_plan.one("aws:kms/key:Key", "eks-cluster-key-key").outputs["arn"]
     assert group.urn in prod_plan.one(CLUSTER).depends_on
 
 
-def test_public_endpoint_is_limited_to_the_configured_cidrs(prod_plan: PlanGraph) -> None:
-    inputs = prod_plan.one(CLUSTER).inputs
+def test_the_cluster_vpc_logs_its_traffic_and_closes_its_default_group(prod_plan: PlanGraph) -> None:
+    vpc_id = prod_plan.one("aws:ec2/vpc:Vpc", "eks-vpc").id
+    flow_log = prod_plan.one("aws:ec2/flowLog:FlowLog", "eks-vpc-flow-logs")
+    group = prod_plan.one("aws:cloudwatch/logGroup:LogGroup", "eks-vpc-flow-logs-logs")
+    assert (flow_log.inputs["vpcId"], flow_log.inputs["logDestination"]) == (vpc_id, group.outputs["arn"])
+    assert group.inputs["name"] == "/aws/vpc/flow-logs/platform-prod-eks-vpc"
+    assert group.inputs["kmsKeyId"] == prod_plan.one("aws:kms/key:Key", "eks-cluster-key-key").outputs["arn"]
+    default_group = prod_plan.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "eks-vpc-default-sg")
+    assert default_group.inputs["vpcId"] == vpc_id
+    assert default_group.inputs["ingress"] == [] and default_group.inputs["egress"] == []
+
+
+def test_public_endpoint_is_limited_to_the_configured_cidrs(dev_plan: PlanGraph) -> None:
+    inputs = dev_plan.one(CLUSTER).inputs
     assert inputs["endpointPrivateAccess"] is True
     assert inputs["endpointPublicAccess"] is True
-    assert inputs["publicAccessCidrs"] == ["198.51.100.0/24", "203.0.113.32/28"]
+    assert inputs["publicAccessCidrs"] == ["198.51.100.0/24"]
+
+
+def test_prod_api_is_private_only(prod_plan: PlanGraph) -> None:
+    inputs = prod_plan.one(CLUSTER).inputs
+    assert inputs["endpointPrivateAccess"] is True
+    assert inputs["endpointPublicAccess"] is False
+    assert "publicAccessCidrs" not in inputs
 
 
 def test_private_only_endpoint_option(private_only_plan: PlanGraph) -> None:
@@ -145,9 +179,10 @@ def test_prod_node_group_matches_the_article(prod_plan: PlanGraph) -> None:
     assert inputs["nodeRole"] == prod_plan.one("aws:iam/role:Role", "eks-node-role").id
 
 
-def test_dev_node_group_is_small(dev_plan: PlanGraph) -> None:
+def test_dev_node_group_is_small_and_on_spot(dev_plan: PlanGraph) -> None:
     inputs = dev_plan.one("eks:index:ManagedNodeGroup").inputs
-    assert inputs["instanceTypes"] == ["t3.medium"]
+    assert inputs["capacityType"] == "SPOT"
+    assert inputs["instanceTypes"] == ["t3.medium", "t3a.medium", "t3.large"]
     assert inputs["scalingConfig"] == {"minSize": 1, "desiredSize": 2, "maxSize": 3}
 
 
@@ -181,10 +216,14 @@ def test_node_role_has_only_the_node_policies(prod_plan: PlanGraph) -> None:
 
 def test_eso_role_reads_only_the_stack_prefix_with_two_actions(prod_plan: PlanGraph) -> None:
     document = policy(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "eks-external-secrets-read"))
-    [statement] = document["Statement"]
+    [statement, decrypt] = document["Statement"]
     assert statement["Effect"] == "Allow"
     assert sorted(statement["Action"]) == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
     assert statement["Resource"] == f"arn:aws:secretsmanager:us-east-1:{ACCOUNT_ID}:secret:platform/prod/*"
+    # The secrets are encrypted with the component's data key: decrypt through Secrets Manager only.
+    assert decrypt["Action"] == "kms:Decrypt"
+    assert decrypt["Resource"] == prod_plan.one("aws:kms/key:Key", "eks-data-key-key").outputs["arn"]
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}
 
 
 def test_eso_role_trusts_only_the_operator_service_account_of_this_cluster(prod_plan: PlanGraph) -> None:
@@ -203,7 +242,7 @@ def test_eso_role_trusts_only_the_operator_service_account_of_this_cluster(prod_
 def test_eso_release_is_pinned_and_its_service_account_carries_the_role(prod_plan: PlanGraph) -> None:
     release = prod_plan.one("kubernetes:helm.sh/v3:Release", "external-secrets")
     assert release.inputs["chart"] == "external-secrets"
-    assert release.inputs["version"] == "2.10.0"
+    assert release.inputs["version"] == "2.9.0"  # upstream tag helm-chart-2.9.0
     assert release.inputs["repositoryOpts"] == {"repo": "https://charts.external-secrets.io"}
     assert release.inputs["namespace"] == "external-secrets"
     values = release_values(prod_plan, "external-secrets")
@@ -247,7 +286,8 @@ def test_argocd_release_is_pinned_from_config(dev_plan: PlanGraph) -> None:
 def test_prod_argocd_values_enable_ha(prod_plan: PlanGraph) -> None:
     values = release_values(prod_plan, "argocd")
     assert values["redis-ha"]["enabled"] is True
-    assert values["controller"]["replicas"] >= 2
+    # The application controller shards by destination cluster; with one destination a second replica idles.
+    assert values["controller"]["replicas"] == 1
     assert values["server"]["replicas"] >= 2
     assert values["repoServer"]["replicas"] >= 2
     assert values["applicationSet"]["replicas"] >= 2
@@ -313,7 +353,7 @@ def test_slack_notifications_read_the_token_from_a_secret_fed_by_secrets_manager
     assert external["spec"]["data"] == [
         {
             "secretKey": "slack-token",  # pragma: allowlist secret
-            "remoteRef": {"key": "platform/prod/argocd/slack", "property": "token"},
+            "remoteRef": {"key": "platform/prod/eks/argocd/slack", "property": "token"},
         }
     ]
 
@@ -355,7 +395,7 @@ def test_repository_credential_is_an_external_secret_labelled_for_argocd(prod_pl
     target = external["spec"]["target"]
     assert target["template"]["metadata"]["labels"] == {"argocd.argoproj.io/secret-type": "repository"}
     assert target["template"]["data"] == {"type": "git", "url": REPO, "sshPrivateKey": "{{ .sshPrivateKey }}"}
-    assert external["spec"]["dataFrom"] == [{"extract": {"key": "platform/prod/argocd/repository"}}]
+    assert external["spec"]["dataFrom"] == [{"extract": {"key": "platform/prod/eks/argocd/repository"}}]
     assert external["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "aws-secrets-manager"}
 
 
@@ -395,7 +435,8 @@ def test_gitops_objects_wait_for_the_charts_that_define_their_kinds(prod_plan: P
     for name in ("argocd-repository", "argocd-notifications"):
         depends = prod_plan.one("kubernetes:external-secrets.io/v1:ExternalSecret", name).depends_on
         assert argocd in depends and store in depends
-    assert argocd in prod_plan.one("kubernetes:argoproj.io/v1alpha1:AppProject").depends_on
+    for project in prod_plan.of_type("kubernetes:argoproj.io/v1alpha1:AppProject"):
+        assert argocd in project.depends_on
     node_group = prod_plan.one("eks:index:ManagedNodeGroup").urn
     assert node_group in prod_plan.one("kubernetes:helm.sh/v3:Release", "argocd").depends_on
 
@@ -409,7 +450,8 @@ def test_every_kubernetes_resource_uses_the_clusters_provider(stack: str, reques
     [provider] = plan.of_type("pulumi:providers:kubernetes")
     assert provider.inputs["kubeconfig"] == plan.one(CLUSTER).outputs["kubeconfigJson"]
     kubernetes = [r for r in plan.resources if r.type.startswith("kubernetes:")]
-    assert len(kubernetes) == 11  # 2 namespaces, 3 releases, store, 2 external secrets, secret, project, set
+    # 2 namespaces, 2 releases, store, 2 external secrets (+ OIDC in prod), cluster secret, 2 projects, 2 sets
+    assert len(kubernetes) == (13 if stack == "prod" else 12)
     assert {r.provider_urn for r in kubernetes} == {provider.urn}
 
 
@@ -465,3 +507,179 @@ def test_nodes_wait_for_the_private_routes_through_nat(prod_plan: PlanGraph) -> 
     ]
     assert len(routes) == len(associations) == 3
     assert {r.urn for r in routes + associations} <= depends
+
+
+# --- issue 12: a cluster a real pipeline can create and a team can use ----------------------------------
+
+ADDON = "aws:eks/addon:Addon"
+
+
+def eks_outputs(plan: PlanGraph) -> dict:
+    return reveal(plan.outputs["eks"])
+
+
+def test_prod_stack_rules_fail_the_plan_with_the_key(plan_with) -> None:
+    """Documentation ranges on the public endpoint, or no SSO, are refused before anything is built."""
+    overrides = {"endpointPublicAccess": True, "publicAccessCidrs": ["198.51.100.0/24"], "argocdOidc": None}
+    with pytest.raises(ValueError, match=r"eks.publicAccessCidrs: 198.51.100.0/24 is a documentation.*eks.argocdOidc"):
+        plan_with("prod", {"platform:eks": overrides})
+
+
+def test_private_only_without_a_deployer_fails_the_plan(plan_with) -> None:
+    import pulumi
+
+    with pytest.raises(pulumi.RunError, match=r"inVpcDeployer.enabled is false: nothing that runs `pulumi up`"):
+        plan_with("prod", {"platform:eks": {"inVpcDeployer": {"enabled": False}}})
+
+
+def test_access_entries_reach_the_cluster_after_it_exists(prod_plan: PlanGraph) -> None:
+    cluster = prod_plan.one(CLUSTER)
+    entries = prod_plan.of_type("aws:eks/accessEntry:AccessEntry")
+    assert len(entries) == 3
+    for entry in entries:
+        assert entry.inputs["clusterName"] == "platform-prod-eks-cluster"
+        assert cluster.urn in entry.depends_on
+    preview = prod_plan.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "access-preview").inputs
+    assert preview["principalArn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/platform-prod-preview"
+    assert preview["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+
+
+def test_a_deploy_role_that_did_not_create_the_cluster_is_admin_before_any_kubernetes_object(plan_with) -> None:
+    plan = plan_with("prod", {"platform:eks": {"access": {"deployRoleCreatedCluster": False}}})
+    deploy = plan.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "access-deploy")
+    assert deploy.inputs["principalArn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/platform-prod-deploy"
+    assert deploy.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+    for namespace in plan.of_type("kubernetes:core/v1:Namespace"):
+        assert deploy.urn in namespace.depends_on
+
+
+def test_every_managed_addon_is_pinned_and_pulumi_eks_installs_none(prod_plan: PlanGraph) -> None:
+    inputs = prod_plan.one(CLUSTER).inputs
+    assert inputs["useDefaultVpcCni"] is True
+    assert inputs["corednsAddonOptions"]["enabled"] is False
+    assert inputs["kubeProxyAddonOptions"]["enabled"] is False
+    versions = {a.inputs["addonName"]: a.inputs["addonVersion"] for a in prod_plan.of_type(ADDON)}
+    assert versions == {
+        "vpc-cni": "v1.21.1-eksbuild.3",
+        "kube-proxy": "v1.35.0-eksbuild.2",
+        "eks-pod-identity-agent": "v1.3.10-eksbuild.3",
+        "coredns": "v1.13.2-eksbuild.1",
+        "aws-ebs-csi-driver": "v1.57.1-eksbuild.1",
+    }
+
+
+def test_nodes_join_after_the_network_addons_and_dns_and_storage_run_on_them(prod_plan: PlanGraph) -> None:
+    addons = {a.inputs["addonName"]: a for a in prod_plan.of_type(ADDON)}
+    group = prod_plan.one("eks:index:ManagedNodeGroup")
+    for early in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent"):
+        assert addons[early].urn in group.depends_on
+    for late in ("coredns", "aws-ebs-csi-driver"):
+        assert group.urn in addons[late].depends_on
+    argocd = prod_plan.one("kubernetes:helm.sh/v3:Release", "argocd")
+    assert addons["coredns"].urn in argocd.depends_on
+
+
+def test_ebs_csi_driver_role_is_bound_to_this_cluster(prod_plan: PlanGraph) -> None:
+    driver = next(a for a in prod_plan.of_type(ADDON) if a.inputs["addonName"] == "aws-ebs-csi-driver")
+    role = prod_plan.one("aws:iam/role:Role", "ebs-csi-role")
+    assert driver.inputs["podIdentityAssociations"] == [
+        {"roleArn": role.outputs["arn"], "serviceAccount": "ebs-csi-controller-sa"}
+    ]
+    condition = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]
+    assert (
+        condition["ArnEquals"]["aws:SourceArn"]
+        == f"arn:aws:eks:us-east-1:{ACCOUNT_ID}:cluster/platform-prod-eks-cluster"
+    )
+    assert eks_outputs(prod_plan)["ebsCsiDriverRoleArn"] == role.outputs["arn"]
+
+
+def test_node_group_name_is_generated_and_follows_the_kubernetes_version(plan_with) -> None:
+    plan = plan_with(
+        "dev", {"platform:eks": {"kubernetesVersion": "1.34", "addonVersions": {"kubeProxy": "v1.34.1-eksbuild.2"}}}
+    )
+    inputs = plan.one("eks:index:ManagedNodeGroup").inputs
+    assert "nodeGroupName" not in inputs
+    assert inputs["nodeGroupNamePrefix"] == "platform-dev-eks-workers-"
+    assert inputs["version"] == plan.one(CLUSTER).inputs["version"] == "1.34"
+
+
+def test_argocd_logs_in_through_sso_in_prod_and_keeps_admin_in_dev(dev_plan: PlanGraph, prod_plan: PlanGraph) -> None:
+    prod = release_values(prod_plan, "argocd")["configs"]["cm"]
+    assert prod["admin.enabled"] is False
+    assert "clientSecret: $argocd-oidc:clientSecret" in prod["oidc.config"]
+    oidc = custom_resource(prod_plan, "ExternalSecret", "argocd-oidc")
+    assert oidc["spec"]["data"][0]["remoteRef"] == {"key": "platform/prod/eks/argocd/oidc", "property": "clientSecret"}
+    assert release_values(dev_plan, "argocd")["configs"]["cm"] == {"admin.enabled": True}
+    assert not [r for r in dev_plan.resources if r.name.endswith("argocd-oidc")]
+
+
+def test_secrets_exist_empty_encrypted_and_are_outputs(prod_plan: PlanGraph) -> None:
+    key = prod_plan.one("aws:kms/key:Key", "eks-data-key-key").outputs["arn"]
+    found = {s.inputs["name"]: s for s in prod_plan.of_type("aws:secretsmanager/secret:Secret")}
+    assert set(found) == {
+        "platform/prod/eks/argocd/repository",
+        "platform/prod/eks/argocd/slack",
+        "platform/prod/eks/argocd/oidc",
+        "platform/prod/eks/deployer/pulumi-access-token",
+    }
+    assert {s.inputs["kmsKeyId"] for s in found.values()} == {key}
+    assert {s.protect for s in found.values()} == {True}
+    assert not prod_plan.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    outputs = eks_outputs(prod_plan)
+    assert outputs["repositoryCredentialSecretArn"] == found["platform/prod/eks/argocd/repository"].id
+    assert outputs["oidcClientSecretArn"] == found["platform/prod/eks/argocd/oidc"].id
+    assert outputs["secretsKmsKeyArn"] == key
+
+
+def test_app_repository_is_created_and_output(prod_plan: PlanGraph) -> None:
+    repo = prod_plan.one("aws:ecr/repository:Repository")
+    assert repo.inputs["name"] == "platform-prod-eks-api-service"
+    assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
+    assert eks_outputs(prod_plan)["appRepositoryUrl"] == (
+        f"{ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/platform-prod-eks-api-service"
+    )
+
+
+def test_external_dns_gets_a_zone_scoped_role_through_the_cluster_secret(
+    dev_plan: PlanGraph, prod_plan: PlanGraph
+) -> None:
+    role = prod_plan.one("aws:iam/role:Role", "external-dns-role")
+    [change, _] = policy(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "eks-external-dns"))["Statement"]
+    assert change["Resource"] == "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"
+    secret = reveal(prod_plan.one("kubernetes:core/v1:Secret", "argocd-in-cluster").inputs)["metadata"]
+    assert secret["labels"]["enable_external_dns"] == "true"
+    assert secret["annotations"]["external_dns_iam_role_arn"] == role.outputs["arn"]
+    assert secret["annotations"]["external_dns_domain"] == "platform.example.com"
+    dev_secret = reveal(dev_plan.one("kubernetes:core/v1:Secret", "argocd-in-cluster").inputs)["metadata"]
+    assert dev_secret["labels"]["enable_external_dns"] == "false"
+    assert not [r for r in dev_plan.of_type("aws:iam/role:Role") if r.name.endswith("external-dns-role")]
+
+
+def test_the_addons_applicationset_is_applied_with_the_pinned_charts(prod_plan: PlanGraph) -> None:
+    appset = prod_plan.one("kubernetes:argoproj.io/v1alpha1:ApplicationSet", "argocd-addons")
+    spec = reveal(appset.inputs)["spec"]
+    charts = {
+        g["clusters"]["values"]["addon"]: g["clusters"]["template"]["spec"]["sources"][0] for g in spec["generators"]
+    }
+    assert {name: c["targetRevision"] for name, c in charts.items()} == {
+        "aws-load-balancer-controller": "1.14.0",
+        "metrics-server": "3.13.1",
+        "external-dns": "1.21.1",
+    }
+    assert prod_plan.one("kubernetes:core/v1:Secret", "argocd-in-cluster").urn in appset.depends_on
+    project = prod_plan.one("kubernetes:argoproj.io/v1alpha1:AppProject", "argocd-addons-project")
+    assert project.urn in appset.depends_on
+
+
+def test_in_vpc_deployer_reaches_the_private_api(prod_plan: PlanGraph) -> None:
+    project = prod_plan.one("aws:codebuild/project:Project")
+    assert project.inputs["name"] == "platform-prod-eks-deployer"
+    assert project.inputs["vpcConfig"]["subnets"] == [s.id for s in subnets(prod_plan, "private")]
+    rule = prod_plan.one("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "deployer-to-api")
+    assert rule.inputs["securityGroupId"] == prod_plan.one(CLUSTER).outputs["clusterSecurityGroupId"]
+    assert (
+        rule.inputs["referencedSecurityGroupId"] == prod_plan.one("aws:ec2/securityGroup:SecurityGroup", "deployer").id
+    )
+    outputs = eks_outputs(prod_plan)
+    assert outputs["deployerProjectName"] == "platform-prod-eks-deployer"
+    assert outputs["deployerRoleArn"] == prod_plan.one("aws:iam/role:Role", "deployer-role").outputs["arn"]

@@ -1,4 +1,4 @@
-"""AWS Load Balancer Controller: the IRSA role, its exact policy, the pinned chart, its values and its ordering."""
+"""AWS Load Balancer Controller: the IRSA role, its exact policy, and its hand-over to ArgoCD (chart, values, order)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 
+from components.eks_gitops.manifests import K8S_ROOT
 from components.iam import UNSCOPED_ACTIONS
 from offline.mocks import ACCOUNT_ID
 from offline.runner import PlanGraph
-from tests.eks_gitops.plan_helpers import policy, release_values, reveal
+from tests.eks_gitops.plan_helpers import custom_resource, policy, release_values, reveal
 from tests.eks_gitops.test_config import problems
 
 CLUSTER = "eks:index:Cluster"
@@ -272,35 +274,48 @@ def test_policy_fits_an_inline_role_policy(prod_plan: PlanGraph) -> None:
 
 
 def test_disabled_addons_get_no_permissions(prod_plan: PlanGraph) -> None:
-    values = release_values(prod_plan, "aws-load-balancer-controller")
+    values = controller_values()
     assert (values["enableWaf"], values["enableWafv2"], values["enableShield"]) == (False, False, False)
     actions = {a for s in statements(prod_plan).values() for a in as_list(s["Action"])}
     assert not {a for a in actions if a.split(":")[0] in {"waf-regional", "wafv2", "shield"}}
     assert "elasticloadbalancing:SetWebAcl" not in actions
 
 
-# --- chart ------------------------------------------------------------------------------------------
+# --- chart: synced by ArgoCD from k8s/addons --------------------------------------------------------
+
+
+def controller_values() -> dict[str, Any]:
+    """The plain values file ArgoCD passes to the chart (cluster facts are added from the cluster secret)."""
+    return yaml.safe_load((K8S_ROOT / "addons/aws-load-balancer-controller/values.yaml").read_text())
+
+
+def addons_appset(plan: PlanGraph) -> dict[str, Any]:
+    return custom_resource(plan, "ApplicationSet", "eks-argocd-addons")
+
+
+def controller_generator(plan: PlanGraph) -> dict[str, Any]:
+    generators = addons_appset(plan)["spec"]["generators"]
+    return next(g["clusters"] for g in generators if g["clusters"]["values"]["addon"] == "aws-load-balancer-controller")
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod", "staging"])
-def test_chart_is_pinned_and_installed_with_the_clusters_provider(stack: str, request) -> None:
-    """Installed in every stack, with or without the ArgoCD Ingress (dev has none)."""
+def test_controller_is_an_argocd_addon_not_a_pulumi_release(stack: str, request) -> None:
+    """Every stack gets it (GitOps workloads may declare Ingresses and LoadBalancer Services in dev too),
+    from the cluster-addons ApplicationSet the component applies with the cluster's provider."""
     plan = request.getfixturevalue(f"{stack}_plan")
-    release = plan.one(RELEASE, "aws-load-balancer-controller")
-    assert release.inputs["chart"] == "aws-load-balancer-controller"
-    assert release.inputs["version"] == "1.14.0"
-    assert release.inputs["repositoryOpts"] == {"repo": "https://aws.github.io/eks-charts"}
-    assert release.inputs["namespace"] == "kube-system"
-    assert release.inputs["name"] == "aws-load-balancer-controller"
-    assert release.inputs["atomic"] is True
-    [provider] = plan.of_type("pulumi:providers:kubernetes")
-    assert release.provider_urn == provider.urn
-    assert provider.inputs["kubeconfig"] == plan.one(CLUSTER).outputs["kubeconfigJson"]
+    assert "aws-load-balancer-controller" not in {r.inputs.get("name") for r in plan.of_type(RELEASE)}
+    generator = controller_generator(plan)
+    assert "selector" not in generator  # every registered cluster
+    [chart, values] = generator["template"]["spec"]["sources"]
+    assert chart["repoURL"] == "https://aws.github.io/eks-charts"
+    assert chart["chart"] == "aws-load-balancer-controller"
+    assert chart["targetRevision"] == "1.14.0"
+    assert values == {"repoURL": "git@github.com:example-org/platform.git", "targetRevision": "main", "ref": "values"}
 
 
 def test_chart_version_comes_from_config(plan_with) -> None:
     plan = plan_with("dev", {"platform:eks": {"loadBalancerControllerChartVersion": "1.14.1"}})
-    assert plan.one(RELEASE, "aws-load-balancer-controller").inputs["version"] == "1.14.1"
+    assert controller_generator(plan)["template"]["spec"]["sources"][0]["targetRevision"] == "1.14.1"
 
 
 def test_chart_version_must_be_an_exact_release() -> None:
@@ -309,55 +324,55 @@ def test_chart_version_must_be_an_exact_release() -> None:
 
 
 @pytest.mark.parametrize(("stack", "region"), [("dev", "eu-west-1"), ("prod", "us-east-1"), ("staging", "eu-west-2")])
-def test_values_name_the_cluster_region_vpc_and_role(stack: str, region: str, request) -> None:
+def test_the_cluster_secret_gives_the_controller_its_cluster_region_vpc_and_role(
+    stack: str, region: str, request
+) -> None:
     plan = request.getfixturevalue(f"{stack}_plan")
-    values = release_values(plan, "aws-load-balancer-controller")
-    assert values["clusterName"] == plan.one(CLUSTER).inputs["name"]
-    assert values["region"] == region
-    assert values["vpcId"] == plan.one("aws:ec2/vpc:Vpc", "eks-vpc").id
-    role = plan.one("aws:iam/role:Role", ROLE)
-    assert values["serviceAccount"] == {
-        "create": True,
-        "name": "aws-load-balancer-controller",
-        "annotations": {"eks.amazonaws.com/role-arn": role.outputs["arn"]},
-    }
-    assert values["resources"] == {
-        "requests": {"cpu": "50m", "memory": "128Mi"},
-        "limits": {"cpu": "500m", "memory": "256Mi"},
+    annotations = reveal(plan.one("kubernetes:core/v1:Secret", "eks-argocd-in-cluster").inputs)["metadata"][
+        "annotations"
+    ]
+    assert annotations["aws_cluster_name"] == plan.one(CLUSTER).inputs["name"]
+    assert annotations["aws_region"] == region
+    assert annotations["aws_vpc_id"] == plan.one("aws:ec2/vpc:Vpc", "eks-vpc").id
+    assert (
+        annotations["aws_load_balancer_controller_iam_role_arn"] == plan.one("aws:iam/role:Role", ROLE).outputs["arn"]
+    )
+    values = controller_generator(plan)["template"]["spec"]["sources"][0]["helm"]["valuesObject"]
+    assert values["serviceAccount"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": '{{ index .metadata.annotations "aws_load_balancer_controller_iam_role_arn" }}'
     }
 
 
 def test_the_argocd_ingress_class_is_the_one_the_controller_serves(prod_plan: PlanGraph) -> None:
-    values = release_values(prod_plan, "aws-load-balancer-controller")
+    values = controller_values()
     assert values["createIngressClassResource"] is True
     ingress = release_values(prod_plan, "argocd")["server"]["ingress"]
     assert ingress["enabled"] is True
     assert values["ingressClass"] == ingress["ingressClassName"] == "alb"
 
 
-def test_prod_runs_two_replicas_with_a_disruption_budget_dev_one(dev_plan: PlanGraph, prod_plan: PlanGraph) -> None:
-    prod = release_values(prod_plan, "aws-load-balancer-controller")
-    assert prod["replicaCount"] == 2
-    assert prod["podDisruptionBudget"] == {"maxUnavailable": 1}
-    dev = release_values(dev_plan, "aws-load-balancer-controller")
-    assert dev["replicaCount"] == 1
-    assert "podDisruptionBudget" not in dev
+def test_two_replicas_with_a_disruption_budget_in_every_environment() -> None:
+    """Its webhooks fail closed: one dev pod restarting would block every Service and Ingress create."""
+    values = controller_values()
+    assert values["replicaCount"] == 2
+    assert values["podDisruptionBudget"] == {"maxUnavailable": 1}
 
 
 # --- ordering ---------------------------------------------------------------------------------------
 
 
-def test_controller_waits_for_nodes_and_its_permissions(prod_plan: PlanGraph) -> None:
-    depends = prod_plan.one(RELEASE, "aws-load-balancer-controller").depends_on
-    assert prod_plan.one("eks:index:ManagedNodeGroup").urn in depends
+def test_addons_are_applied_once_the_role_may_act_and_the_cluster_secret_exists(prod_plan: PlanGraph) -> None:
+    depends = prod_plan.one("kubernetes:argoproj.io/v1alpha1:ApplicationSet", "eks-argocd-addons").depends_on
     assert prod_plan.one("aws:iam/rolePolicy:RolePolicy", "eks-load-balancer-controller").urn in depends
+    assert prod_plan.one("kubernetes:core/v1:Secret", "eks-argocd-in-cluster").urn in depends
 
 
-@pytest.mark.parametrize("dependent", ["argocd", "external-secrets"])
-def test_releases_creating_services_or_ingresses_wait_for_the_controller(dependent: str, prod_plan: PlanGraph) -> None:
-    """Its webhooks intercept Services and Ingresses: they must answer before those charts install."""
-    controller = prod_plan.one(RELEASE, "aws-load-balancer-controller").urn
-    assert controller in prod_plan.one(RELEASE, dependent).depends_on
+def test_the_controller_is_healthy_before_addons_that_create_services(prod_plan: PlanGraph) -> None:
+    spec = addons_appset(prod_plan)["spec"]
+    assert spec["strategy"]["type"] == "RollingSync"
+    assert controller_generator(prod_plan)["values"]["wave"] == "0"
+    others = [g["clusters"]["values"] for g in spec["generators"] if g["clusters"]["values"]["wave"] != "0"]
+    assert {v["addon"] for v in others} == {"metrics-server", "external-dns"}
 
 
 # --- handover ---------------------------------------------------------------------------------------
@@ -367,7 +382,7 @@ def test_role_arn_is_a_stack_output_and_on_the_argocd_cluster_secret(prod_plan: 
     arn = prod_plan.one("aws:iam/role:Role", ROLE).outputs["arn"]
     assert arn == f"arn:aws:iam::{ACCOUNT_ID}:role/platform-prod-eks-load-balancer-controller"
     assert reveal(prod_plan.outputs["eks"])["loadBalancerControllerRoleArn"] == arn
-    annotations = reveal(prod_plan.one("kubernetes:core/v1:Secret", "argocd-in-cluster").inputs)["metadata"][
+    annotations = reveal(prod_plan.one("kubernetes:core/v1:Secret", "eks-argocd-in-cluster").inputs)["metadata"][
         "annotations"
     ]
     assert annotations["aws_load_balancer_controller_iam_role_arn"] == arn

@@ -18,9 +18,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components.eks_gitops import gitops, load_balancer
+from components.eks_gitops import gitops, registry
 from components.eks_gitops.args import EksGitOpsArgs, KubernetesVersion
 from components.eks_gitops.manifests import K8S_ROOT, OVERLAYS, TemplateError, placeholders, render, render_one
+from offline.mocks import ACCOUNT_ID
+from tests.conftest import stack_config
 
 ENVIRONMENTS = {"dev": "development", "staging": "staging", "prod": "production"}
 CLUSTER_VERSION = f"{EksGitOpsArgs().kubernetes_version}.0"
@@ -136,19 +138,22 @@ def test_replicas_per_environment(rendered) -> None:
     assert deployment["spec"]["replicas"] == {"dev": 1, "staging": 2, "prod": 5}[env]
 
 
-def test_images_come_from_the_registry_and_never_float(rendered) -> None:
-    _, objects = rendered
+def test_images_come_from_the_stacks_ecr_repository_and_never_float(rendered) -> None:
+    """Each overlay pulls from the repository its environment's stack creates (components/eks_gitops/registry.py)."""
+    env, objects = rendered
+    region = stack_config(env)["aws:region"]
+    repository = registry.repository_url(ACCOUNT_ID, region, registry.repository_name("platform", env))
     for name, spec in pod_specs(objects):
         for container in spec["containers"]:
             image = container["image"]
-            assert image.startswith("123456789012.dkr.ecr.us-east-1.amazonaws.com/api-service"), name
+            assert re.fullmatch(rf"{re.escape(repository)}[:@].+", image), (name, image)
             assert not image.endswith(":latest") and ("@" in image or ":" in image.rsplit("/", 1)[1]), image
 
 
 def test_prod_image_is_pinned_by_digest() -> None:
     images = {c["image"] for _, spec in pod_specs(overlay("prod")) for c in spec["containers"]}
     assert len(images) == 1
-    assert re.fullmatch(r".+/api-service@sha256:[0-9a-f]{64}", images.pop())
+    assert re.fullmatch(r".+/platform-prod-eks-api-service@sha256:[0-9a-f]{64}", images.pop())
 
 
 def test_environment_label_on_every_object(rendered) -> None:
@@ -270,27 +275,46 @@ def sample_metadata() -> gitops.ClusterMetadata:
     )
 
 
+OIDC_SAMPLE = {"issuer": "https://login.example.com", "client_id": "argocd", "client_secret_name": "argocd/oidc"}
+TEMPLATES_APPLIED_BY_THE_COMPONENT = {
+    "argocd/values.yaml",
+    "argocd/cluster-secret.yaml",
+    "argocd/appproject.yaml",
+    "argocd/applicationset.yaml",
+    "argocd/repository-externalsecret.yaml",
+    "argocd/notifications-externalsecret.yaml",
+    "argocd/oidc-externalsecret.yaml",
+    "addons/external-secrets/values.yaml",
+    "addons/external-secrets/cluster-secret-store.yaml",
+    "addons/appproject.yaml",
+    "addons/applicationset.yaml",
+}
+
+
 def test_every_template_placeholder_is_filled_by_the_component() -> None:
     args = EksGitOpsArgs(
         repo_url="git@github.com:o/r.git",
         argocd_hostname="a.example.com",
         argocd_certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+        external_dns={"hosted_zone_id": "Z0123456789ABCDEFGHIJ", "domain": "example.com"},
     )
     envs = gitops.gitops_environments(args, "dev")
     metadata = sample_metadata()
     documents = [
         gitops.argocd_values(args, high_availability=True),
         gitops.external_secrets_values("arn:role", high_availability=True),
-        load_balancer.controller_values(
-            cluster_name="c", region="eu-west-1", vpc_id="vpc-1", role_arn="arn:role", high_availability=True
-        ),
         gitops.cluster_secret_store("eu-west-1", envs),
         gitops.cluster_secret(metadata),
         gitops.app_project("u", envs),
         gitops.application_set("u", "main", envs),
         gitops.repository_external_secret("u", "p/"),
         gitops.notifications_external_secret("p/"),
+        gitops.oidc_external_secret("p/", EksGitOpsArgs(argocd_oidc=OIDC_SAMPLE).argocd_oidc),
+        gitops.addons_app_project("u"),
+        gitops.addons_application_set(args, "u"),
     ]
+    rendered = {path.relative_to(K8S_ROOT).as_posix() for path in K8S_ROOT.glob("*/**/*.yaml") if placeholders(path)}
+    assert rendered <= TEMPLATES_APPLIED_BY_THE_COMPONENT
     for document in documents:
         assert "${" not in yaml.safe_dump(document)
 
@@ -309,6 +333,8 @@ def test_a_structured_value_cannot_be_pasted_into_text() -> None:
             {
                 "argocdDomain": "a",
                 "serverInsecure": True,
+                "localAdminEnabled": False,
+                "rbacScopes": "[groups]",
                 "appProject": "p",
                 "developerGroup": ["not", "text"],
                 "opsGroup": "o",
@@ -321,6 +347,8 @@ def test_templates_leave_argocd_and_eso_syntax_alone() -> None:
     assert placeholders(K8S_ROOT / "argocd" / "values.yaml") == {
         "argocdDomain",
         "serverInsecure",
+        "localAdminEnabled",
+        "rbacScopes",
         "appProject",
         "developerGroup",
         "opsGroup",

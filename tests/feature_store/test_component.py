@@ -244,7 +244,7 @@ def test_dev_runs_a_serverless_endpoint_without_autoscaling(dev_plan: PlanGraph)
             "serverlessConfig": {"memorySizeInMb": 2048, "maxConcurrency": 2},
         }
     ]
-    assert "kmsKeyArn" not in config
+    assert config["kmsKeyArn"] == mine(dev_plan, "aws:kms/key:Key").outputs["arn"]  # the serverless image copy
     assert all_mine(dev_plan, "aws:appautoscaling/target:Target") == []
     endpoint = mine(dev_plan, "aws:sagemaker/endpoint:Endpoint").inputs
     assert endpoint == {"name": "platform-dev-featurestore-model", "endpointConfigName": config["name"]}

@@ -71,17 +71,17 @@ def test_one_batch_writes_every_feature(dynamodb: Any) -> None:
     assert features(dynamodb, "u2")["totalCount"] == 1
 
 
-def test_each_user_costs_one_conditional_update_per_batch(dynamodb: Any, counter: CallCounter) -> None:
+def test_each_user_costs_one_conditional_write_per_batch(dynamodb: Any, counter: CallCounter) -> None:
     table = new_table(dynamodb)
     users = [f"user-{i}" for i in range(10)]
     first = [event(users[i % 10], i / 10) for i in range(100)]
     process_batch(batch(*first, start=1), table)
-    assert counter.calls == {"BatchGetItem": 1, "UpdateItem": 10}
+    assert counter.calls == {"BatchGetItem": 1, "PutItem": 10}
     counter.calls.clear()
     second = [event(users[i % 10], 10 + i / 10) for i in range(100)]
     process_batch(batch(*second, start=101), table)
     # Warm container: the versions are known, so no read at all.
-    assert counter.calls == {"UpdateItem": 10}
+    assert counter.calls == {"PutItem": 10}
     assert all(features(dynamodb, u)["totalCount"] == 20 for u in users)
 
 
@@ -104,7 +104,7 @@ def test_redelivered_batch_changes_nothing(dynamodb: Any, same_container: bool) 
     counter = CallCounter(dynamodb)
     assert process_batch(records, first if same_container else new_table(dynamodb)) == {"batchItemFailures": []}
     assert {u: stored(dynamodb, u) for u in ("u0", "u1", "u2")} == before
-    assert counter.calls["UpdateItem"] == 0
+    assert counter.calls["PutItem"] == 0
     assert counter.calls["BatchGetItem"] == (0 if same_container else 1)
 
 
@@ -162,10 +162,10 @@ def test_throttled_write_is_retried_by_the_client_and_lands(
     http_dynamodb: tuple[Any, SendCounter], no_backoff_sleep: list[float]
 ) -> None:
     client, sends = http_dynamodb
-    sends.throttle_first("UpdateItem", 2)
+    sends.throttle_first("PutItem", 2)
     assert process_batch(batch(event("u1", 0)), new_table(client)) == {"batchItemFailures": []}
     # Retried inside botocore (standard mode, with its backoff), never by a loop of ours on top.
-    assert sends.sends["UpdateItem"] == 3 and sends.throttled["UpdateItem"] == 2
+    assert sends.sends["PutItem"] == 3 and sends.throttled["PutItem"] == 2
     assert len(no_backoff_sleep) == 2 and all(0 <= d <= 2 for d in no_backoff_sleep)
     assert features(client, "u1")["totalCount"] == 1
 
@@ -175,7 +175,7 @@ def test_a_throttled_write_costs_exactly_the_configured_sends_and_is_reported(
 ) -> None:
     client, sends = http_dynamodb
     logger, logs = captured
-    sends.throttle_when(lambda op, body: op == "UpdateItem" and body["Key"]["userId"]["S"] == "hot")
+    sends.throttle_when(lambda op, body: op == "PutItem" and body["Item"]["userId"]["S"] == "hot")
     records = batch(event("hot", 0), event("cool", 0), event("hot", 1))
     response = process_batch(records, new_table(client), logger=logger)
     assert response == {
@@ -184,8 +184,8 @@ def test_a_throttled_write_costs_exactly_the_configured_sends_and_is_reported(
     attempts = feature_write_policy(8).attempts
     assert attempts == 3
     # "hot": one write for both records, sent `attempts` times in all (not attempts x attempts).
-    assert sends.throttled["UpdateItem"] == attempts
-    assert sends.sends["UpdateItem"] == attempts + 1 and sends.sends["BatchGetItem"] == 1
+    assert sends.throttled["PutItem"] == attempts
+    assert sends.sends["PutItem"] == attempts + 1 and sends.sends["BatchGetItem"] == 1
     assert stored(client, "hot") is None
     assert features(client, "cool")["totalCount"] == 1
     failure = next(r for r in logs.records if r.getMessage() == "feature write failed")
@@ -205,7 +205,7 @@ def test_stale_container_recovers_from_the_refused_write_in_one_extra_call(dynam
     counter = CallCounter(dynamodb)
     # shard_b believes the item is at version 1; it is at 2. The refused write returns the item.
     process_batch(batch(event("u1", 2), start=1, shard="shardId-000000000001"), shard_b)
-    assert counter.calls == {"UpdateItem": 2}
+    assert counter.calls == {"PutItem": 2}
     item = stored(dynamodb, "u1")
     assert item is not None and item["state"]["version"] == 3
     assert item["features"]["totalCount"] == 3 and item["features"]["count5min"] == 3
@@ -215,13 +215,13 @@ def test_stale_container_recovers_from_the_refused_write_in_one_extra_call(dynam
 def item_atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
     """DynamoDB applies one item's conditional writes one at a time; moto's backend needs a lock for that."""
     lock = threading.Lock()
-    original = DynamoDBBackend.update_item
+    original = DynamoDBBackend.put_item
 
     def serialised(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
         with lock:
             return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(DynamoDBBackend, "update_item", serialised)
+    monkeypatch.setattr(DynamoDBBackend, "put_item", serialised)
 
 
 class SlowConflictCounter:
@@ -234,10 +234,10 @@ class SlowConflictCounter:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
-    def update_item(self, **kwargs: Any) -> Any:
+    def put_item(self, **kwargs: Any) -> Any:
         time.sleep(0.002)
         try:
-            return self._client.update_item(**kwargs)
+            return self._client.put_item(**kwargs)
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 self.refused += 1
@@ -299,6 +299,9 @@ def test_lambda_entry_point_reads_its_settings_from_the_environment(
 
         class Context:
             aws_request_id = "6f2c1e0a-0000-4000-8000-000000000001"
+
+            def get_remaining_time_in_millis(self) -> int:
+                return 58_000
 
         records = [*batch(event("u1", 0), event("u2", 0)), raw_record("???", sequence=3)]
         before = int(time.time())
@@ -437,3 +440,15 @@ def test_records_skipped_behind_the_watermark_are_logged_and_counted(dynamodb: A
     ]
     assert metric["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["FunctionName"]]
     assert features(dynamodb, "u1")["totalCount"] == 2
+
+
+def test_writes_that_might_outlive_the_invocation_are_not_started_but_reported(dynamodb: Any, captured) -> None:
+    logger, logs = captured
+    assert enrich.WRITE_RESERVE_SECONDS == feature_write_policy(1).worst_case_seconds() + 1 == 16.0
+    clock = iter([40.0, 15.9])  # the first write starts with 40 s left; the second would have 15.9 s
+    records = batch(event("u1", 0), event("u2", 0), event("u2", 1))
+    response = process_batch(records, new_table(dynamodb), logger=logger, time_left=lambda: next(clock))
+    assert response == {"batchItemFailures": [{"itemIdentifier": sequence_number(i)} for i in (2, 3)]}
+    assert features(dynamodb, "u1")["totalCount"] == 1 and stored(dynamodb, "u2") is None
+    skipped = next(r for r in logs.records if r.getMessage().startswith("feature write not attempted"))
+    assert skipped.userId == "u2" and skipped.secondsLeft == 15.9

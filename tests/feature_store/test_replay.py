@@ -11,7 +11,13 @@ import pytest
 from handlers.common import aws as aws_clients
 from handlers.feature_store import replay
 from handlers.feature_store.enrich import process_batch
-from handlers.feature_store.features import UserFeatures, decode_record, merge_events, state_from_item
+from handlers.feature_store.features import (
+    UserFeatures,
+    decode_record,
+    item_attributes,
+    merge_events,
+    state_from_item,
+)
 from tests.feature_store.conftest import features, new_table
 from tests.feature_store.streams import STREAM_ARN, event, record, sequence_number
 from tests.http_sends import SendCounter
@@ -76,7 +82,7 @@ def test_replay_applies_a_parked_record_behind_the_watermark_exactly_once(
     ]
     # u1's write stays throttled through every retry: Lambda parks the batch (u2's record included:
     # it had succeeded) in the S3 on-failure destination and moves on.
-    sends.throttle_when(lambda op, body: op == "UpdateItem" and body["Key"]["userId"]["S"] == "u1")
+    sends.throttle_when(lambda op, body: op == "PutItem" and body["Item"]["userId"]["S"] == "u1")
     assert process_batch(batch, table) == {"batchItemFailures": [{"itemIdentifier": sequence_number(1)}]}
     park(parked_bucket, on_failure_record(batch), "10.05.12")
     sends.throttle_when(lambda _op, _body: False)
@@ -167,3 +173,18 @@ def test_a_payload_serialised_as_text_is_read_too() -> None:
     document["payload"] = json.dumps(document["payload"])
     parked = replay.parse_parked(document, "f.json")
     assert parked.shard_id == SHARD and len(parked.records) == 1 and parked.condition == "RetryAttemptsExhausted"
+
+
+def test_the_applied_log_round_trips_through_the_item_and_forgets_what_it_cannot_pack() -> None:
+    near = [decode_record(record(event("u1", i / 10), sequence=i)) for i in (1, 2)]
+    state = merge_events(UserFeatures("u1"), near).state
+    assert state is not None and state.applied_log == {SHARD: (near[0].sequence, near[1].sequence)}
+    item = {"userId": "u1", **item_attributes(state, expires_at=1)}
+    assert len(item["state"]["appliedLog"][SHARD]) == 32 and item["state"]["verifiedFrom"] == {}
+    assert state_from_item("u1", item) == state
+    # A record 2**128 sequence numbers later: the old entries no longer fit 16 bytes and are forgotten.
+    far = decode_record(record(event("u1", 1), sequence=2**128 + 5))
+    later = merge_events(state, [far]).state
+    assert later is not None and later.applied_log == {SHARD: (far.sequence,)}
+    assert later.verified_from == {SHARD: near[1].sequence}
+    assert state_from_item("u1", {"userId": "u1", **item_attributes(later, expires_at=1)}) == later

@@ -238,7 +238,7 @@ def test_state_machine_logging_tracing_and_encryption(dev_plan: PlanGraph, prod_
         key_arn = _arn(plan, "aws:kms/key:Key", "data-key-key")
         assert machine.inputs["encryptionConfiguration"]["kmsKeyId"] == key_arn
         assert logs.inputs["kmsKeyId"] == key_arn
-        assert logs.inputs["retentionInDays"] == (14 if plan is dev_plan else 90)
+        assert logs.inputs["retentionInDays"] == (14 if plan is dev_plan else 365)
         assert machine.inputs["name"] == f"platform-{plan.stack}-orders-workflow"
 
 

@@ -175,7 +175,7 @@ def test_function_is_arm64_python_with_json_logs_and_tracing(blocks_plan: PlanGr
     assert fn.inputs["environment"]["variables"]["PARAMETERS_PATH"] == "/platform/prod/demo"
     log_group = blocks_plan.one("aws:cloudwatch/logGroup:LogGroup")
     assert log_group.inputs["name"] == "/aws/lambda/platform-prod-demo-echo"
-    assert log_group.inputs["retentionInDays"] == 90
+    assert log_group.inputs["retentionInDays"] == stack_config("prod")["platform:logRetentionDays"]
     assert log_group.inputs["kmsKeyId"].startswith("arn:aws:kms:us-east-1:")
     assert log_group.urn in fn.depends_on
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from decimal import Decimal
@@ -11,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from handlers.common import aws, dynamo, params
+from handlers.common import aws, dynamo, metrics, params
 from handlers.common.batch import batch_response, record_id
 from handlers.common.jsonutil import dumps, loads
 from handlers.common.log import get_logger
@@ -175,3 +176,23 @@ def test_storable_numbers_round_trip_exactly() -> None:
         "b": dynamo.from_dynamo({"b": {"B": b"\x00\x01"}})["b"],
         "s": {"a"},
     }
+
+
+def test_metrics_are_one_emf_line_on_stdout_dimensioned_by_function(monkeypatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "platform-dev-featurestore-enrich")
+    out = io.StringIO()
+    metrics.put_metrics({"RecordsFailed": 2, "RecordsApplied": 98}, namespace="Platform/Test", stream=out)
+    (line,) = out.getvalue().splitlines()
+    document = json.loads(line)
+    (declared,) = document["_aws"]["CloudWatchMetrics"]
+    assert declared == {
+        "Namespace": "Platform/Test",
+        "Dimensions": [["FunctionName"]],
+        "Metrics": [{"Name": "RecordsFailed", "Unit": "Count"}, {"Name": "RecordsApplied", "Unit": "Count"}],
+    }
+    assert isinstance(document["_aws"]["Timestamp"], int)
+    assert (document["FunctionName"], document["RecordsFailed"], document["RecordsApplied"]) == (
+        "platform-dev-featurestore-enrich",
+        2,
+        98,
+    )

@@ -158,9 +158,9 @@ def flow_logs_plan() -> PlanGraph:
         vpc = aws.ec2.Vpc("demo-vpc", cidr_block="10.9.0.0/16", opts=opts)
         vpc_flow_logs(
             "demo-vpc-flow-logs",
-            ctx,
-            component="demo",
-            purpose="vpc",
+            log_group_name="/aws/vpc/flow-logs/platform-prod-demo-vpc",
+            role_name="platform-prod-demo-vpc-flow-logs",
+            account_id=ctx.account_id,
             vpc_id=vpc.id,
             kms_key_arn=KEY_ARN,
             retention_days=ctx.config.log_retention_days,
@@ -205,6 +205,6 @@ def test_only_flow_logs_of_this_account_write_and_only_to_their_group(flow_logs_
 def test_the_pack_and_checkov_see_the_vpc_logged(flow_logs_plan: PlanGraph) -> None:
     """The plan adapter carries the flow log's vpc_id as a reference: checkov's CKV2_AWS_11 graph check passes."""
     assert evaluate(flow_logs_plan).violations == []
-    report = evaluate_plan(flow_logs_plan, skips=[])
+    report = evaluate_plan(flow_logs_plan, "prod", skips=[])
     assert ("CKV2_AWS_11", "demo-vpc") in {(f.check, f.resource) for f in report.passed}
     assert ("CKV2_AWS_11", "demo-vpc") not in {(f.check, f.resource) for f in report.failed}

@@ -3,6 +3,7 @@ traceback, through the config loader and through `make plan`'s entry point (`pyt
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ import yaml
 
 from components.config import ConfigError, parse_stack_config
 from offline import plan
+from offline.config_doc import rows
 from offline.runner import ROOT, flatten_config, merge_config, read_stack_config
 from offline.stack_file import StackFileError
 
@@ -61,7 +63,8 @@ def dev_setting(key: str, value: Any) -> str:
     return yaml.safe_dump({"config": config}, sort_keys=False)
 
 
-SECRET_URL = "https://ci-bot:ghp_0123456789abcdefghijABCDEFGHIJ012345@github.com/example-org/platform"
+# A made-up token in a URL, as a user pastes one: the error must never echo it.
+SECRET_URL = "https://ci:ghp_0123456789abcdefghijABCDEFGHIJ012345@github.com/org/platform"  # pragma: allowlist secret
 REGION_LINE = line_of(DEV, "aws:region")
 FILE_ERRORS = [
     BadFile("unclosed quote", "Pulumi.qa.yaml:4:1: invalid YAML", "config:\n  aws:region: eu-west-1\n  a: 'b\n"),
@@ -113,6 +116,7 @@ FILE_ERRORS = [
     BadFile("numeric key", "Pulumi.qa.yaml:2:3: config key '42' is not of the form", "config:\n  42: x\n"),
 ]
 
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 CUT_REGION = '"' + "eu-west-1" * 6 + "eu-w… (452 characters)"
 VALUE_ERRORS = [
     BadFile(
@@ -151,7 +155,7 @@ VALUE_ERRORS = [
     ),
     BadFile(
         "token in a URL masked",
-        'platform:eks.repoUrl: got "https://***@github.com/example-org/platform"',
+        'platform:eks.repoUrl: got "https://***@github.com/org/platform"',
         overrides={"platform:eks": {"repoUrl": SECRET_URL}},
     ),
     BadFile(
@@ -209,6 +213,23 @@ VALUE_ERRORS = [
         "environment outside the classes", 'platform:environment: got "qa"', overrides={"platform:environment": "qa"}
     ),
     BadFile(
+        "DR region in another partition",
+        "aws:region eu-west-1 (aws) and drRegion cn-north-1 (aws-cn) lie in different AWS partitions",
+        overrides={"platform:drRegion": "cn-north-1"},
+    ),
+    BadFile(
+        "certificate from another region",
+        "platform:eks.argocdCertificateArn: lies in us-east-1, not in the stack's region eu-west-1",
+        overrides={"platform:eks": {"argocdHostname": "argocd.example.com", "argocdCertificateArn": CERTIFICATE}},
+    ),
+    BadFile(
+        "model image from another region",
+        "platform:featureStore.inference.image: lies in us-east-1, not in the stack's region eu-west-1",
+        overrides={
+            "platform:featureStore": {"inference": {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1"}}
+        },
+    ),
+    BadFile(
         "prod refusing the sandbox",
         "charges through the deterministic sandbox",
         overrides={"platform:environment": "prod", "platform:orders": {"paymentGateway": "local"}},
@@ -247,6 +268,47 @@ def test_the_loader_reports_the_value(case: BadFile, tmp_path: Path) -> None:
     assert any(case.expected in problem for problem in caught.value.problems), caught.value.problems
 
 
+def test_scalars_read_as_the_pulumi_cli_reads_them(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.qa.yaml"
+    path.write_text("config:\n  platform:tags:\n    owner: yes\n    since: 2024-01-31\n    on: [true, False, off]\n")
+    assert read_stack_config("qa", path) == {
+        "platform:tags": {"owner": "yes", "since": "2024-01-31", "on": [True, False, "off"]}
+    }
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_its_position(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "Pulumi.qa.yaml"
+    path.write_bytes(b"config:\n  platform:tags:\n    owner: caf\xe9\n")
+    assert plan.main(["--stack", "qa", "--config-file", str(path)]) == 2
+    assert capsys.readouterr().err == "plan qa: Pulumi.qa.yaml:3:15: not UTF-8 text\n"
+
+
+def with_value(config: dict[str, Any], dotted_key: str, value: Any) -> dict[str, Any]:
+    """A deep copy of `config` with the key at `platform:a.b.c` set to `value` (sections created as needed)."""
+    config = copy.deepcopy(config)
+    top, *path = dotted_key.split(".")
+    if not path:
+        config[top] = value
+        return config
+    section = config.setdefault(top, {})
+    for key in path[:-1]:
+        section = section.setdefault(key, {}) if isinstance(section.get(key, {}), dict) else {}
+    section[path[-1]] = value
+    return config
+
+
+def test_no_wrong_value_of_any_key_escapes_the_config_errors() -> None:
+    """Every key of the reference, given values of the wrong kinds: each is accepted or a ConfigError
+    naming problems, never another exception or a validator that could not run."""
+    base = yaml.safe_load(DEV)["config"]
+    for key, *_ in rows():
+        for value in (None, True, "x" * 200, {"unexpected": 1}):
+            try:
+                parse_stack_config(flatten_config(with_value(base, key, value)), project="platform", stack="dev")
+            except ConfigError as error:
+                assert error.problems and not any("could not be checked" in p for p in error.problems), (key, value)
+
+
 def test_rejected_values_are_echoed_in_at_most_about_60_characters(tmp_path: Path) -> None:
     config = merge_config(yaml.safe_load(DEV)["config"], {"platform:eks": {"slackChannel": "#" + "x" * 5000}})
     with pytest.raises(ConfigError) as caught:
@@ -260,7 +322,7 @@ def test_field_and_cross_field_errors_of_one_section_arrive_together() -> None:
     database = {"enabled": True, "allocatedStorageGb": 500, "vpcCidr": "10.41.0.0/17"}
     bad = {
         "platform:eks": eks,
-        "platform:dataLake": {"rawGlacierDays": 40, "resultsExpirationDays": 0},
+        "platform:dataLake": {"rawGlacierInstantDays": 40, "resultsExpirationDays": 0},
         "platform:backup": {"database": {**database, "performanceInsightsRetentionDays": 8}},
         "platform:orders": {"paymentHeartbeatSeconds": 900, "paymentTimeoutSeconds": 600, "logLevel": "DEBUG"},
     }
@@ -273,7 +335,7 @@ def test_field_and_cross_field_errors_of_one_section_arrive_together() -> None:
         "platform:eks: nodeMinSize (4) <= nodeDesiredSize (3)",
         "platform:eks: environments ['dev', 'dev'] lists an environment twice",
         "platform:dataLake.resultsExpirationDays: got 0",
-        "platform:dataLake: rawGlacierDays (40) must be at least rawInfrequentAccessDays (30) + 30",
+        "platform:dataLake: rawGlacierInstantDays (40) must be at least rawInfrequentAccessDays (30) + 30",
         "platform:backup.database.performanceInsightsRetentionDays: got 8",
         "platform:backup.database: maxAllocatedStorageGb (100) must be at least allocatedStorageGb (500)",
         "platform:backup.database: vpcCidr 10.41.0.0/17 and drVpcCidr 10.41.0.0/16 overlap",
@@ -283,6 +345,35 @@ def test_field_and_cross_field_errors_of_one_section_arrive_together() -> None:
         assert expected in found, found
     # A rule over an invalid key is skipped rather than reported about a value the file does not hold.
     assert "vpcCidr 10.0.0.0/16 must be" not in found
+
+
+def test_stack_wide_rules_arrive_with_the_top_level_field_errors() -> None:
+    bad = {
+        "platform:logRetentionDays": 2,
+        "platform:tags": {"owner": "", "costCenter": "CC-1"},
+        "platform:orders": {"paymentIntegration": "direct", "paymentGateway": "local"},
+        "platform:eks": {"repoUrl": None},
+    }
+    config = flatten_config(merge_config(yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"], bad))
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(config, project="platform", stack="prod")
+    found = "\n".join(caught.value.problems)
+    for expected in (
+        "platform:logRetentionDays: got 2",
+        'platform:tags.owner: got ""',
+        "platform: orders.paymentIntegration 'direct' with orders.paymentGateway 'local'",
+        "platform:eks.repoUrl: required but not set",
+    ):
+        assert expected in found, found
+
+
+def test_a_rule_still_runs_when_a_required_key_is_invalid() -> None:
+    config = merge_config(
+        yaml.safe_load(DEV)["config"], {"platform:environment": "qa", "platform:eks": {"repoUrl": None}}
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(flatten_config(config), project="platform", stack="dev")
+    assert [p.split(":", 2)[1].split(" ")[0] for p in caught.value.problems] == ["environment", "eks.repoUrl"]
 
 
 # -- the README's recipe, as written ----------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pulumi
 import pytest
@@ -41,8 +42,17 @@ def storage_program() -> None:
             )
         ]
 
-    logs = SecureBucket(
+    SecureBucket(
         "demo-logs", ctx, component="demo", purpose="logs", kms_key_arn=KEY_ARN, policy_statements=reader, opts=opts
+    )
+    access_logs = SecureBucket(
+        "demo-access-logs",
+        ctx,
+        component="demo",
+        purpose="access-logs",
+        kms_key_arn=None,
+        server_access_log_target=True,
+        opts=opts,
     )
     SecureBucket(
         "demo-data",
@@ -52,7 +62,7 @@ def storage_program() -> None:
         kms_key_arn=KEY_ARN,
         lifecycle=[LifecycleRule("tiering", "raw/", transitions=((30, "STANDARD_IA"),), expiration_days=365)],
         noncurrent_version_expiration_days=14,
-        access_log_bucket=logs,
+        access_log_bucket=access_logs,
         opts=opts,
     )
     SecureBucket(
@@ -146,9 +156,9 @@ def test_access_logs_go_to_the_log_bucket_under_the_purpose_prefix(storage_plan:
     [logging] = storage_plan.of_type(LOGGING)
     assert logging.name == "demo-data-access-logging"
     assert logging.inputs["bucket"] == storage_plan.one(BUCKET, "demo-data-bucket").id
-    assert logging.inputs["targetBucket"] == storage_plan.one(BUCKET, "demo-logs-bucket").id
+    assert logging.inputs["targetBucket"] == storage_plan.one(BUCKET, "demo-access-logs-bucket").id
     assert logging.inputs["targetPrefix"] == "data/"
-    assert storage_plan.one(POLICY, "demo-logs-policy").urn in logging.depends_on
+    assert storage_plan.one(POLICY, "demo-access-logs-policy").urn in logging.depends_on
 
 
 def test_optional_parts_are_left_out_when_not_asked_for(storage_plan: PlanGraph) -> None:
@@ -257,5 +267,20 @@ def test_sse_s3_is_for_log_targets_only_and_they_take_no_key(key: str | None, ta
             purpose="access-logs",
             kms_key_arn=key,
             server_access_log_target=target,
+            opts=pulumi.ResourceOptions(),
+        )
+
+
+def test_access_logs_go_only_to_a_log_target() -> None:
+    """An SSE-KMS bucket as the target would take the configuration and silently receive no logs."""
+    kms_bucket = SimpleNamespace(server_access_log_target=False)
+    with pytest.raises(ValueError, match="access_log_bucket must be made with server_access_log_target=True"):
+        SecureBucket(
+            "bad",
+            None,  # type: ignore[arg-type]
+            component="demo",
+            purpose="data",
+            kms_key_arn=KEY_ARN,
+            access_log_bucket=kms_bucket,  # type: ignore[arg-type]
             opts=pulumi.ResourceOptions(),
         )

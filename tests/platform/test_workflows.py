@@ -251,7 +251,10 @@ def test_review_stacks_deploy_on_open_and_update_and_are_destroyed_on_close() ->
         [setup] = steps_using(job, "./.github/actions/pulumi-setup")
         assert setup["with"]["aws-region"] == read_stack_config(REVIEW_TEMPLATE)["aws:region"]
     deploy_runs = runs_of(deploy)
-    assert '.venv/bin/python -m offline.plan --stack "$STACK"' in deploy_runs
+    assert 'make plan STACK="$STACK"' in deploy_runs
+    [plan] = [s for s in deploy["steps"] if s.get("run") == 'make plan STACK="$STACK"']
+    [setup] = steps_using(deploy, "./.github/actions/pulumi-setup")
+    assert deploy["steps"].index(plan) < deploy["steps"].index(setup), "no AWS credentials before the plan passed"
     [up] = steps_using(deploy, "pulumi/actions@")
     assert up["with"]["command"] == "up" and up["with"]["upsert"] is True
     assert up["with"]["stack-name"] == "${{ github.repository_owner }}/pr-${{ github.event.pull_request.number }}"

@@ -18,10 +18,10 @@ from components.iam import Statement, policy_document
 from components.kms import CustomerManagedKey
 from components.lambda_function import FunctionSpec, PythonFunction
 from components.runtime_params import RuntimeParameters
-from offline.checkov_plan import CheckovReport, evaluate_plan
+from offline.checkov_plan import SHIPPED_STACKS, CheckovReport, evaluate_plan
 from offline.mocks import RecordedResource
 from offline.policy_run import PolicyReport, evaluate
-from offline.runner import ROOT, PlanGraph
+from offline.runner import PlanGraph
 from policy.policies import ALL_POLICIES
 from tests.conftest import stack_config
 from tests.policy.harness import run_resources
@@ -337,8 +337,7 @@ def with_document(key: str, document: Mapping[str, Any]) -> Mutation:
     return set_path(key, json.dumps(document))
 
 
-# The shipped stacks checkov judges: dev, prod, and staging once a top-level Pulumi.staging.yaml exists.
-SHIPPED = ["dev", "prod"] + (["staging"] if (ROOT / "Pulumi.staging.yaml").exists() else [])
+SHIPPED = list(SHIPPED_STACKS)
 
 
 def shipped_plans(request: pytest.FixtureRequest) -> Iterator[PlanGraph]:
@@ -349,4 +348,8 @@ def shipped_plans(request: pytest.FixtureRequest) -> Iterator[PlanGraph]:
 @pytest.fixture(scope="session")
 def checkov_reports(request: pytest.FixtureRequest) -> dict[str, CheckovReport]:
     """checkov's verdict on each shipped stack (about 5 s each)."""
-    return {plan.stack: evaluate_plan(plan) for plan in shipped_plans(request)}
+    return {plan.stack: evaluate_plan(plan, environment_of(plan)) for plan in shipped_plans(request)}
+
+
+def environment_of(plan: PlanGraph) -> str:
+    return str(stack_config(plan.stack)["platform:environment"])

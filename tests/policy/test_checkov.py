@@ -91,7 +91,7 @@ def test_the_plan_has_terraform_attributes_blocks_as_lists_and_whole_numbers(pro
             "apply_server_side_encryption_by_default": [
                 {
                     "sse_algorithm": "aws:kms",
-                    "kms_master_key_id": prod_plan.one("aws:kms/key:Key", "data-lake-key-key").outputs["arn"],
+                    "kms_master_key_id": prod_plan.one("aws:kms/key:Key", "data-lake-data-key-key").outputs["arn"],
                 }
             ],
             "bucket_key_enabled": True,
@@ -100,7 +100,7 @@ def test_the_plan_has_terraform_attributes_blocks_as_lists_and_whole_numbers(pro
     security_group, _ = _resources(document, "aws_security_group.backup-db-sg")
     assert security_group["values"]["ingress"][0]["from_port"] == 3306
     assert isinstance(security_group["values"]["ingress"][0]["from_port"], int)
-    table, _ = _resources(document, "aws_dynamodb_table.backup-app-table")
+    table, _ = _resources(document, "aws_dynamodb_table.backup-data")
     assert {"name": "id", "type": "S"} in table["values"]["attribute"]
     assert table["values"]["point_in_time_recovery"] == [{"enabled": True}]
     assert table["values"]["tags"] == {"BackupEnabled": "true"}  # map keys are data, never renamed
@@ -130,7 +130,10 @@ def test_the_eks_component_becomes_the_cluster_it_creates(prod_plan: PlanGraph) 
     assert cluster["values"]["encryption_config"] == [
         {"resources": ["secrets"], "provider": [{"key_arn": inputs["encryptionConfigKeyArn"]}]}
     ]
-    assert cluster["values"]["vpc_config"][0]["public_access_cidrs"] == inputs["publicAccessCidrs"]
+    # prod's API is private: EKS's default CIDR list is moot while the public endpoint is off.
+    vpc_config = cluster["values"]["vpc_config"][0]
+    assert (vpc_config["endpoint_private_access"], vpc_config["endpoint_public_access"]) == (True, False)
+    assert inputs["endpointPublicAccess"] is False
     assert set(cluster["values"]["enabled_cluster_log_types"]) >= {"api", "audit", "authenticator"}
 
 
@@ -148,7 +151,7 @@ REASON = "The function only calls AWS APIs over IAM, so a VPC isolates nothing h
         ({"check": "CKV_AWS_117", "reason": REASON}, r"'resources' must list"),
         ({"check": "CKV_AWS_117", "resources": ["orders-*"], "reason": REASON}, r"no wildcards"),
         ({"check": "117", "resources": ["f"], "reason": REASON}, r"'check' must be a checkov AWS check id"),
-        ({"check": "CKV_AWS_117", "resources": ["f"], "reason": REASON, "stacks": "dev"}, r"'stacks' must list"),
+        ({"check": "CKV_AWS_117", "resources": ["f"], "reason": REASON, "environments": "dev"}, r"'environments' must"),
         ({"check": "CKV_AWS_117", "resources": ["f"], "reason": REASON, "until": "2027"}, r"unknown keys \['until'\]"),
     ],
 )
@@ -167,7 +170,7 @@ def _checkov_result(check: str, address: str) -> dict[str, str]:
     return {"check_id": check, "check_name": "title", "resource": address, "resource_address": address}
 
 
-def test_judge_skips_only_the_named_check_on_the_named_resource_in_the_named_stacks() -> None:
+def test_judge_skips_only_the_named_check_on_the_named_resource_in_the_named_environments() -> None:
     names = {"aws_lambda_function.a": "a-function", "aws_lambda_function.b": "b-function"}
     report = {
         "results": {
@@ -181,15 +184,15 @@ def test_judge_skips_only_the_named_check_on_the_named_resource_in_the_named_sta
     }
     skips = [
         Skip("CKV_AWS_117", ("a-function",), REASON),
-        Skip("CKV_AWS_272", ("a-function",), REASON, stacks=("prod",)),
+        Skip("CKV_AWS_272", ("a-function",), REASON, environments=("prod",)),
         Skip("CKV_AWS_116", ("b-function",), REASON),
     ]
-    dev = judge("dev", report, names, skips)
+    dev = judge("qa", "dev", report, names, skips)
     assert [(f.check, f.resource) for f in dev.failed] == [("CKV_AWS_117", "b-function"), ("CKV_AWS_272", "a-function")]
     assert [(f.check, f.resource) for f, _ in dev.skipped] == [("CKV_AWS_117", "a-function")]
     assert dev.unmatched_skips == [("CKV_AWS_116", "b-function")]
-    assert dev.summary == "checkov dev: 1 passed, 2 failed, 1 skipped"
-    assert len(judge("prod", report, names, skips).skipped) == 2
+    assert dev.summary == "checkov qa: 1 passed, 2 failed, 1 skipped"
+    assert len(judge("prod", "prod", report, names, skips).skipped) == 2
 
 
 def test_the_reviewed_skips_file_is_valid_and_every_reason_is_written_once() -> None:

@@ -22,7 +22,9 @@ CHECKOV_SUMMARY = re.compile(r"^checkov prod: \d+ passed, (\d+) failed, \d+ skip
 @pytest.fixture
 def pack_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """For the pack's cases over the small baseline: checkov's verdict is judged in test_checkov.py."""
-    monkeypatch.setattr(plan, "checkov_step", lambda graph: (["checkov prod: 0 passed, 0 failed, 0 skipped"], 0))
+    monkeypatch.setattr(
+        plan, "checkov_step", lambda graph, config: (["checkov prod: 0 passed, 0 failed, 0 skipped"], 0)
+    )
 
 
 @pytest.fixture
@@ -55,13 +57,13 @@ def test_a_checkov_failure_fails_the_plan(
     capsys: pytest.CaptureFixture[str], prod_plan: PlanGraph, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No X-Ray tracing configuration on a function: no pack policy asks for one, checkov's CKV_AWS_50 does."""
-    function = prod_plan.one("aws:lambda/function:Function", "featurestore-predict-function")
+    function = prod_plan.one("aws:lambda/function:Function", "feature-store-predict-function")
     graph = mutated(prod_plan, function, set_path("tracingConfig", None))
     monkeypatch.setattr(plan, "run_program", lambda stack, config: graph)
     code, lines = _run(capsys)
     assert code == 1
     assert f"plan prod: {len(graph.resources)} resources, 0 policy violations" in lines
-    assert any(line.startswith("  FAILED CKV_AWS_50 featurestore-predict-function ") for line in lines)
+    assert any(line.startswith("  FAILED CKV_AWS_50 feature-store-predict-function ") for line in lines)
     summary = CHECKOV_SUMMARY.match(lines[-1])
     assert summary and int(summary.group(1)) == len(PENDING["prod"]) + 1
 

@@ -52,6 +52,16 @@ def remove(path: str) -> Mutation:
     return set_path(path, None)
 
 
+def public_endpoint(cidrs: list[str] | None) -> Mutation:
+    """Open prod's private EKS API endpoint to `cidrs` (None: no list, which EKS reads as everywhere)."""
+
+    def change(inputs: dict[str, Any]) -> None:
+        inputs["endpointPublicAccess"] = True
+        set_path("publicAccessCidrs", cidrs)(inputs)
+
+    return change
+
+
 CASES = [
     # S3
     Case(
@@ -367,14 +377,14 @@ CASES = [
     Case(
         "eks-public-endpoint-restricted",
         "eks-cluster",
-        set_path("publicAccessCidrs", ["0.0.0.0/0"]),
+        public_endpoint(["0.0.0.0/0"]),
         "open to ['0.0.0.0/0']",
         plan="prod_plan",
     ),
     Case(
         "eks-public-endpoint-restricted",
         "eks-cluster",
-        remove("publicAccessCidrs"),
+        public_endpoint(None),
         "open to ['0.0.0.0/0', '::/0']",
         plan="prod_plan",
     ),
