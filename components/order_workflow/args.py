@@ -22,10 +22,10 @@ class OrderWorkflowArgs(ComponentConfig):
         description="`direct`: the ProcessPayment task charges through `paymentGateway`. `callback`: it hands the "
         "payment to an external gateway and waits for its answer with a task token (waitForTaskToken).",
     )
-    payment_gateway: Literal["local"] = Field(
+    payment_gateway: Literal["local", "http"] = Field(
         "local",
         description="Gateway used by the direct integration. `local` is a deterministic sandbox that never moves "
-        "money.",
+        "money; `http` charges `gatewayEndpoint` through a Step Functions HTTP Task with the gateway connection.",
     )
     payment_heartbeat_seconds: int = Field(
         300, ge=10, le=86_400, description="Callback variant: longest silence allowed between gateway progress events."
@@ -64,6 +64,39 @@ class OrderWorkflowArgs(ComponentConfig):
     failed_executions_threshold: int = Field(
         1, ge=1, le=10_000, description="Failed executions per 5 minutes that raise the ExecutionsFailed alarm."
     )
+    gateway_endpoint: str | None = Field(
+        None,
+        pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~/-]*)?$",
+        description="HTTPS URL of the payment gateway: the callback variant POSTs Payment Requested there (EventBridge "
+        "API destination), the direct variant with paymentGateway `http` each charge (HTTP Task). Its API key lives "
+        "in the component's Secrets Manager secret, never in config.",
+    )
+    gateway_account_id: str | None = Field(
+        None,
+        pattern=r"^[0-9]{12}$",
+        description="Callback variant: AWS account of the payment gateway, allowed to put its answers "
+        "(ecommerce.payments Payment Completed / Declined / Processing) on the orders bus.",
+    )
+    gateway_api_key_header: str = Field(
+        "x-api-key", pattern=r"^[A-Za-z0-9-]{1,64}$", description="Header that carries the gateway's API key."
+    )
+    gateway_rate_limit_per_second: int = Field(
+        10, ge=1, le=300, description="Most payment requests per second sent to the gateway."
+    )
+    max_auto_redrives: int = Field(
+        3,
+        ge=0,
+        le=10,
+        description="Times a failed or timed-out execution is redriven automatically before the "
+        "ExecutionsAbandoned alarm; an operator may still redrive it.",
+    )
+    reap_after_seconds: int = Field(
+        86_400,
+        ge=900,
+        le=1_209_600,
+        description="How long after its execution stopped for good (past the automatic redrives) an order's "
+        "stock is released and its capture refunded by the reaper: the operators' window for a manual redrive.",
+    )
     dr_intake_bus: bool = Field(
         False,
         description="A bus of the same name in the DR region (DR key, archive) whose rules forward order events to "
@@ -101,3 +134,22 @@ class OrderWorkflowArgs(ComponentConfig):
                 f"paymentTimeoutSeconds ({self.payment_timeout_seconds})"
             ]
         return []
+
+    @rule("payment_integration", "payment_gateway", "gateway_endpoint")
+    def _http_gateway_needs_its_endpoint(self) -> list[RuleProblem]:
+        if self.payment_integration == "direct" and self.payment_gateway == "http" and self.gateway_endpoint is None:
+            return ["paymentGateway 'http' needs gatewayEndpoint: the URL the HTTP Task POSTs each charge to"]
+        return []
+
+    @rule("payment_integration", "gateway_endpoint", "gateway_account_id")
+    def _callback_needs_a_gateway(self) -> list[RuleProblem]:
+        if self.payment_integration != "callback":
+            return []
+        return [
+            f"paymentIntegration 'callback' needs {key}: {why}"
+            for key, value, why in (
+                ("gatewayEndpoint", self.gateway_endpoint, "where the payment requests go"),
+                ("gatewayAccountId", self.gateway_account_id, "whose answers the bus accepts"),
+            )
+            if value is None
+        ]

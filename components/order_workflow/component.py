@@ -5,11 +5,15 @@ Lambda tasks over DynamoDB, plus an EventBridge -> SQS -> Lambda consumer for li
                                         -> FulfilOrder; ReleaseInventory on every failed path)
     Payment Completed / Order Fulfilled (/ Payment Declined, Processing) --rules--> lifecycle queue
                                         --> lifecycle consumer (records events, resumes callback tasks)
+    callback: Payment Requested --rule--> gateway API destination; the gateway's account puts its
+                                        answers on the bus (gateway.py)
+    FAILED / TIMED_OUT executions --default bus--> redrive function (bounded); scheduled reaper
+                                        (recovery.py)
 """
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,14 +21,22 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import BACKUP_TAG, StackContext
-from components.iam import LOG_DELIVERY_ACTIONS, Statement, policy_document, service_trust_policy
+from components.iam import Statement
 from components.kms import key_use_through
 from components.lambda_function import FunctionSpec, PythonFunction
-from components.observability import Metric, queue_depth
 from components.order_workflow import events
 from components.order_workflow.args import OrderWorkflowArgs
-from components.order_workflow.definition import render_definition
+from components.order_workflow.definition import variant_for
+from components.order_workflow.gateway import gateway_connection, payment_gateway_path
 from components.order_workflow.global_endpoint import DrIntake, dr_intake, global_endpoint
+from components.order_workflow.observability import order_alarms, order_dashboard
+from components.order_workflow.recovery import recovery
+from components.order_workflow.rules import order_rules, retry_policy
+from components.order_workflow.state_machine import (
+    StateMachineNames,
+    order_state_machine,
+    state_machine_key_use,
+)
 from components.queues import MAX_RETENTION_SECONDS, allow_service_to_send
 from components.runtime_params import RuntimeParameters
 from components.scope import Scope, component_options
@@ -32,6 +44,7 @@ from components.scope import Scope, component_options
 # Physical-name slug of an order workflow unless the program gives another one.
 COMPONENT = "orders"
 LIFECYCLE_TIMEOUT_SECONDS = 30
+TASK_TIMEOUT_SECONDS = 30
 
 
 def _dynamodb(actions: Sequence[str], *tables: aws.dynamodb.Table, sid: str) -> Statement:
@@ -57,9 +70,9 @@ class OrderWorkflow(pulumi.ComponentResource):
         self._scope = Scope.of(self, ctx, name, slug)
         self._child = self._scope.opts()
         self._retention = args.log_retention_days or ctx.config.log_retention_days
-        self.state_machine_name = self._scope.physical("workflow", service="sfn")
-        # Known before the state machine exists, so policies can name it without a dependency cycle.
-        self.state_machine_arn_expected = ctx.arn("states", f"stateMachine:{self.state_machine_name}")
+        self._machine_names = StateMachineNames.of(self._scope)
+        self._variant = variant_for(args.payment_integration, args.payment_gateway)
+        self.state_machine_name = self._machine_names.name
 
         self.key = self._scope.key(
             "data",
@@ -68,12 +81,25 @@ class OrderWorkflow(pulumi.ComponentResource):
             extra_statements=[self._log_delivery_key_statement()],
         )
         self._scope = self._scope.with_key(self.key.arn)
+        self.alarm_topic = self._scope.alarm_topic()
+        self._scope = self._scope.with_alarm_topic(self.alarm_topic.arn)
         self.orders_table, self.inventory_table, self.callback_table = self._tables()
+        # Events the CMK-encrypted bus cannot deliver to a target (e.g. it cannot use the key) land here.
+        self.bus_dlq = self._queue("bus-dlq", retention_seconds=MAX_RETENTION_SECONDS)
         self.bus = aws.cloudwatch.EventBus(
             f"{name}-bus",
             name=self._scope.physical("bus", service="events"),
             description="Order lifecycle events (ecommerce.orders / payments / fulfillment)",
             kms_key_identifier=self.key.arn,
+            dead_letter_config={"arn": self.bus_dlq.arn},
+            opts=self._child,
+        )
+        allow_service_to_send(
+            f"{name}-bus-dlq-policy",
+            self.bus_dlq,
+            sid="EventsTheOrdersBusCouldNotDeliver",
+            service="events.amazonaws.com",
+            source_arns=[self.bus.arn],
             opts=self._child,
         )
         self.archive = aws.cloudwatch.EventArchive(
@@ -87,6 +113,8 @@ class OrderWorkflow(pulumi.ComponentResource):
         )
         self.events_dlq = self._queue("events-dlq", retention_seconds=MAX_RETENTION_SECONDS)
         self.lifecycle_dlq = self._queue("lifecycle-dlq", retention_seconds=MAX_RETENTION_SECONDS)
+        # Refunds the gateway refused wait here for an operator (alarmed below, apart from declined cards).
+        self.reconciliation_queue = self._queue("refund-reconciliation", retention_seconds=MAX_RETENTION_SECONDS)
         self.lifecycle_queue = self._queue(
             "lifecycle",
             retention_seconds=4 * 86_400,
@@ -100,19 +128,83 @@ class OrderWorkflow(pulumi.ComponentResource):
             component=self._scope.slug,
             kms_key_arn=self.key.arn,
             values={
-                "paymentGateway": args.payment_gateway,
+                # The gateway the functions refund through: the callback variant's is external (the
+                # sandbox must never claim refunds there).
+                "paymentGateway": args.payment_gateway if args.payment_integration == "direct" else "external",
                 "callbackTtlSeconds": str(args.payment_timeout_seconds + 86_400),
+                "maxAutoRedrives": str(args.max_auto_redrives),
+                "reapAfterSeconds": str(args.reap_after_seconds),
             },
             opts=self._child,
         )
         self.functions = self._task_functions()
         self.lifecycle_function = self._lifecycle_consumer()
-        self.state_machine = self._state_machine()
-        self.rules = self._rules()
-        self.alarm_topic = self._scope.alarm_topic()
-        self._scope = self._scope.with_alarm_topic(self.alarm_topic.arn)
-        self.alarms = self._alarms()
-        self.dashboard = self._dashboard()
+        # direct + http: the state machine charges the gateway itself, through the gateway connection.
+        self.gateway_connection = gateway_connection(self._scope, args)[1] if self._variant == "direct-http" else None
+        workflow = order_state_machine(
+            self._scope,
+            args,
+            names=self._machine_names,
+            key_arn=self.key.arn,
+            functions=self.functions,
+            retention_days=self._retention,
+            gateway_connection=self.gateway_connection,
+        )
+        self.state_machine, self.state_machine_role, self.state_machine_logs = (
+            workflow.machine,
+            workflow.role,
+            workflow.logs,
+        )
+        routing = order_rules(
+            self._scope,
+            args,
+            bus=self.bus,
+            state_machine=self.state_machine,
+            encrypt_execution_input=self._state_machine_key_use("kms:GenerateDataKey", sid="EncryptExecutionInput"),
+            lifecycle_queue=self.lifecycle_queue,
+            events_dlq=self.events_dlq,
+        )
+        self.rules, self.targets, self.events_role = routing.rules, routing.targets, routing.events_role
+        self.gateway = (
+            payment_gateway_path(self._scope, args, self.bus, retry_policy=retry_policy(args))
+            if args.payment_integration == "callback"
+            else None
+        )
+        self.recovery = recovery(
+            self._scope,
+            # One run at a time is what they need: no share of the account's concurrency is reserved.
+            make_function=functools.partial(self._function, reserved=False),
+            state_machine_arn=self._machine_names.arn,
+            executions_arn=self._machine_names.executions_arn,
+            orders_table=self.orders_table,
+            inventory_table=self.inventory_table,
+            reconcile_refunds=self._reconcile_refunds(),
+            queue_key_use=self._queue_key_use(),
+            retry_policy=retry_policy(args),
+        )
+        dead_letters = [
+            ("events-dlq", self.events_dlq),
+            ("lifecycle-dlq", self.lifecycle_dlq),
+            ("refund-reconciliation", self.reconciliation_queue),
+            ("bus-dlq", self.bus_dlq),
+            *([("gateway-dlq", self.gateway.dead_letters)] if self.gateway is not None else []),
+        ]
+        self.alarms = [
+            *order_alarms(
+                self._scope,
+                args,
+                machine_arn=self.state_machine.arn,
+                release_function_name=self.functions["ReleaseInventoryFunctionArn"].function.name,
+                queues=dead_letters,
+            ),
+            *self.recovery.alarms,
+        ]
+        self.dashboard = order_dashboard(
+            self._scope,
+            machine_arn=self.state_machine.arn,
+            bus_name=self.bus.name,
+            rule_names=[rule.name for rule in self.rules.values()],
+        )
         self.dr_intake = self._dr_intake() if args.dr_intake_bus else None
         self.global_endpoint = (
             global_endpoint(self._scope, bus=self.bus, intake=self.dr_intake)
@@ -208,10 +300,36 @@ class OrderWorkflow(pulumi.ComponentResource):
             "CALLBACK_TABLE": self.callback_table.name,
             "EVENT_BUS_NAME": self.bus.name,
             "PARAMETERS_PATH": self.settings.path,
+            "RECONCILIATION_QUEUE_URL": self.reconciliation_queue.url,
         }
 
+    def _reconcile_refunds(self) -> list[Statement]:
+        return [
+            Statement(
+                sid="QueueRefundForReconciliation",
+                actions=["sqs:SendMessage"],
+                resources=[self.reconciliation_queue.arn],
+            ),
+            self._queue_key_use(),
+        ]
+
+    def _queue_key_use(self) -> Statement:
+        # Sending to a CMK-encrypted queue: SQS asks KMS for data keys on the sender's behalf.
+        return key_use_through(
+            "UseQueueKeyThroughSqs", self.key.arn, ["kms:GenerateDataKey", "kms:Decrypt"], ["sqs"], self._ctx.region
+        )
+
     def _function(
-        self, purpose: str, module: str, description: str, statements: Sequence[Statement], include: Sequence[str]
+        self,
+        purpose: str,
+        module: str,
+        description: str,
+        statements: Sequence[Statement],
+        include: Sequence[str],
+        timeout: int = TASK_TIMEOUT_SECONDS,
+        dead_letter_arn: pulumi.Input[str] | None = None,
+        *,
+        reserved: bool = True,
     ) -> PythonFunction:
         return self._scope.function(
             FunctionSpec(
@@ -221,10 +339,15 @@ class OrderWorkflow(pulumi.ComponentResource):
                 statements=[*statements, self._dynamodb_key_use(), *self.settings.read_statements()],
                 environment=self._environment(),
                 include=["runtime", *include],
-                reserved_concurrency=self._args.task_reserved_concurrency,
+                reserved_concurrency=self._args.task_reserved_concurrency if reserved else None,
                 log_retention_days=self._retention,
+                timeout=timeout,
+                dead_letter_arn=dead_letter_arn,
             )
         )
+
+    def _state_machine_key_use(self, *actions: str, sid: str) -> Statement:
+        return state_machine_key_use(self.key.arn, self._machine_names, *actions, sid=sid)
 
     def _task_functions(self) -> dict[str, PythonFunction]:
         """One function per task; each may use exactly the items and actions its code touches."""
@@ -234,8 +357,28 @@ class OrderWorkflow(pulumi.ComponentResource):
                 "validate",
                 "validate",
                 "ValidateOrder: check and store the order once",
-                [_dynamodb(["dynamodb:PutItem", "dynamodb:GetItem"], orders, sid="CreateOrder")],
+                [
+                    _dynamodb(
+                        ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"], orders, sid="CreateOrder"
+                    ),
+                    # DuplicateOrder asks whether the execution that owns the order still runs.
+                    Statement(
+                        sid="AskWhetherOwnerRuns",
+                        actions=["states:DescribeExecution"],
+                        resources=[self._machine_names.executions_arn],
+                    ),
+                ],
                 ["orders", "store", "gateway"],
+            ),
+            "RefundPaymentFunctionArn": self._function(
+                "refund",
+                "refund",
+                "RefundPayment: give a captured payment back once, or queue it for reconciliation",
+                [
+                    _dynamodb(["dynamodb:GetItem", "dynamodb:UpdateItem"], orders, sid="ReadAndRecordRefund"),
+                    *self._reconcile_refunds(),
+                ],
+                ["orders", "store", "gateway", "refunds"],
             ),
             "ReserveInventoryFunctionArn": self._function(
                 "reserve",
@@ -269,7 +412,18 @@ class OrderWorkflow(pulumi.ComponentResource):
                 ["orders", "store", "gateway"],
             ),
         }
-        if self._args.payment_integration == "direct":
+        if self._variant == "direct-http":
+            functions["RecordPaymentFunctionArn"] = self._function(
+                "record-payment",
+                "record_payment",
+                "RecordPayment: keep the answer the gateway gave the HTTP Task, once per order",
+                [
+                    _dynamodb(["dynamodb:GetItem", "dynamodb:UpdateItem"], orders, sid="ReadAndRecordPayment"),
+                    self._put_events(),
+                ],
+                ["orders", "store", "gateway", "payment"],
+            )
+        elif self._args.payment_integration == "direct":
             functions["ProcessPaymentFunctionArn"] = self._function(
                 "payment",
                 "payment",
@@ -289,6 +443,8 @@ class OrderWorkflow(pulumi.ComponentResource):
                     _dynamodb(["dynamodb:GetItem"], orders, sid="ReadOrder"),
                     _dynamodb(["dynamodb:PutItem"], callbacks, sid="StoreTaskToken"),
                     self._put_events(),
+                    Statement(sid="AnswerWithRecordedPayment", actions=["states:SendTaskSuccess"]),
+                    self._state_machine_key_use("kms:GenerateDataKey", "kms:Decrypt", sid="EncryptTaskOutput"),
                 ],
                 ["orders", "store", "gateway"],
             )
@@ -313,6 +469,7 @@ class OrderWorkflow(pulumi.ComponentResource):
                 _dynamodb(["dynamodb:GetItem", "dynamodb:UpdateItem"], self.callback_table, sid="ResolveTaskTokens"),
                 Statement(sid="ResumeWaitingPayments", actions=["states:SendTaskSuccess", "states:SendTaskHeartbeat"]),
                 self._state_machine_key_use("kms:GenerateDataKey", "kms:Decrypt", sid="EncryptTaskOutput"),
+                *self._reconcile_refunds(),
             ]
         consumer = self._scope.function(
             FunctionSpec(
@@ -322,7 +479,7 @@ class OrderWorkflow(pulumi.ComponentResource):
                 statements=[*statements, self._dynamodb_key_use(), *self.settings.read_statements()],
                 # Structural (it decides the grants above), so it travels with the deployment, not in SSM.
                 environment={**self._environment(), "PAYMENT_INTEGRATION": self._args.payment_integration},
-                include=["runtime", "orders", "store", "gateway"],
+                include=["runtime", "orders", "store", "gateway", "refund", "refunds"],
                 timeout=LIFECYCLE_TIMEOUT_SECONDS,
                 log_retention_days=self._retention,
             )
@@ -337,239 +494,6 @@ class OrderWorkflow(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=self._ctx.primary, depends_on=[consumer.policy]),
         )
         return consumer
-
-    # -------------------------------------------------------------------------------- state machine
-
-    def _state_machine_key_use(self, *actions: str, sid: str) -> Statement:
-        # Data of a CMK-encrypted state machine is encrypted with its ARN as encryption context.
-        return Statement(
-            sid=sid,
-            actions=list(actions),
-            resources=[self.key.arn],
-            conditions={
-                "StringEquals": {"kms:EncryptionContext:aws:states:stateMachineArn": self.state_machine_arn_expected}
-            },
-        )
-
-    def _state_machine(self) -> aws.sfn.StateMachine:
-        ctx, args = self._ctx, self._args
-        self.state_machine_logs = aws.cloudwatch.LogGroup(
-            f"{self._name}-workflow-logs",
-            name=f"/aws/vendedlogs/states/{self.state_machine_name}",
-            retention_in_days=self._retention,
-            kms_key_id=self.key.arn,
-            opts=self._child,
-        )
-        self.state_machine_role = aws.iam.Role(
-            f"{self._name}-workflow-role",
-            name=self._scope.physical("workflow-sfn", service="iam"),
-            description=f"Execution role of {self.state_machine_name}",
-            assume_role_policy=service_trust_policy("states.amazonaws.com", source_account=ctx.account_id),
-            opts=self._child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{self._name}-workflow-policy",
-            role=self.state_machine_role.id,
-            name="least-privilege",
-            policy=policy_document(
-                Statement(
-                    sid="InvokeTasks",
-                    actions=["lambda:InvokeFunction"],
-                    resources=[f.function.arn for f in self.functions.values()],
-                ),
-                Statement(
-                    sid="DeliverExecutionLogs",
-                    actions=list(LOG_DELIVERY_ACTIONS),
-                ),
-                Statement(
-                    sid="Tracing",
-                    actions=[
-                        "xray:PutTraceSegments",
-                        "xray:PutTelemetryRecords",
-                        "xray:GetSamplingRules",
-                        "xray:GetSamplingTargets",
-                    ],
-                ),
-                self._state_machine_key_use("kms:Decrypt", "kms:GenerateDataKey", sid="EncryptExecutionData"),
-            ),
-            opts=self._child,
-        )
-        values: dict[str, pulumi.Input[Any]] = {key: f.function.arn for key, f in self.functions.items()}
-        if args.payment_integration == "callback":
-            values["PaymentHeartbeatSeconds"] = args.payment_heartbeat_seconds
-            values["PaymentTimeoutSeconds"] = args.payment_timeout_seconds
-        integration = args.payment_integration
-        definition = pulumi.Output.all(**values).apply(lambda resolved: render_definition(integration, resolved))
-        return aws.sfn.StateMachine(
-            f"{self._name}-workflow",
-            name=self.state_machine_name,
-            type=args.state_machine_type,
-            role_arn=self.state_machine_role.arn,
-            definition=definition,
-            logging_configuration={
-                "log_destination": pulumi.Output.concat(self.state_machine_logs.arn, ":*"),
-                "include_execution_data": args.log_execution_data,
-                "level": args.log_level,
-            },
-            tracing_configuration={"enabled": True},
-            encryption_configuration={
-                "type": "CUSTOMER_MANAGED_KMS_KEY",
-                "kms_key_id": self.key.arn,
-                "kms_data_key_reuse_period_seconds": 300,
-            },
-            opts=pulumi.ResourceOptions(parent=self, provider=ctx.primary, depends_on=[policy]),
-        )
-
-    # ----------------------------------------------------------------------------------------- rules
-
-    def _rule(self, purpose: str, pattern: dict[str, Any], description: str) -> aws.cloudwatch.EventRule:
-        return aws.cloudwatch.EventRule(
-            f"{self._name}-{purpose}",
-            name=self._scope.physical(purpose, service="events"),
-            event_bus_name=self.bus.name,
-            event_pattern=events.pattern_json(pattern),
-            description=description,
-            state="ENABLED",
-            opts=self._child,
-        )
-
-    def _delivery(self) -> dict[str, Any]:
-        return {
-            "retry_policy": {
-                "maximum_event_age_in_seconds": self._args.event_max_age_seconds,
-                "maximum_retry_attempts": self._args.event_retry_attempts,
-            },
-            "dead_letter_config": {"arn": self.events_dlq.arn},
-        }
-
-    def _rules(self) -> dict[str, aws.cloudwatch.EventRule]:
-        ctx = self._ctx
-        order_placed = self._rule("order-placed", events.ORDER_PLACED_PATTERN, "OrderPlaced: start the workflow")
-        lifecycle_rules = {
-            "PaymentCompleted": self._rule(
-                "payment-completed", events.PAYMENT_COMPLETED_PATTERN, "PaymentCompleted: to the lifecycle queue"
-            ),
-            "OrderFulfilled": self._rule(
-                "order-fulfilled", events.ORDER_FULFILLED_PATTERN, "OrderFulfilled: to the lifecycle queue"
-            ),
-        }
-        if self._args.payment_integration == "callback":
-            lifecycle_rules["PaymentProgress"] = self._rule(
-                "payment-progress", events.PAYMENT_PROGRESS_PATTERN, "Gateway declines and progress: lifecycle queue"
-            )
-        self.events_role = aws.iam.Role(
-            f"{self._name}-events-role",
-            name=self._scope.physical("start-workflow-events", service="iam"),
-            description="EventBridge: start the order workflow",
-            assume_role_policy=service_trust_policy("events.amazonaws.com", source_account=ctx.account_id),
-            opts=self._child,
-        )
-        events_policy = aws.iam.RolePolicy(
-            f"{self._name}-events-policy",
-            role=self.events_role.id,
-            name="least-privilege",
-            policy=policy_document(
-                Statement(sid="StartWorkflow", actions=["states:StartExecution"], resources=[self.state_machine.arn]),
-                self._state_machine_key_use("kms:GenerateDataKey", sid="EncryptExecutionInput"),
-            ),
-            opts=self._child,
-        )
-        self.targets = {
-            "OrderPlaced": aws.cloudwatch.EventTarget(
-                f"{self._name}-order-placed-target",
-                rule=order_placed.name,
-                event_bus_name=self.bus.name,
-                target_id="order-workflow",
-                arn=self.state_machine.arn,
-                role_arn=self.events_role.arn,
-                input_transformer={
-                    "input_paths": events.ORDER_PLACED_INPUT_PATHS,
-                    "input_template": events.ORDER_PLACED_INPUT_TEMPLATE,
-                },
-                **self._delivery(),
-                opts=pulumi.ResourceOptions(parent=self, provider=ctx.primary, depends_on=[events_policy]),
-            )
-        }
-        for key, rule in lifecycle_rules.items():
-            self.targets[key] = aws.cloudwatch.EventTarget(
-                f"{self._name}-{key}-target",
-                rule=rule.name,
-                event_bus_name=self.bus.name,
-                target_id="lifecycle-queue",
-                arn=self.lifecycle_queue.arn,
-                **self._delivery(),
-                opts=self._child,
-            )
-        self._allow_events_to_send(self.lifecycle_queue, "lifecycle", list(lifecycle_rules.values()))
-        self._allow_events_to_send(self.events_dlq, "events-dlq", [order_placed, *lifecycle_rules.values()])
-        return {"OrderPlaced": order_placed, **lifecycle_rules}
-
-    def _allow_events_to_send(self, queue: aws.sqs.Queue, purpose: str, rules: list[aws.cloudwatch.EventRule]) -> None:
-        allow_service_to_send(
-            f"{self._name}-{purpose}-policy",
-            queue,
-            sid="EventBridgeRulesOfThisBus",
-            service="events.amazonaws.com",
-            source_arns=[r.arn for r in rules],
-            opts=self._child,
-        )
-
-    # ------------------------------------------------------------------------------ observability
-
-    def _alarms(self) -> list[aws.cloudwatch.MetricAlarm]:
-        failed = self._scope.alarm(
-            "failed-executions",
-            "Order executions failed (declined, out of stock or errors): check the execution history",
-            Metric("AWS/States", "ExecutionsFailed", {"StateMachineArn": self.state_machine.arn}, "Sum"),
-            threshold=self._args.failed_executions_threshold,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-        )
-        dlq_alarms = [
-            self._scope.alarm(
-                f"{purpose}-messages",
-                f"Messages in {purpose}: undeliverable events or failing lifecycle messages",
-                queue_depth(queue.name),
-                threshold=1,
-                comparison_operator="GreaterThanOrEqualToThreshold",
-                notify_ok=False,
-            )
-            for purpose, queue in (("events-dlq", self.events_dlq), ("lifecycle-dlq", self.lifecycle_dlq))
-        ]
-        return [failed, *dlq_alarms]
-
-    def _dashboard(self) -> aws.cloudwatch.Dashboard:
-        region = self._ctx.region
-        rule_names = [rule.name for rule in self.rules.values()]
-
-        def body(values: list[Any]) -> str:
-            machine_arn, bus_name, *names = values
-            executions = [
-                ["AWS/States", metric, "StateMachineArn", machine_arn]
-                for metric in ("ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut")
-            ]
-            invocations = [
-                ["AWS/Events", metric, "EventBusName", bus_name, "RuleName", rule]
-                for rule in names
-                for metric in ("Invocations", "FailedInvocations")
-            ]
-            widget = {"type": "metric", "width": 12, "height": 6}
-            return json.dumps(
-                {
-                    "widgets": [
-                        {**widget, "properties": {"title": "Order executions", "metrics": executions,
-                                                  "stat": "Sum", "period": 300, "region": region}},
-                        {**widget, "properties": {"title": "Rule invocations", "metrics": invocations,
-                                                  "stat": "Sum", "period": 300, "region": region}},
-                    ]
-                }
-            )  # fmt: skip
-
-        return aws.cloudwatch.Dashboard(
-            f"{self._name}-dashboard",
-            dashboard_name=self._scope.physical("dashboard"),
-            dashboard_body=pulumi.Output.all(self.state_machine.arn, self.bus.name, *rule_names).apply(body),
-            opts=self._child,
-        )
 
     def stack_outputs(self) -> dict[str, Any]:
         return {

@@ -19,15 +19,26 @@ from components.templates import require_exact_values
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
 PaymentIntegration = Literal["direct", "callback"]
+# One ASL document per variant: `direct-http` is the direct integration charging an HTTP gateway
+# through a Step Functions HTTP Task instead of the in-process sandbox.
+DefinitionVariant = Literal["direct", "callback", "direct-http"]
+
+
+def variant_for(integration: PaymentIntegration, gateway: str) -> DefinitionVariant:
+    if integration == "direct" and gateway == "http":
+        return "direct-http"
+    return integration
+
+
 _PLACEHOLDER = re.compile(r"^\$\{([A-Za-z][A-Za-z0-9]*)\}$")
 
 
-def definition_path(integration: PaymentIntegration) -> Path:
-    return DEFINITIONS_DIR / f"order-{integration}.asl.json"
+def definition_path(variant: DefinitionVariant) -> Path:
+    return DEFINITIONS_DIR / f"order-{variant}.asl.json"
 
 
-def load_definition(integration: PaymentIntegration) -> dict[str, Any]:
-    return json.loads(definition_path(integration).read_text())
+def load_definition(variant: DefinitionVariant) -> dict[str, Any]:
+    return json.loads(definition_path(variant).read_text())
 
 
 def placeholders(document: Any) -> set[str]:
@@ -51,8 +62,8 @@ def _substitute(document: Any, values: Mapping[str, Any]) -> Any:
     return document
 
 
-def render_definition(integration: PaymentIntegration, values: Mapping[str, Any]) -> str:
-    """The ASL JSON for `integration` with every placeholder replaced by its value."""
-    document = load_definition(integration)
-    require_exact_values(definition_path(integration).name, placeholders(document), values)
+def render_definition(variant: DefinitionVariant, values: Mapping[str, Any]) -> str:
+    """The ASL JSON for `variant` with every placeholder replaced by its value."""
+    document = load_definition(variant)
+    require_exact_values(definition_path(variant).name, placeholders(document), values)
     return json.dumps(_substitute(document, values), indent=2)

@@ -11,11 +11,13 @@ from handlers.order_workflow.store import fulfil
 log = get_logger(__name__)
 
 
+@runtime.task
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Input `{"orderId"}`; output `{"status": "FULFILLED", "newlyFulfilled": bool}`. Idempotent: a retry
-    after the commit re-announces (consumers de-duplicate) and changes nothing else."""
+    after the commit re-announces (consumers de-duplicate) and changes nothing else. FulfilmentFailed
+    (the order cannot be shipped) is the business outcome the state machine refunds and releases on."""
+    order_id = runtime.order_id_of(event)
     settings = runtime.settings()
-    order_id = str(event["orderId"])
     newly = fulfil(
         runtime.client("dynamodb"), settings.orders_table, settings.inventory_table, order_id, runtime.utc_now()
     )

@@ -1,9 +1,10 @@
 """Order lifecycle consumer: EventBridge -> SQS -> this function, with partial batch failures.
 
 Each message is one EventBridge event. It is recorded on its order once per (order, event type), so
-redelivered messages and re-published events change nothing. In the callback variant the gateway's
-answer also resumes the waiting execution: the stored task token gets SendTaskSuccess (Payment
-Completed / Payment Declined) or SendTaskHeartbeat (Payment Processing).
+redelivered messages and re-published events change nothing. In the callback variant this is the
+gateway's way back: its answer, put on the bus (the bus policy lets the gateway's account put
+`ecommerce.payments` events only), resumes the waiting execution: the stored task token gets
+SendTaskSuccess (Payment Completed / Payment Declined) or SendTaskHeartbeat (Payment Processing).
 """
 
 from __future__ import annotations
@@ -14,13 +15,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from handlers.common.batch import BatchResponse, batch_response, record_id
 from handlers.common.log import get_logger
 from handlers.order_workflow import runtime
-from handlers.order_workflow.gateway import PaymentOutcome
-from handlers.order_workflow.store import pending_callback, record_lifecycle, record_payment, resolve_callback
+from handlers.order_workflow.gateway import PaymentOutcome, gateway_named
+from handlers.order_workflow.refund import reconciliation_queue_url
+from handlers.order_workflow.refunds import refund_order, send_to_reconciliation
+from handlers.order_workflow.store import (
+    ReservationRejected,
+    pending_callback,
+    record_lifecycle,
+    record_payment,
+    resolve_callback,
+)
 
 log = get_logger(__name__)
 
@@ -34,10 +41,6 @@ HANDLED = {
 
 class MalformedEvent(ValueError):  # noqa: N818
     """The message is not an order lifecycle event this consumer understands."""
-
-
-class LateCallback(RuntimeError):  # noqa: N818
-    """The gateway answered after the execution stopped waiting; an operator must reconcile it."""
 
 
 @dataclass(frozen=True)
@@ -78,29 +81,56 @@ def payment_outcome(event: LifecycleEvent) -> PaymentOutcome:
     return PaymentOutcome("DECLINED", reason=str(event.detail.get("reason") or "declined by gateway"))
 
 
+def _stopped_waiting(sfn: Any) -> tuple[type[Exception], ...]:
+    """The modeled errors for a token whose task no longer waits (timed out, execution stopped)."""
+    return (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist)
+
+
+def settle_late_answer(event: LifecycleEvent, ddb: Any, settings: runtime.Settings) -> str:
+    """The gateway answered for an order that no longer holds stock (released after its execution
+    failed for good): a capture must go back to the customer, once."""
+    outcome = payment_outcome(event)
+    if outcome.status != "CAPTURED":
+        return "late decline for a released order: nothing to do"
+    record_payment(ddb, settings.orders_table, event.order_id, outcome, runtime.utc_now(), require_hold=False)
+    result = refund_order(
+        ddb, settings.orders_table, gateway_named(settings.payment_gateway), event.order_id, runtime.utc_now()
+    )
+    if result.reconciliation:
+        send_to_reconciliation(runtime.client("sqs"), reconciliation_queue_url(), result, "LateCapture")
+        return "late capture for a released order: refund refused, sent to reconciliation"
+    return "late capture for a released order: refunded"
+
+
 def resume_waiting_execution(event: LifecycleEvent, ddb: Any, sfn: Any, settings: runtime.Settings) -> str:
-    """Answer the parked task token of the order, if one waits. Returns what was done."""
+    """Answer the parked task token of the order, if one waits. Returns what was done.
+
+    The answer is recorded on the order before the token is used, so an answer that arrives after the
+    task stopped waiting is not lost: the redriven (or taken-over) execution asks again, finds it
+    recorded and resumes with it (see request_payment). Only when the order has been released
+    meanwhile is a capture refunded here."""
     pending = pending_callback(ddb, settings.callback_table, event.order_id)
     if pending is None or pending.get("state") != "PENDING":
         return "no waiting execution"
     token = pending["taskToken"]
-    try:
-        if event.detail_type == runtime.PAYMENT_PROCESSING:
+    if event.detail_type == runtime.PAYMENT_PROCESSING:
+        try:
             sfn.send_task_heartbeat(taskToken=token)
-            return "heartbeat"
+        except _stopped_waiting(sfn):
+            return "progress for a task that stopped waiting: ignored"
+        return "heartbeat"
+    try:
         outcome = record_payment(ddb, settings.orders_table, event.order_id, payment_outcome(event), runtime.utc_now())
-        output = {"status": outcome.status, "transactionId": outcome.transaction_id, "reason": outcome.reason}
+    except ReservationRejected:
+        return settle_late_answer(event, ddb, settings)
+    output = {"status": outcome.status, "transactionId": outcome.transaction_id, "reason": outcome.reason}
+    try:
         sfn.send_task_success(taskToken=token, output=json.dumps(output))
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code")
-        if code not in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
-            raise
+    except _stopped_waiting(sfn):
         current = pending_callback(ddb, settings.callback_table, event.order_id)
         if current is not None and current.get("state") == "RESOLVED":
             return "already resumed"
-        raise LateCallback(
-            f"{event.detail_type} for order {event.order_id} arrived after the execution stopped waiting ({code})"
-        ) from None
+        return f"recorded {outcome.status}; the task stopped waiting and its redrive resumes with it"
     resolve_callback(ddb, settings.callback_table, event.order_id, outcome.status)
     return f"resumed with {outcome.status}"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -17,7 +18,12 @@ CURRENCY = re.compile(r"^[A-Z]{3}$")
 CENT = Decimal("0.01")
 # A reservation is one DynamoDB transaction: the order item plus one item per product (limit 100).
 MAX_PRODUCTS = 99
+# Per product over all its lines: the units one order may take of one product.
 MAX_QUANTITY = 10_000
+# Larger amounts are typos or attacks; the cap also keeps every sum exact within Decimal's precision.
+MAX_AMOUNT = Decimal("1000000000.00")
+# DynamoDB refuses key values over 2048 bytes (UTF-8): customerId keys the CustomerIndex, productId the inventory.
+MAX_KEY_BYTES = 2048
 
 
 class InvalidOrder(ValueError):  # noqa: N818 - the class name is the Step Functions error name
@@ -46,14 +52,11 @@ class Order:
     currency: str
     lines: tuple[OrderLine, ...]
     total_amount: Decimal
-    payment_token: str
+    payment_reference: str
 
     def quantities(self) -> dict[str, int]:
         """Units per product: the same product on two lines is reserved once, summed."""
-        totals: dict[str, int] = {}
-        for line in self.lines:
-            totals[line.product_id] = totals.get(line.product_id, 0) + line.quantity
-        return dict(sorted(totals.items()))
+        return _units_per_product(self.lines)
 
     def fingerprint(self) -> str:
         """Stable digest of the order's content: tells a resubmission from a different order with the same id."""
@@ -67,12 +70,19 @@ class Order:
             "customerId": self.customer_id,
             "currency": self.currency,
             "totalAmount": str(self.total_amount),
-            "paymentToken": self.payment_token,
+            "paymentReference": self.payment_reference,
             "items": [
                 {"productId": line.product_id, "quantity": line.quantity, "price": str(line.unit_price)}
                 for line in self.lines
             ],
         }
+
+
+def _units_per_product(lines: Sequence[OrderLine]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for line in lines:
+        totals[line.product_id] = totals.get(line.product_id, 0) + line.quantity
+    return dict(sorted(totals.items()))
 
 
 def _text(raw: dict[str, Any], key: str, problems: list[str], pattern: re.Pattern[str] | None = None) -> str:
@@ -81,29 +91,40 @@ def _text(raw: dict[str, Any], key: str, problems: list[str], pattern: re.Patter
         problems.append(f"order.{key}: required")
         return ""
     if not isinstance(value, str) or not value.strip():
-        problems.append(f"order.{key}: must be a non-empty string, got {value!r}")
+        problems.append(f"order.{key}: must be a non-empty string, got {_shown(value)}")
         return ""
     if pattern is not None and not pattern.match(value):
-        problems.append(f"order.{key}: {value!r} does not match {pattern.pattern}")
+        problems.append(f"order.{key}: {_shown(value)} does not match {pattern.pattern}")
+    elif len(value.encode()) > MAX_KEY_BYTES:
+        problems.append(f"order.{key}: {len(value.encode())} bytes; DynamoDB keys hold at most {MAX_KEY_BYTES}")
     return value
 
 
+def _shown(value: Any) -> str:
+    """The rejected value for a message, cut so a megabyte of input does not become a megabyte of error."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
 def money(value: Any, where: str, problems: list[str]) -> Decimal | None:
-    """A positive amount with at most two decimals. Floats are read through their shortest repr
-    (what JSON meant), so 999.99 stays 999.99 rather than its binary approximation."""
+    """A positive amount up to MAX_AMOUNT with at most two decimals. Floats are read through their
+    shortest repr (what JSON meant), so 999.99 stays 999.99 rather than its binary approximation."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        problems.append(f"{where}: must be a number, got {value!r}")
+        problems.append(f"{where}: must be a number, got {_shown(value)}")
         return None
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
-        problems.append(f"{where}: must be a number, got {value!r}")
+        problems.append(f"{where}: must be a number, got {_shown(value)}")
         return None
     if not amount.is_finite() or amount <= 0:
-        problems.append(f"{where}: must be greater than 0, got {value!r}")
+        problems.append(f"{where}: must be greater than 0, got {_shown(value)}")
+        return None
+    if amount > MAX_AMOUNT:
+        problems.append(f"{where}: must be at most {MAX_AMOUNT}, got {_shown(value)}")
         return None
     if amount != amount.quantize(CENT):
-        problems.append(f"{where}: must have at most two decimals (cents), got {value!r}")
+        problems.append(f"{where}: must have at most two decimals (cents), got {_shown(value)}")
         return None
     return amount.quantize(CENT)
 
@@ -116,10 +137,12 @@ def _line(raw: Any, index: int, problems: list[str]) -> OrderLine | None:
     before = len(problems)
     product_id = raw.get("productId")
     if not isinstance(product_id, str) or not product_id.strip():
-        problems.append(f"{where}.productId: must be a non-empty string, got {product_id!r}")
+        problems.append(f"{where}.productId: must be a non-empty string, got {_shown(product_id)}")
+    elif (size := len(product_id.encode())) > MAX_KEY_BYTES:
+        problems.append(f"{where}.productId: {size} bytes; DynamoDB keys hold at most {MAX_KEY_BYTES}")
     quantity = raw.get("quantity")
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
-        problems.append(f"{where}.quantity: must be an integer from 1 to {MAX_QUANTITY}, got {quantity!r}")
+        problems.append(f"{where}.quantity: must be an integer from 1 to {MAX_QUANTITY}, got {_shown(quantity)}")
     price = money(raw.get("price"), f"{where}.price", problems)
     if len(problems) > before or price is None:
         return None
@@ -133,10 +156,13 @@ def parse_order(raw: Any) -> Order:
     problems: list[str] = []
     order_id = _text(raw, "orderId", problems, ORDER_ID)
     customer_id = _text(raw, "customerId", problems)
-    payment_token = _text(raw, "paymentToken", problems)
+    payment_reference = _text(raw, "paymentReference", problems)
+    if "paymentToken" in raw:
+        # The order travels through the bus archive and the execution history: a card token must not.
+        problems.append("order.paymentToken: not accepted; send the gateway's paymentReference instead")
     currency = raw.get("currency", "USD")
     if not isinstance(currency, str) or not CURRENCY.match(currency):
-        problems.append(f"order.currency: must be an ISO 4217 code such as USD, got {currency!r}")
+        problems.append(f"order.currency: must be an ISO 4217 code such as USD, got {_shown(currency)}")
     items = raw.get("items")
     lines: list[OrderLine] = []
     if not isinstance(items, list) or not items:
@@ -145,6 +171,11 @@ def parse_order(raw: Any) -> Order:
         lines = [line for i, item in enumerate(items) if (line := _line(item, i, problems)) is not None]
         if len({line.product_id for line in lines}) > MAX_PRODUCTS:
             problems.append(f"order.items: at most {MAX_PRODUCTS} different products per order")
+        problems.extend(
+            f"order.items: {units} units of {_shown(product)} over all lines; at most {MAX_QUANTITY} per product"
+            for product, units in _units_per_product(lines).items()
+            if units > MAX_QUANTITY
+        )
     total = money(raw.get("totalAmount"), "order.totalAmount", problems) if "totalAmount" in raw else None
     if "totalAmount" not in raw:
         problems.append("order.totalAmount: required")
@@ -154,7 +185,7 @@ def parse_order(raw: Any) -> Order:
             problems.append(f"order.totalAmount: {total} does not equal the sum of the items, {expected}")
     if problems or total is None:
         raise InvalidOrder(problems or ["order.totalAmount: required"])
-    return Order(order_id, customer_id, currency, tuple(lines), total, payment_token)
+    return Order(order_id, customer_id, currency, tuple(lines), total, payment_reference)
 
 
 def order_from_item(item: dict[str, Any]) -> Order:
@@ -167,5 +198,5 @@ def order_from_item(item: dict[str, Any]) -> Order:
             OrderLine(line["productId"], int(line["quantity"]), Decimal(line["price"])) for line in item["items"]
         ),
         total_amount=Decimal(item["totalAmount"]),
-        payment_token=item["paymentToken"],
+        payment_reference=item["paymentReference"],
     )

@@ -11,10 +11,11 @@ from handlers.order_workflow.store import release
 log = get_logger(__name__)
 
 
+@runtime.task
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Input `{"orderId"}`; output `{"released": bool, "reservationState", "restored": {productId: units}}`."""
+    order_id = runtime.order_id_of(event)
     settings = runtime.settings()
-    order_id = str(event["orderId"])
     result = release(
         runtime.client("dynamodb"), settings.orders_table, settings.inventory_table, order_id, runtime.utc_now()
     )

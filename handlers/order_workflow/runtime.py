@@ -1,7 +1,7 @@
 """What every order-workflow function shares: settings, clients, events.
 
 Resource names come from the environment the component sets; tunable settings from SSM Parameter
-Store under `PARAMETERS_PATH`. Clients are created once per container (first use).
+Store under `PARAMETERS_PATH`. Clients come from handlers.common.aws, once per container.
 """
 
 from __future__ import annotations
@@ -9,13 +9,14 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
+from botocore.exceptions import ClientError
 
+from handlers.common import aws
 from handlers.common.jsonutil import dumps
 from handlers.common.params import clear_cache, load_parameters
 
@@ -31,6 +32,60 @@ ORDER_FULFILLED = "Order Fulfilled"
 
 class EventPublishError(RuntimeError):
     """EventBridge refused an entry; raised so the task is retried rather than the event lost."""
+
+
+class StoreThrottled(RuntimeError):  # noqa: N818 - the class name is the Step Functions error name
+    """DynamoDB still throttled after the SDK's own retries: the state machine retries the task, by this name."""
+
+
+class InventoryContention(Exception):  # noqa: N818
+    """Another transaction held one of the items at the same moment (DynamoDB's TransactionConflict);
+    retrying is safe, and the state machine does, by this name."""
+
+
+class MalformedTaskInput(ValueError):  # noqa: N818
+    """The state machine passed a task input without a field the task needs (a definition error)."""
+
+
+# DynamoDB's modeled throttling errors; every one of them is safe to retry.
+THROTTLING_ERRORS = ("ProvisionedThroughputExceededException", "RequestLimitExceeded", "ThrottlingException")
+
+
+def order_id_of(event: Any) -> str:
+    """The task input's orderId, or a MalformedTaskInput naming what arrived instead."""
+    order_id = event.get("orderId") if isinstance(event, dict) else None
+    if not isinstance(order_id, str) or not order_id:
+        shown = sorted(event) if isinstance(event, dict) else type(event).__name__
+        raise MalformedTaskInput(f"task input needs a non-empty string orderId; got {shown}")
+    return order_id
+
+
+def throttled(error: BaseException, ddb: Any) -> bool:
+    """True for DynamoDB's modeled throttling exceptions (matched by class, not by parsing codes)."""
+    return isinstance(error, tuple(getattr(ddb.exceptions, name) for name in THROTTLING_ERRORS))
+
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def task(handler: Handler) -> Handler:
+    """A Step Functions task handler whose DynamoDB throttling surfaces as StoreThrottled and whose
+    single writes refused by an ongoing transaction as InventoryContention, so every state retries
+    them by name instead of each task catching codes."""
+
+    @functools.wraps(handler)
+    def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            return handler(event, context)
+        except ClientError as error:
+            ddb = client("dynamodb")
+            if throttled(error, ddb):
+                raise StoreThrottled(f"DynamoDB throttled: {error}") from error
+            if isinstance(error, ddb.exceptions.TransactionConflictException):
+                raise InventoryContention(f"write refused during another transaction: {error}") from error
+            raise
+
+    return run
 
 
 # Settings the operators tune live in SSM Parameter Store under the component's path (PARAMETERS_PATH);
@@ -80,9 +135,15 @@ def settings() -> Settings:
     return Settings.load(os.environ, load_parameters(client("ssm"), path) if path else {})
 
 
-@functools.cache
+# How the order functions call AWS (botocore's standard retries, see handlers.common.aws). A task
+# makes at most a handful of calls and its function times out after 30 s; what outlasts these
+# attempts surfaces as a named error and Step Functions retries the whole (idempotent) task.
+CALLS = aws.CallPolicy(attempts=3, connect_timeout=2.0, read_timeout=5.0)
+
+
 def client(service: str) -> Any:
-    return boto3.client(service)
+    """The container's client for `service` (one per container, made on first use)."""
+    return aws.client(service, CALLS)
 
 
 def utc_now() -> str:
@@ -92,7 +153,7 @@ def utc_now() -> str:
 def reset() -> None:
     """Forget settings and clients (a new container); used by tests between emulated accounts."""
     clear_cache()
-    client.cache_clear()
+    aws.clear_clients()
 
 
 def publish(events_client: Any, bus_name: str, source: str, detail_type: str, detail: dict[str, Any]) -> str:

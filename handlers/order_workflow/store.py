@@ -9,21 +9,20 @@ transaction that also moves the order's `reservationState`, so each change happe
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
-
-from handlers.order_workflow.gateway import PaymentOutcome
+from handlers.common.dynamo import from_dynamo as from_item
+from handlers.common.dynamo import to_item
+from handlers.order_workflow.gateway import PaymentOutcome, RefundOutcome
 from handlers.order_workflow.orders import Order
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+from handlers.order_workflow.runtime import InventoryContention
 
 
 class DuplicateOrder(Exception):  # noqa: N818 - class names are the Step Functions error names
-    """The same order was already submitted by another execution, which processes it."""
+    """The same order was already submitted by another execution, which still runs or has finished it."""
 
 
 class OrderConflict(Exception):  # noqa: N818
@@ -34,24 +33,17 @@ class OrderNotFound(Exception):  # noqa: N818
     """A step was asked to work on an order that was never validated."""
 
 
-class InventoryContention(Exception):  # noqa: N818
-    """Another transaction held one of the items at the same moment; retrying is safe."""
-
-
 class ReservationRejected(Exception):  # noqa: N818
     """The order is in a state where reserving (or fulfilling, releasing) is not allowed."""
 
 
-def to_item(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(value) for key, value in values.items()}
+class FulfilmentFailed(Exception):  # noqa: N818
+    """A paid order cannot be fulfilled (its reservation is gone or the stock no longer adds up):
+    a business outcome, so the state machine refunds the payment and releases what is still held."""
 
 
-def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _deserializer.deserialize(value) for key, value in item.items()}
-
-
-def _code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
+# An order in one of these states has been carried to its end; a resubmission never reopens it.
+SETTLED_RESERVATIONS = ("COMMITTED", "RELEASED")
 
 
 def get_order(ddb: Any, table: str, order_id: str) -> dict[str, Any]:
@@ -64,15 +56,20 @@ def get_order(ddb: Any, table: str, order_id: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- create
 
 
-def create_order(ddb: Any, table: str, order: Order, execution_id: str, now: str) -> str:
-    """Store a new order exactly once. Returns "CREATED", or "RESUMED" when this same execution already
-    stored it (a retried task). Raises DuplicateOrder / OrderConflict for other executions' orders."""
+def create_order(
+    ddb: Any, table: str, order: Order, execution_id: str, now: str, owner_running: Callable[[str], bool]
+) -> str:
+    """Store a new order exactly once. Returns "CREATED"; "RESUMED" when this same execution already
+    stored it (a retried task); "TAKEN_OVER" when the execution that stored it has stopped without
+    finishing the order (failed past its redrives), so this one carries it on: every later step is
+    idempotent per order. Raises DuplicateOrder while the owner still runs or once the order is
+    settled, and OrderConflict for different content under the same id."""
     item = {
         "orderId": order.order_id,
         "customerId": order.customer_id,
         "currency": order.currency,
         "totalAmount": order.total_amount,
-        "paymentToken": order.payment_token,
+        "paymentReference": order.payment_reference,
         "items": [
             {"productId": line.product_id, "quantity": line.quantity, "price": line.unit_price} for line in order.lines
         ],
@@ -90,16 +87,33 @@ def create_order(ddb: Any, table: str, order: Order, execution_id: str, now: str
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
         return "CREATED"
-    except ClientError as error:
-        if _code(error) != "ConditionalCheckFailedException":
-            raise
+    except ddb.exceptions.ConditionalCheckFailedException as error:
         existing = error.response.get("Item")
     stored = from_item(existing) if existing else get_order(ddb, table, order.order_id)
     if stored.get("fingerprint") != item["fingerprint"]:
         raise OrderConflict(f"order {order.order_id} already exists with different content") from None
-    if stored.get("executionId") == execution_id:
+    owner = str(stored.get("executionId", ""))
+    if owner == execution_id:
         return "RESUMED"
-    raise DuplicateOrder(f"order {order.order_id} is already handled by execution {stored.get('executionId')}")
+    if stored.get("reservationState") in SETTLED_RESERVATIONS or stored.get("status") == "OUT_OF_STOCK":
+        raise DuplicateOrder(f"order {order.order_id} was already processed by execution {owner} ({stored['status']})")
+    if owner_running(owner):
+        raise DuplicateOrder(f"order {order.order_id} is already handled by execution {owner}, still running")
+    return _take_over(ddb, table, order.order_id, owner, execution_id, now)
+
+
+def _take_over(ddb: Any, table: str, order_id: str, owner: str, execution_id: str, now: str) -> str:
+    try:
+        ddb.update_item(
+            TableName=table,
+            Key=to_item({"orderId": order_id}),
+            UpdateExpression="SET executionId = :new, takenOverAt = :now, previousExecutionId = :old",
+            ConditionExpression="executionId = :old",
+            ExpressionAttributeValues=to_item({":new": execution_id, ":old": owner, ":now": now}),
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        raise DuplicateOrder(f"order {order_id} was taken over by another execution at the same time") from None
+    return "TAKEN_OVER"
 
 
 # --------------------------------------------------------------------------------------------- reserve
@@ -194,9 +208,7 @@ def reserve(ddb: Any, orders_table: str, inventory_table: str, order_id: str, no
     try:
         ddb.transact_write_items(TransactItems=items)
         return Reservation("RESERVED")
-    except ClientError as error:
-        if _code(error) != "TransactionCanceledException":
-            raise
+    except ddb.exceptions.TransactionCanceledException as error:
         reasons = error.response.get("CancellationReasons", [])
     codes = [r.get("Code", "None") for r in reasons]
     if "TransactionConflict" in codes:
@@ -219,7 +231,8 @@ def reserve(ddb: Any, orders_table: str, inventory_table: str, order_id: str, no
 
 
 def _mark_out_of_stock(ddb: Any, table: str, order_id: str, shortages: list[Shortage], now: str) -> None:
-    try:
+    # A concurrent retry of this step may already have recorded the outcome (the condition then fails).
+    with contextlib.suppress(ddb.exceptions.ConditionalCheckFailedException):
         ddb.update_item(
             TableName=table,
             Key=to_item({"orderId": order_id}),
@@ -235,10 +248,6 @@ def _mark_out_of_stock(ddb: Any, table: str, order_id: str, shortages: list[Shor
                 }
             ),
         )
-    except ClientError as error:
-        if _code(error) != "ConditionalCheckFailedException":
-            raise
-        # A concurrent retry of this step already recorded the outcome.
 
 
 # --------------------------------------------------------------------------------------------- payment
@@ -253,34 +262,78 @@ def stored_payment(stored: dict[str, Any]) -> PaymentOutcome | None:
     )
 
 
-def record_payment(ddb: Any, table: str, order_id: str, outcome: PaymentOutcome, now: str) -> PaymentOutcome:
-    """Write the gateway's answer once; a later answer for the same order returns the first one."""
+def record_payment(
+    ddb: Any, table: str, order_id: str, outcome: PaymentOutcome, now: str, *, require_hold: bool = True
+) -> PaymentOutcome:
+    """Write the gateway's answer once; a later answer for the same order returns the first one.
+    `require_hold=False` records a late answer on an order that no longer holds stock (to refund it)."""
     values: dict[str, Any] = {
         ":payment": outcome.status,
         ":status": "PAID" if outcome.status == "CAPTURED" else "PAYMENT_DECLINED",
         ":txn": outcome.transaction_id or "",
         ":reason": outcome.reason or "",
         ":now": now,
-        ":held": "HELD",
     }
+    condition = "attribute_not_exists(paymentStatus)"
+    if require_hold:
+        condition += " AND reservationState = :held"
+        values[":held"] = "HELD"
     try:
         ddb.update_item(
             TableName=table,
             Key=to_item({"orderId": order_id}),
             UpdateExpression="SET paymentStatus = :payment, #status = :status, transactionId = :txn, "
             "paymentReason = :reason, paidAt = :now",
-            ConditionExpression="attribute_not_exists(paymentStatus) AND reservationState = :held",
+            ConditionExpression=condition,
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=to_item(values),
         )
         return outcome
-    except ClientError as error:
-        if _code(error) != "ConditionalCheckFailedException":
-            raise
+    except ddb.exceptions.ConditionalCheckFailedException:
+        pass  # an answer is already recorded: return it
     stored = get_order(ddb, table, order_id)
     previous = stored_payment(stored)
     if previous is None:
         raise ReservationRejected(f"order {order_id} holds no reservation ({stored.get('reservationState')}); not paid")
+    return previous
+
+
+# ---------------------------------------------------------------------------------------------- refund
+
+
+def stored_refund(stored: dict[str, Any]) -> RefundOutcome | None:
+    if "refundStatus" not in stored:
+        return None
+    return RefundOutcome(stored["refundStatus"], stored.get("refundId") or None, stored.get("refundReason") or None)
+
+
+def record_refund(ddb: Any, table: str, order_id: str, outcome: RefundOutcome, now: str) -> RefundOutcome:
+    """Write the gateway's refund answer once (keyed on the order); a repeated answer returns the first."""
+    status = {"REFUNDED": "REFUNDED", "REJECTED": "REFUND_REQUIRED"}[outcome.status]
+    values = {
+        ":refund": outcome.status,
+        ":status": status,
+        ":id": outcome.refund_id or "",
+        ":reason": outcome.reason or "",
+        ":now": now,
+        ":captured": "CAPTURED",
+    }
+    try:
+        ddb.update_item(
+            TableName=table,
+            Key=to_item({"orderId": order_id}),
+            UpdateExpression="SET refundStatus = :refund, #status = :status, refundId = :id, refundReason = :reason, "
+            "refundedAt = :now",
+            ConditionExpression="attribute_not_exists(refundStatus) AND paymentStatus = :captured",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item(values),
+        )
+        return outcome
+    except ddb.exceptions.ConditionalCheckFailedException:
+        pass  # a refund answer is already recorded: return it
+    previous = stored_refund(get_order(ddb, table, order_id))
+    if previous is None:
+        raise ReservationRejected(f"order {order_id} has no captured payment to refund")
     return previous
 
 
@@ -328,7 +381,7 @@ def _settle(
     ddb.transact_write_items(TransactItems=[order_update, *moves])
 
 
-def _cancellation_codes(error: ClientError) -> list[str]:
+def _cancellation_codes(error: Exception) -> list[str]:
     return [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
 
 
@@ -338,39 +391,45 @@ def fulfil(ddb: Any, orders_table: str, inventory_table: str, order_id: str, now
     if stored.get("reservationState") == "COMMITTED":
         return False
     if stored.get("reservationState") != "HELD" or stored.get("paymentStatus") != "CAPTURED":
-        raise ReservationRejected(
+        raise FulfilmentFailed(
             f"order {order_id} cannot be fulfilled: reservation {stored.get('reservationState')}, "
             f"payment {stored.get('paymentStatus')}"
         )
     try:
         _settle(ddb, orders_table, inventory_table, stored, to_state="COMMITTED", status="FULFILLED", now=now)
         return True
-    except ClientError as error:
-        if _code(error) != "TransactionCanceledException":
-            raise
+    except ddb.exceptions.TransactionCanceledException as error:
         codes = _cancellation_codes(error)
     if "TransactionConflict" in codes:
         raise InventoryContention(f"order {order_id}: concurrent transaction while fulfilling, retry") from None
     if get_order(ddb, orders_table, order_id).get("reservationState") == "COMMITTED":
         return False
-    raise ReservationRejected(f"order {order_id}: fulfilment cancelled ({codes})")
+    raise FulfilmentFailed(f"order {order_id}: fulfilment cancelled ({codes})")
+
+
+def _released_status(stored: dict[str, Any]) -> str:
+    """What a released order is: REFUNDED once its payment went back, REFUND_REQUIRED while a captured
+    payment is still with us (its refund went to reconciliation), CANCELLED when nothing was taken."""
+    if stored.get("refundStatus") == "REFUNDED":
+        return "REFUNDED"
+    if stored.get("paymentStatus") == "CAPTURED":
+        return "REFUND_REQUIRED"
+    return "CANCELLED"
 
 
 def release(ddb: Any, orders_table: str, inventory_table: str, order_id: str, now: str) -> dict[str, Any]:
-    """Compensation: give back exactly the units this order holds, once. Orders whose payment was
-    captured are marked REFUND_REQUIRED so an operator (alerted by the failed execution) refunds them."""
+    """Compensation: give back exactly the units this order holds, once. Runs after RefundPayment on
+    the paths that captured money, so the order ends REFUNDED (see `_released_status`)."""
     try:
         stored = get_order(ddb, orders_table, order_id)
     except OrderNotFound:
         return {"released": False, "reservationState": None, "restored": {}}
     if stored.get("reservationState") != "HELD":
         return {"released": False, "reservationState": stored.get("reservationState"), "restored": {}}
-    status = "REFUND_REQUIRED" if stored.get("paymentStatus") == "CAPTURED" else "CANCELLED"
+    status = _released_status(stored)
     try:
         _settle(ddb, orders_table, inventory_table, stored, to_state="RELEASED", status=status, now=now)
-    except ClientError as error:
-        if _code(error) != "TransactionCanceledException":
-            raise
+    except ddb.exceptions.TransactionCanceledException as error:
         codes = _cancellation_codes(error)
         if "TransactionConflict" in codes:
             raise InventoryContention(f"order {order_id}: concurrent transaction while releasing, retry") from None
@@ -410,8 +469,8 @@ def pending_callback(ddb: Any, table: str, order_id: str) -> dict[str, Any] | No
 
 
 def resolve_callback(ddb: Any, table: str, order_id: str, outcome: str) -> None:
-    """Mark the token used; safe to repeat."""
-    try:
+    """Mark the token used; safe to repeat (a resolved token fails the condition)."""
+    with contextlib.suppress(ddb.exceptions.ConditionalCheckFailedException):
         ddb.update_item(
             TableName=table,
             Key=to_item({"orderId": order_id}),
@@ -420,9 +479,6 @@ def resolve_callback(ddb: Any, table: str, order_id: str, outcome: str) -> None:
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues=to_item({":resolved": "RESOLVED", ":pending": "PENDING", ":outcome": outcome}),
         )
-    except ClientError as error:
-        if _code(error) != "ConditionalCheckFailedException":
-            raise
 
 
 # ----------------------------------------------------------------------------------- lifecycle events
@@ -442,9 +498,25 @@ def record_lifecycle(ddb: Any, table: str, order_id: str, event_type: str, event
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
         return True
-    except ClientError as error:
-        if _code(error) != "ConditionalCheckFailedException":
-            raise
+    except ddb.exceptions.ConditionalCheckFailedException as error:
         if not error.response.get("Item"):
             raise OrderNotFound(f"order {order_id} does not exist; cannot record {event_type}") from None
         return False
+
+
+# ---------------------------------------------------------------------------------------------- reaper
+
+
+def held_orders(ddb: Any, table: str) -> list[dict[str, Any]]:
+    """Orders that still hold stock (reservationState HELD), with the fields the reaper decides on."""
+    found: list[dict[str, Any]] = []
+    pages = ddb.get_paginator("scan").paginate(
+        TableName=table,
+        FilterExpression="reservationState = :held",
+        ProjectionExpression="orderId, executionId, reservedAt, paymentStatus",
+        ExpressionAttributeValues=to_item({":held": "HELD"}),
+        ConsistentRead=True,
+    )
+    for page in pages:
+        found.extend(from_item(item) for item in page["Items"])
+    return found

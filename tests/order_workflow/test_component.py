@@ -7,6 +7,7 @@ from typing import Any
 
 import pulumi
 import pytest
+from pulumi.runtime import rpc
 
 from components.order_workflow import events
 from offline.mocks import ACCOUNT_ID, RecordedResource
@@ -90,7 +91,8 @@ def test_lifecycle_rules_route_to_the_queue_with_retry_and_dlq(prod_plan: PlanGr
 
 
 def test_dev_direct_variant_has_no_callback_rule(dev_plan: PlanGraph) -> None:
-    assert sorted(r.name for r in _orders(dev_plan, RULE)) == [
+    bus = _one(dev_plan, "aws:cloudwatch/eventBus:EventBus", "bus").outputs["name"]
+    assert sorted(r.name for r in _orders(dev_plan, RULE) if r.inputs.get("eventBusName") == bus) == [
         "orders-order-fulfilled", "orders-order-placed", "orders-payment-completed",
     ]  # fmt: skip
 
@@ -129,7 +131,9 @@ def test_tables_on_demand_pitr_cmk_and_protected_in_prod(dev_plan: PlanGraph, pr
 
 
 EXPECTED_TABLE_GRANTS = {
-    "validate": {"orders": {"dynamodb:PutItem", "dynamodb:GetItem"}},
+    # UpdateItem: an order whose execution stopped without finishing it is taken over.
+    "validate": {"orders": {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"}},
+    "refund": {"orders": {"dynamodb:GetItem", "dynamodb:UpdateItem"}},
     "reserve": {"orders": {"dynamodb:GetItem", "dynamodb:UpdateItem"}, "inventory": {"dynamodb:UpdateItem"}},
     "payment": {"orders": {"dynamodb:GetItem", "dynamodb:UpdateItem"}},
     "fulfil": {"orders": {"dynamodb:GetItem", "dynamodb:UpdateItem"}, "inventory": {"dynamodb:UpdateItem"}},
@@ -169,9 +173,15 @@ def test_settings_parameters_hold_the_configured_gateway_and_token_lifetime(prod
         for r in prod_plan.of_type("aws:ssm/parameter:Parameter")
         if r.inputs["name"].startswith("/platform/prod/orders/")
     }
-    assert set(parameters) == {"/platform/prod/orders/paymentGateway", "/platform/prod/orders/callbackTtlSeconds"}
+    assert set(parameters) == {
+        f"/platform/prod/orders/{name}"
+        for name in ("paymentGateway", "callbackTtlSeconds", "maxAutoRedrives", "reapAfterSeconds")
+    }
+    assert parameters["/platform/prod/orders/maxAutoRedrives"]["insecureValue"] == "3"
+    assert parameters["/platform/prod/orders/reapAfterSeconds"]["insecureValue"] == "86400"
     assert all(p["type"] == "String" for p in parameters.values())
-    assert parameters["/platform/prod/orders/paymentGateway"]["insecureValue"] == "local"
+    # Prod's callback gateway is external: refunds go to reconciliation, never to the sandbox.
+    assert parameters["/platform/prod/orders/paymentGateway"]["insecureValue"] == "external"
     timeout = read_stack_config("prod")["platform:orders"]["paymentTimeoutSeconds"]
     assert parameters["/platform/prod/orders/callbackTtlSeconds"]["insecureValue"] == str(timeout + 86_400)
 
@@ -197,7 +207,8 @@ def _task_arns(definition: dict[str, Any]) -> set[str]:
 
 def test_definition_invokes_exactly_this_stacks_functions(dev_plan: PlanGraph, prod_plan: PlanGraph) -> None:
     for plan in (dev_plan, prod_plan):
-        functions = {f.outputs["arn"] for f in _orders(plan, FUNCTION) if f.name != "orders-lifecycle-function"}
+        not_tasks = {f"orders-{p}-function" for p in ("lifecycle", "redrive", "reaper")}
+        functions = {f.outputs["arn"] for f in _orders(plan, FUNCTION) if f.name not in not_tasks}
         assert _task_arns(_definition(plan)) == functions
         invoke = json.loads(_one(plan, POLICY, "workflow-policy").inputs["policy"])["Statement"][0]
         assert invoke["Action"] == "lambda:InvokeFunction"
@@ -274,3 +285,215 @@ def test_consumer_knows_whether_tokens_wait_and_has_callback_grants_only_then(
         assert consumer.inputs["environment"]["variables"]["PAYMENT_INTEGRATION"] == integration
         callbacks = _arn(plan, "aws:dynamodb/table:Table", "callbacks")
         assert (callbacks in _grants(plan, "lifecycle")) is (integration == "callback")
+
+
+# ------------------------------------------------------------------------------ gateway path (prod)
+
+DESTINATION = "aws:cloudwatch/eventApiDestination:EventApiDestination"
+CONNECTION = "aws:cloudwatch/eventConnection:EventConnection"
+SECRET = "aws:secretsmanager/secret:Secret"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+def test_prod_payment_requests_reach_the_gateway_api_destination_with_retry_and_dlq(prod_plan: PlanGraph) -> None:
+    config = read_stack_config("prod")["platform:orders"]
+    rule = _one(prod_plan, RULE, "payment-requested")
+    assert json.loads(rule.inputs["eventPattern"]) == events.PAYMENT_REQUESTED_PATTERN
+    assert rule.inputs["eventBusName"] == _one(prod_plan, "aws:cloudwatch/eventBus:EventBus", "bus").outputs["name"]
+    destination = _one(prod_plan, DESTINATION, "gateway-destination")
+    assert destination.inputs["invocationEndpoint"] == config["gatewayEndpoint"]
+    assert destination.inputs["httpMethod"] == "POST"
+    connection = _one(prod_plan, CONNECTION, "gateway-connection")
+    assert destination.inputs["connectionArn"] == connection.outputs["arn"]
+
+    target = _one(prod_plan, TARGET, "payment-requested-target")
+    assert (target.inputs["rule"], target.inputs["arn"]) == (rule.outputs["name"], destination.outputs["arn"])
+    assert target.inputs["retryPolicy"] == {"maximumEventAgeInSeconds": 14400, "maximumRetryAttempts": 20}
+    assert target.inputs["deadLetterConfig"] == {"arn": _arn(prod_plan, QUEUE, "gateway-dlq")}
+    # The gateway gets the request (a payment reference, never a token), not the envelope.
+    transformer = target.inputs["inputTransformer"]
+    assert transformer["inputPaths"] == events.PAYMENT_REQUEST_INPUT_PATHS
+    assert "paymentReference" in transformer["inputTemplate"] and "Token" not in transformer["inputTemplate"]
+    role_policy = json.loads(_one(prod_plan, POLICY, "gateway-policy").inputs["policy"])
+    [statement] = role_policy["Statement"]
+    assert (statement["Action"], statement["Resource"]) == ("events:InvokeApiDestination", destination.outputs["arn"])
+    assert target.inputs["roleArn"] == _one(prod_plan, "aws:iam/role:Role", "gateway-role").outputs["arn"]
+    assert _one(prod_plan, ALARM, "gateway-dlq-messages").inputs["dimensions"] == {
+        "QueueName": _one(prod_plan, QUEUE, "gateway-dlq").outputs["name"]
+    }
+
+
+def test_gateway_api_key_comes_from_an_encrypted_secret_never_from_config(prod_plan: PlanGraph) -> None:
+    key_arn = _arn(prod_plan, "aws:kms/key:Key", "data-key-key")
+    secret = _one(prod_plan, SECRET, "gateway-credentials")
+    assert secret.inputs["kmsKeyId"] == key_arn
+    assert secret.protect, "the credentials secret is data: protected in prod"
+    # Created empty: no version (value) is declared anywhere in the program.
+    assert not prod_plan.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    connection = _one(prod_plan, CONNECTION, "gateway-connection")
+    assert connection.inputs["authorizationType"] == "API_KEY"
+    assert connection.inputs["kmsKeyIdentifier"] == key_arn
+    auth = connection.inputs["authParameters"]
+    # Recorded as a Pulumi secret (what the engine encrypts in state), then the value itself.
+    assert auth[rpc._special_sig_key] == rpc._special_secret_sig
+    api_key = auth["value"]["apiKey"]
+    assert api_key["key"] == "x-api-key"
+    # What the mocks' GetSecretVersion answers for the secret: the value is read from it at deploy time.
+    assert api_key["value"] == "offline-placeholder-not-a-credential"
+    config = json.dumps(read_stack_config("prod")["platform:orders"])
+    assert "apiKey" not in config and "offline-placeholder" not in config
+
+
+def test_only_the_gateway_account_may_put_only_its_answers_on_the_bus(prod_plan: PlanGraph) -> None:
+    account = read_stack_config("prod")["platform:orders"]["gatewayAccountId"]
+    bus = _one(prod_plan, "aws:cloudwatch/eventBus:EventBus", "bus")
+    policy = _one(prod_plan, "aws:cloudwatch/eventBusPolicy:EventBusPolicy", "gateway-replies")
+    assert policy.inputs["eventBusName"] == bus.outputs["name"]
+    [statement] = json.loads(policy.inputs["policy"])["Statement"]
+    assert statement["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
+    assert (statement["Action"], statement["Resource"]) == ("events:PutEvents", bus.outputs["arn"])
+    assert statement["Condition"] == {
+        "StringEquals": {"events:source": "ecommerce.payments"},
+        "ForAllValues:StringEquals": {
+            "events:detail-type": ["Payment Completed", "Payment Declined", "Payment Processing"]
+        },
+    }
+
+
+def test_callback_without_a_gateway_is_refused_naming_the_keys(plan_with: Any) -> None:
+    with pytest.raises(pulumi.RunError, match=r"paymentIntegration 'callback' needs gatewayEndpoint"):
+        plan_with("dev", {"platform:orders": {"paymentIntegration": "callback"}})
+
+
+def test_dev_direct_variant_builds_no_gateway_path(dev_plan: PlanGraph) -> None:
+    for type_token in (DESTINATION, CONNECTION, SECRET, "aws:cloudwatch/eventBusPolicy:EventBusPolicy"):
+        assert not _orders(dev_plan, type_token), type_token
+
+
+# ------------------------------------------------------------------------------ redrive and reaper
+
+
+def test_failed_executions_are_redriven_within_a_bound_then_alarm(prod_plan: PlanGraph) -> None:
+    machine_arn = _arn(prod_plan, SFN, "workflow")
+    rule = _one(prod_plan, RULE, "execution-stopped")
+    assert "eventBusName" not in rule.inputs, "Step Functions sends its events to the default bus"
+    assert json.loads(rule.inputs["eventPattern"]) == events.execution_stopped_pattern(machine_arn)
+    function = _one(prod_plan, FUNCTION, "redrive-function")
+    target = _one(prod_plan, TARGET, "execution-stopped-target")
+    assert (target.inputs["rule"], target.inputs["arn"]) == (rule.outputs["name"], function.outputs["arn"])
+    recovery_dlq = _arn(prod_plan, QUEUE, "recovery-dlq")
+    assert target.inputs["deadLetterConfig"] == {"arn": recovery_dlq}
+    assert function.inputs["deadLetterConfig"] == {"targetArn": recovery_dlq}
+    permission = _one(prod_plan, "aws:lambda/permission:Permission", "redrive-invoke")
+    assert (permission.inputs["principal"], permission.inputs["sourceArn"]) == (
+        "events.amazonaws.com",
+        rule.outputs["arn"],
+    )
+    region = machine_arn.split(":")[3]
+    executions = f"arn:aws:states:{region}:{ACCOUNT_ID}:execution:platform-prod-orders-workflow:*"
+    grants = _grants(prod_plan, "redrive")
+    assert grants[executions] == {"states:DescribeExecution", "states:RedriveExecution"}
+    assert not any(a.startswith("dynamodb:") for acts in grants.values() for a in acts)
+    abandoned = _one(prod_plan, ALARM, "executions-abandoned")
+    assert (abandoned.inputs["namespace"], abandoned.inputs["metricName"]) == ("Platform", "ExecutionsAbandoned")
+    assert abandoned.inputs["dimensions"] == {"FunctionName": function.outputs["name"]}
+
+
+def test_reaper_runs_on_a_schedule_with_only_what_it_settles(prod_plan: PlanGraph) -> None:
+    schedule = _one(prod_plan, RULE, "reaper-schedule")
+    assert schedule.inputs["scheduleExpression"] == "rate(15 minutes)"
+    target = _one(prod_plan, TARGET, "reaper-target")
+    assert target.inputs["arn"] == _arn(prod_plan, FUNCTION, "reaper-function")
+    assert target.inputs["deadLetterConfig"] == {"arn": _arn(prod_plan, QUEUE, "recovery-dlq")}
+    tables = {p: _arn(prod_plan, "aws:dynamodb/table:Table", p) for p in ("orders", "inventory", "callbacks")}
+    grants = _grants(prod_plan, "reaper")
+    assert grants[tables["orders"]] == {"dynamodb:Scan", "dynamodb:GetItem", "dynamodb:UpdateItem"}
+    assert grants[tables["inventory"]] == {"dynamodb:UpdateItem"}
+    assert tables["callbacks"] not in grants
+    assert grants[_arn(prod_plan, QUEUE, "refund-reconciliation")] == {"sqs:SendMessage"}
+    assert _one(prod_plan, FUNCTION, "reaper-function").inputs["timeout"] == 300
+    assert _one(prod_plan, ALARM, "reaper-errors").inputs["metricName"] == "Errors"
+
+
+def test_alarms_apart_from_declined_cards(prod_plan: PlanGraph) -> None:
+    machine = {"StateMachineArn": _arn(prod_plan, SFN, "workflow")}
+    timed_out = _one(prod_plan, ALARM, "timed-out-executions")
+    assert (timed_out.inputs["metricName"], timed_out.inputs["dimensions"]) == ("ExecutionsTimedOut", machine)
+    release = _one(prod_plan, ALARM, "release-failures")
+    assert (release.inputs["namespace"], release.inputs["metricName"]) == ("AWS/Lambda", "Errors")
+    assert release.inputs["dimensions"] == {
+        "FunctionName": _one(prod_plan, FUNCTION, "release-function").outputs["name"]
+    }
+    for queue in ("refund-reconciliation", "bus-dlq", "recovery-dlq", "gateway-dlq"):
+        alarm = _one(prod_plan, ALARM, f"{queue}-messages")
+        assert alarm.inputs["dimensions"] == {"QueueName": _one(prod_plan, QUEUE, queue).outputs["name"]}, queue
+        assert alarm.inputs["alarmActions"] == [_arn(prod_plan, "aws:sns/topic:Topic", "alarms")]
+
+
+def test_the_cmk_bus_has_its_own_dead_letter_queue(prod_plan: PlanGraph) -> None:
+    bus = _one(prod_plan, "aws:cloudwatch/eventBus:EventBus", "bus")
+    assert bus.inputs["deadLetterConfig"] == {"arn": _arn(prod_plan, QUEUE, "bus-dlq")}
+    policy = json.loads(_one(prod_plan, "aws:sqs/queuePolicy:QueuePolicy", "bus-dlq-policy").inputs["policy"])
+    assert policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"] == [bus.outputs["arn"]]
+
+
+def test_state_machine_role_encrypts_its_logs_with_the_logs_context_only(prod_plan: PlanGraph) -> None:
+    document = json.loads(_one(prod_plan, POLICY, "workflow-policy").inputs["policy"])
+    logs = next(s for s in document["Statement"] if s["Sid"] == "EncryptExecutionLogs")
+    assert (logs["Action"], logs["Resource"]) == (
+        "kms:GenerateDataKey",
+        _arn(prod_plan, "aws:kms/key:Key", "data-key-key"),
+    )
+    region = _arn(prod_plan, SFN, "workflow").split(":")[3]
+    assert logs["Condition"] == {
+        "StringEquals": {"kms:EncryptionContext:SourceArn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:*"}
+    }
+
+
+def test_no_catch_of_the_deployed_definitions_hides_an_infrastructure_error(
+    dev_plan: PlanGraph, prod_plan: PlanGraph
+) -> None:
+    for plan in (dev_plan, prod_plan):
+        document = json.dumps(_definition(plan))
+        assert "States.ALL" not in document and "States.TaskFailed" not in document
+        assert "RefundPayment" in _definition(plan)["States"]
+
+
+# ------------------------------------------------------------------------- direct variant, http gateway
+
+HTTP_GATEWAY = {"paymentGateway": "http", "gatewayEndpoint": "https://pay.gateway.invalid/v1/charges"}
+
+
+def test_direct_http_gateway_is_charged_by_an_http_task_through_the_connection(plan_with: Any) -> None:
+    plan = plan_with("dev", {"platform:orders": HTTP_GATEWAY})
+    connection = _one(plan, CONNECTION, "gateway-connection")
+    payment = _definition(plan)["States"]["ProcessPayment"]
+    assert payment["Resource"] == "arn:aws:states:::http:invoke"
+    assert payment["Parameters"]["ApiEndpoint"] == HTTP_GATEWAY["gatewayEndpoint"]
+    assert payment["Parameters"]["Method"] == "POST"
+    assert payment["Parameters"]["Authentication"] == {"ConnectionArn": connection.outputs["arn"]}
+    assert payment["Parameters"]["Headers"]["Idempotency-Key.$"] == "$.order.orderId"
+    assert _definition(plan)["States"]["RecordPayment"]["Parameters"]["FunctionName"] == _arn(
+        plan, FUNCTION, "record-payment-function"
+    )
+    assert not [f for f in _orders(plan, FUNCTION) if f.name == "orders-payment-function"]
+
+    role = json.loads(_one(plan, POLICY, "workflow-policy").inputs["policy"])
+    by_sid = {s["Sid"]: s for s in role["Statement"]}
+    call = by_sid["CallGatewayEndpoint"]
+    assert (call["Action"], call["Resource"]) == ("states:InvokeHTTPEndpoint", _arn(plan, SFN, "workflow"))
+    assert call["Condition"]["StringEquals"] == {
+        "states:HTTPMethod": "POST",
+        "states:HTTPEndpoint": HTTP_GATEWAY["gatewayEndpoint"],
+    }
+    assert by_sid["UseGatewayConnection"]["Resource"] == connection.outputs["arn"]
+    assert by_sid["ReadGatewayConnectionSecret"]["Resource"] == connection.outputs["secretArn"]
+    # The API key reaches the connection from the secret only; no function can read it.
+    for function in _orders(plan, FUNCTION):
+        policy = _one(plan, POLICY, f"{function.name.removeprefix('orders-').removesuffix('-function')}-policy")
+        assert "secretsmanager:GetSecretValue" not in policy.inputs["policy"], function.name
+
+
+def test_http_gateway_without_an_endpoint_is_refused(plan_with: Any) -> None:
+    with pytest.raises(pulumi.RunError, match=r"paymentGateway 'http' needs gatewayEndpoint"):
+        plan_with("dev", {"platform:orders": {"paymentGateway": "http"}})

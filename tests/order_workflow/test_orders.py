@@ -6,7 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from handlers.order_workflow.gateway import LocalGateway, PaymentRequest, TransientPaymentError, gateway_named
+from handlers.order_workflow.gateway import (
+    LocalGateway,
+    PaymentRequest,
+    RefundRequest,
+    TransientPaymentError,
+    gateway_named,
+)
 from handlers.order_workflow.orders import InvalidOrder, parse_order
 
 
@@ -14,7 +20,7 @@ def raw(**overrides: object) -> dict[str, object]:
     order: dict[str, object] = {
         "orderId": "o-1",
         "customerId": "C1",
-        "paymentToken": "tok_visa",
+        "paymentReference": "tok_visa",
         "items": [
             {"productId": "LAPTOP001", "quantity": 1, "price": 999.99},
             {"productId": "MOUSE001", "quantity": 3, "price": 0.1},
@@ -48,7 +54,7 @@ def test_every_problem_is_named_with_its_field() -> None:
     problems = caught.value.problems
     assert any(p.startswith("order.orderId:") for p in problems)
     assert "order.customerId: required" in problems
-    assert "order.paymentToken: required" in problems
+    assert "order.paymentReference: required" in problems
     assert "order.totalAmount: required" in problems
     for field in ("items[0].productId", "items[0].quantity", "items[0].price", "items[1].quantity", "items[1].price"):
         assert any(p.startswith(f"order.{field}:") for p in problems), field
@@ -91,5 +97,51 @@ def test_local_gateway_is_deterministic() -> None:
 
 
 def test_unknown_gateway_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match=r"paymentGateway='stripe' is not a known gateway; choose one of \['local'\]"):
+    choices = r"choose one of \['external', 'http', 'local'\]"
+    with pytest.raises(ValueError, match=rf"paymentGateway='stripe' is not a known gateway; {choices}"):
         gateway_named("stripe")
+
+
+def test_an_external_gateway_never_claims_a_refund_it_did_not_make() -> None:
+    refund = gateway_named("external").refund(RefundRequest("o-1", Decimal("1.00"), "USD", "txn", "pm_ref"))
+    assert refund.status == "REJECTED" and "refund it in its console" in (refund.reason or "")
+
+
+@pytest.mark.parametrize("amount", [1e30, "1e999999999", "99999999999.99"])
+def test_huge_amounts_are_invalid_orders_not_decimal_errors(amount: object) -> None:
+    with pytest.raises(InvalidOrder, match=r"order\.items\[0\]\.price: must be at most 1000000000\.00"):
+        parse_order(raw(items=[{"productId": "A", "quantity": 1, "price": amount}], totalAmount=1))
+
+
+def test_units_of_one_product_are_capped_over_all_its_lines() -> None:
+    lines = [{"productId": "A", "quantity": 6_000, "price": 1}, {"productId": "A", "quantity": 6_000, "price": 1}]
+    with pytest.raises(InvalidOrder, match=r"order\.items: 12000 units of 'A' over all lines; at most 10000"):
+        parse_order(raw(items=lines, totalAmount=12_000))
+
+
+def test_keys_over_dynamodbs_size_are_invalid_and_the_echo_is_cut() -> None:
+    with pytest.raises(InvalidOrder) as caught:
+        parse_order(
+            raw(customerId="C" * 3000, items=[{"productId": "é" * 1100, "quantity": 1, "price": 1}], totalAmount=1)
+        )
+    problems = caught.value.problems
+    assert "order.customerId: 3000 bytes; DynamoDB keys hold at most 2048" in problems
+    assert "order.items[0].productId: 2200 bytes; DynamoDB keys hold at most 2048" in problems
+    assert all(len(p) < 200 for p in problems)
+
+
+def test_a_card_token_is_refused_the_order_carries_a_payment_reference() -> None:
+    order = raw()
+    order["paymentToken"] = "tok_4242424242424242"
+    with pytest.raises(InvalidOrder, match=r"order\.paymentToken: not accepted; send the gateway's paymentReference"):
+        parse_order(order)
+    assert parse_order(raw()).to_json()["paymentReference"] == "tok_visa"
+
+
+def test_local_gateway_refunds_once_per_order_and_can_refuse() -> None:
+    gateway = LocalGateway()
+    refund = RefundRequest("o-1", Decimal("10.00"), "USD", "txn_1", "tok_visa")
+    assert gateway.refund(refund) == gateway.refund(refund)
+    assert gateway.refund(refund).status == "REFUNDED" and refund.idempotency_key == "refund:o-1"
+    refused = gateway.refund(RefundRequest("o-2", Decimal("1.00"), "USD", "txn_2", "tok_norefund_x"))
+    assert (refused.status, refused.reason) == ("REJECTED", "refund_not_allowed")

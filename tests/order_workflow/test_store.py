@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
@@ -51,11 +52,33 @@ def test_validate_creates_once_and_tells_retry_duplicate_and_conflict(ddb: Any) 
     first = validate.handler({"order": order("v-1"), "executionId": "exec-1"}, None)
     assert first["submission"] == "CREATED"
     assert validate.handler({"order": order("v-1"), "executionId": "exec-1"}, None)["submission"] == "RESUMED"
-    with pytest.raises(DuplicateOrder, match="already handled by execution exec-1"):
+    with (
+        mock.patch.object(validate, "execution_running", return_value=True) as running,
+        pytest.raises(DuplicateOrder, match="already handled by execution exec-1, still running"),
+    ):
         validate.handler({"order": order("v-1"), "executionId": "exec-2"}, None)
+    running.assert_called_once_with(mock.ANY, "exec-1")
     with pytest.raises(OrderConflict, match="different content"):
-        validate.handler({"order": order("v-1", token="tok_other"), "executionId": "exec-3"}, None)
+        validate.handler({"order": order("v-1", reference="tok_other"), "executionId": "exec-3"}, None)
     assert get_order(ddb, "orders", "v-1")["status"] == "VALIDATED"
+
+
+def test_order_of_a_stopped_execution_is_taken_over_and_a_settled_one_never(ddb: Any) -> None:
+    stock(ddb, "A", 5)
+    placed("v-2", [("A", 2, "1.00")], execution="exec-1")
+    reserve.handler({"orderId": "v-2"}, None)
+    # exec-1 is not a running execution (moto knows no such ARN): exec-2 carries the order on.
+    taken = validate.handler({"order": order("v-2", lines=[("A", 2, "1.00")]), "executionId": "exec-2"}, None)
+    assert taken["submission"] == "TAKEN_OVER"
+    stored = get_order(ddb, "orders", "v-2")
+    assert (stored["executionId"], stored["previousExecutionId"]) == ("exec-2", "exec-1")
+    # Its steps are idempotent per order: reserving again takes nothing more.
+    assert reserve.handler({"orderId": "v-2"}, None)["status"] == "RESERVED"
+    assert units(ddb, "A") == (3, 2)
+    payment.handler({"orderId": "v-2", "attempt": 0}, None)
+    fulfil.handler({"orderId": "v-2"}, None)
+    with pytest.raises(DuplicateOrder, match=r"already processed by execution exec-2 \(FULFILLED\)"):
+        validate.handler({"order": order("v-2", lines=[("A", 2, "1.00")]), "executionId": "exec-3"}, None)
 
 
 def test_reservation_is_all_or_nothing_and_names_the_short_products(ddb: Any) -> None:
@@ -126,7 +149,7 @@ def test_payment_fulfil_and_release_are_idempotent(ddb: Any) -> None:
 def test_release_restores_exactly_what_was_reserved_once(ddb: Any) -> None:
     stock(ddb, "A", 5)
     stock(ddb, "B", 9)
-    placed("rel-1", [("A", 2, "1.00"), ("B", 4, "1.00")], token="tok_decline")
+    placed("rel-1", [("A", 2, "1.00"), ("B", 4, "1.00")], reference="tok_decline")
     reserve.handler({"orderId": "rel-1"}, None)
     stock_after_reserve = (units(ddb, "A"), units(ddb, "B"))
     assert stock_after_reserve == ((3, 2), (5, 4))

@@ -80,6 +80,37 @@ def test_callback_variant_decline_releases_the_reservation(callback: Account) ->
     assert callback.order("cb-declined")["paymentReason"] == "insufficient_funds"
 
 
+def test_gateway_round_trip_request_through_the_api_destination_answer_through_the_bus(callback: Account) -> None:
+    callback.payment_requests()
+    callback.put_stock("CB-RT", 3)
+    arn = callback.start(order("cb-roundtrip", reference="pm_ref_123", lines=[("CB-RT", 1, "12.50")]))
+    _wait_for_token(callback, "cb-roundtrip")
+
+    # What the API destination POSTs to the gateway: the request, never the envelope or a card token.
+    [request] = _requests_received(callback)
+    assert request == {
+        "orderId": "cb-roundtrip",
+        "amount": "12.50",
+        "currency": "USD",
+        "paymentReference": "pm_ref_123",
+    }
+    # The gateway answers on the bus (its account may put ecommerce.payments answers only).
+    answer = _gateway_answers(
+        callback, "Payment Completed", {"orderId": request["orderId"], "status": "success", "transactionId": "gw-rt"}
+    )
+    assert lifecycle.handler({"Records": answer}, None) == {"batchItemFailures": []}
+    assert callback.wait(arn)["status"] == "SUCCEEDED"
+    assert callback.stock("CB-RT") == {"available": 2, "reserved": 0}
+
+
+def _requests_received(account: Account) -> list[dict[str, Any]]:
+    for _ in range(500):
+        if requests := account.payment_requests():
+            return requests
+        time.sleep(0.01)
+    raise AssertionError("the gateway received no payment request")
+
+
 def _wait_for_token(account: Account, order_id: str) -> None:
     for _ in range(500):
         item = account.ddb.get_item(TableName="callbacks", Key={"orderId": {"S": order_id}}).get("Item")

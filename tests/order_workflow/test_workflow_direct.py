@@ -62,7 +62,7 @@ def test_insufficient_stock_fails_and_changes_no_stock(direct: Account) -> None:
 
 def test_declined_payment_releases_the_reservation(direct: Account) -> None:
     direct.put_stock("DECL-A", 4)
-    result = direct.run(order("declined-1", token="tok_decline_card", lines=[("DECL-A", 3, "10.00")]))
+    result = direct.run(order("declined-1", reference="tok_decline_card", lines=[("DECL-A", 3, "10.00")]))
 
     assert (result["status"], result["error"]) == ("FAILED", "PaymentDeclined")
     states = direct.entered_states(result["executionArn"])
@@ -79,7 +79,7 @@ def test_declined_payment_releases_the_reservation(direct: Account) -> None:
 def test_transient_payment_error_is_retried_with_backoff_then_succeeds(direct: Account) -> None:
     direct.put_stock("TRANS-A", 2)
     waits_before = len(direct.retry_waits)
-    result = direct.run(order("transient-1", token="tok_transient_2", lines=[("TRANS-A", 1, "12.34")]))
+    result = direct.run(order("transient-1", reference="tok_transient_2", lines=[("TRANS-A", 1, "12.34")]))
 
     assert result["status"] == "SUCCEEDED"
     history = direct.history(result["executionArn"])
@@ -103,7 +103,7 @@ def test_malformed_order_fails_at_validation_with_its_reason(direct: Account) ->
     cause = json.loads(result["cause"])
     assert "order.items[0].quantity" in cause["errorMessage"]
     assert "order.totalAmount" in cause["errorMessage"]
-    assert direct.entered_states(result["executionArn"]) == ["ValidateOrder", "OrderValidationFailed"]
+    assert direct.entered_states(result["executionArn"]) == ["ValidateOrder", "OrderRejected"]
     with pytest.raises(Exception, match="does not exist"):
         direct.order("bad-1")
 

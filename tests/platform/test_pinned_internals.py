@@ -98,7 +98,50 @@ INTERNALS: list[tuple[str, str, Callable[[object], bool]]] = [
         takes("self", "function_name", "qualifier", "body", "headers", "response_headers"),
     ),
     ("moto.awslambda.models:LambdaFunction", EMULATOR, source_has("self.environment_vars =", "self.handler =")),
-    ("moto.dynamodb.responses:DynamoHandler.call_action", f"{EMULATOR} (_serialised)", takes("self")),
+    ("moto.dynamodb.responses:DynamoHandler.call_action", "tests/order_workflow/dynamodb_model.py", takes("self")),
+    (
+        "moto.dynamodb.models:DynamoDBBackend.transact_write_items",
+        "tests/order_workflow/dynamodb_model.py (TouchedItemsSnapshot)",
+        source_has("copy.deepcopy(", "original_table_state[table_name] = "),
+    ),
+    (
+        "moto.dynamodb.models.table:Table.has_range_key",
+        "tests/order_workflow/dynamodb_model.py",
+        lambda p: isinstance(p, property),
+    ),
+    (
+        "moto.stepfunctions.parser.backend.execution_worker:ExecutionWorker._get_evaluation_entrypoint",
+        f"{EMULATOR} (_parsed_once)",
+        source_has("AmazonStateLanguageParser.parse(", "state_machine_details.definition"),
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils:boto_client_for",
+        f"{EMULATOR} (_client_per_service)",
+        takes("region", "service", "state_credentials"),
+    ),
+    ("moto.stepfunctions.parser.asl.utils.json_path:parse", f"{EMULATOR} (JSONPath cache)", callable),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback:"
+        "StateTaskServiceCallback._wait_for_task_token_heartbeat",
+        f"{EMULATOR} (_answer_already_given)",
+        takes("self", "env", "callback_endpoint", "heartbeat_endpoint"),
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_factory:state_task_service_for",
+        "tests/order_workflow/http_task.py (with_http)",
+        takes("service_name"),
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service:"
+        "StateTaskService._eval_service_task",
+        "tests/order_workflow/http_task.py",
+        takes("self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"),
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name:CustomErrorName.__init__",
+        "tests/order_workflow/http_task.py (http_error_names)",
+        takes("self", "error_name"),
+    ),
     (f"{RETRIER}:time", f"{EMULATOR} (_RecordedSleeps)", lambda _: source_has("time.sleep(")(attribute(RETRIER))),
     ("moto.rds.models:RDSBackend.promote_read_replica", "tests/backup_vault", takes("self", "db_kwargs")),
     ("moto.dynamodb.models:DynamoDBBackend.update_item", "tests/feature_store/test_enrich.py", callable),

@@ -1,0 +1,173 @@
+"""The order state machine: its CMK-encrypted logs, its least-privilege role and the rendered ASL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import LOG_DELIVERY_ACTIONS, Statement, policy_document, service_trust_policy
+from components.kms import key_use_through
+from components.lambda_function import PythonFunction
+from components.order_workflow.args import OrderWorkflowArgs
+from components.order_workflow.definition import render_definition, variant_for
+from components.scope import Scope
+
+
+@dataclass(frozen=True)
+class StateMachineNames:
+    """Known before the state machine exists, so policies can name it without a dependency cycle."""
+
+    name: str
+    arn: pulumi.Output[str]
+    executions_arn: pulumi.Output[str]
+
+    @classmethod
+    def of(cls, scope: Scope) -> StateMachineNames:
+        name = scope.physical("workflow", service="sfn")
+        return cls(name, scope.arn("states", f"stateMachine:{name}"), scope.arn("states", f"execution:{name}:*"))
+
+
+@dataclass(frozen=True)
+class OrderStateMachine:
+    machine: aws.sfn.StateMachine
+    role: aws.iam.Role
+    logs: aws.cloudwatch.LogGroup
+
+
+def state_machine_key_use(key_arn: pulumi.Input[str], names: StateMachineNames, *actions: str, sid: str) -> Statement:
+    """Use of the key for this state machine's data, which Step Functions encrypts with its ARN as context."""
+    return Statement(
+        sid=sid,
+        actions=list(actions),
+        resources=[key_arn],
+        conditions={"StringEquals": {"kms:EncryptionContext:aws:states:stateMachineArn": names.arn}},
+    )
+
+
+def http_task_statements(
+    scope: Scope,
+    names: StateMachineNames,
+    connection: aws.cloudwatch.EventConnection,
+    endpoint: str | None,
+    key_arn: pulumi.Input[str],
+) -> list[Statement]:
+    """What an HTTP Task needs (AWS: "Call HTTPS APIs in Step Functions workflows"): call this one
+    endpoint with POST, and read the credential of this one connection from its own secret."""
+    return [
+        Statement(
+            sid="CallGatewayEndpoint",
+            actions=["states:InvokeHTTPEndpoint"],
+            resources=[names.arn],
+            conditions={"StringEquals": {"states:HTTPMethod": "POST", "states:HTTPEndpoint": endpoint or ""}},
+        ),
+        Statement(
+            sid="UseGatewayConnection",
+            actions=["events:RetrieveConnectionCredentials"],
+            resources=[connection.arn],
+        ),
+        Statement(
+            sid="ReadGatewayConnectionSecret",
+            actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            resources=[connection.secret_arn],
+        ),
+        # The connection's secret is encrypted with the component's key.
+        key_use_through("DecryptGatewayConnectionSecret", key_arn, ["kms:Decrypt"], ["secretsmanager"], scope.where),
+    ]
+
+
+def order_state_machine(
+    scope: Scope,
+    args: OrderWorkflowArgs,
+    *,
+    names: StateMachineNames,
+    key_arn: pulumi.Input[str],
+    functions: Mapping[str, PythonFunction],
+    retention_days: int,
+    gateway_connection: aws.cloudwatch.EventConnection | None = None,
+) -> OrderStateMachine:
+    """The state machine running the ASL of its variant over `functions` (by placeholder); with
+    `gateway_connection` (direct + http gateway) it charges the gateway itself through an HTTP Task."""
+    variant = variant_for(args.payment_integration, args.payment_gateway)
+    http_grants = (
+        http_task_statements(scope, names, gateway_connection, args.gateway_endpoint, key_arn)
+        if gateway_connection
+        else []
+    )
+    logs = aws.cloudwatch.LogGroup(
+        scope.child("workflow-logs"),
+        name=f"/aws/vendedlogs/states/{names.name}",
+        retention_in_days=retention_days,
+        kms_key_id=key_arn,
+        opts=scope.opts(),
+    )
+    role = aws.iam.Role(
+        scope.child("workflow-role"),
+        name=scope.physical("workflow-sfn", service="iam"),
+        description=f"Execution role of {names.name}",
+        assume_role_policy=service_trust_policy("states.amazonaws.com", source_account=scope.ctx.account_id),
+        opts=scope.opts(),
+    )
+    policy = aws.iam.RolePolicy(
+        scope.child("workflow-policy"),
+        role=role.id,
+        name="least-privilege",
+        policy=policy_document(
+            Statement(
+                sid="InvokeTasks",
+                actions=["lambda:InvokeFunction"],
+                resources=[f.function.arn for f in functions.values()],
+            ),
+            Statement(sid="DeliverExecutionLogs", actions=list(LOG_DELIVERY_ACTIONS)),
+            Statement(
+                sid="Tracing",
+                actions=[
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                    "xray:GetSamplingRules",
+                    "xray:GetSamplingTargets",
+                ],
+            ),
+            state_machine_key_use(key_arn, names, "kms:Decrypt", "kms:GenerateDataKey", sid="EncryptExecutionData"),
+            # Its CMK-encrypted execution logs: data keys with the logs encryption context only.
+            Statement(
+                sid="EncryptExecutionLogs",
+                actions=["kms:GenerateDataKey"],
+                resources=[key_arn],
+                conditions={"StringEquals": {"kms:EncryptionContext:SourceArn": scope.arn("logs", "*")}},
+            ),
+            *http_grants,
+        ),
+        opts=scope.opts(),
+    )
+    values: dict[str, pulumi.Input[Any]] = {key: f.function.arn for key, f in functions.items()}
+    if args.payment_integration == "callback":
+        values["PaymentHeartbeatSeconds"] = args.payment_heartbeat_seconds
+        values["PaymentTimeoutSeconds"] = args.payment_timeout_seconds
+    if gateway_connection is not None:
+        values["GatewayChargeEndpoint"] = args.gateway_endpoint
+        values["GatewayConnectionArn"] = gateway_connection.arn
+    definition = pulumi.Output.all(**values).apply(lambda resolved: render_definition(variant, resolved))
+    machine = aws.sfn.StateMachine(
+        scope.child("workflow"),
+        name=names.name,
+        type=args.state_machine_type,
+        role_arn=role.arn,
+        definition=definition,
+        logging_configuration={
+            "log_destination": pulumi.Output.concat(logs.arn, ":*"),
+            "include_execution_data": args.log_execution_data,
+            "level": args.log_level,
+        },
+        tracing_configuration={"enabled": True},
+        encryption_configuration={
+            "type": "CUSTOMER_MANAGED_KMS_KEY",
+            "kms_key_id": key_arn,
+            "kms_data_key_reuse_period_seconds": 300,
+        },
+        opts=scope.opts(depends_on=[policy]),
+    )
+    return OrderStateMachine(machine, role, logs)
