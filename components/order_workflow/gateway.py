@@ -41,11 +41,17 @@ def gateway_connection(
     scope: Scope, args: OrderWorkflowArgs
 ) -> tuple[aws.secretsmanager.Secret, aws.cloudwatch.EventConnection]:
     """The empty, CMK-encrypted secret for the gateway's API key and the connection that uses it."""
+    # The credential survives a region loss: a replica in the DR region under a key of that region.
+    replica_key = scope.in_dr().key(
+        "gateway-replica",
+        description=f"{scope.ctx.project}-{scope.ctx.stack} {scope.slug}: DR replica of the gateway credential",
+    )
     credentials = aws.secretsmanager.Secret(
         scope.child("gateway-credentials"),
         name=scope.physical("gateway-credentials"),
         description="API key of the payment gateway (put it here; never in stack config)",
         kms_key_id=scope.key_arn,
+        replicas=[{"region": scope.ctx.dr_region, "kms_key_id": replica_key.arn}],
         opts=scope.opts(stateful=True),
     )
     api_key = aws.secretsmanager.get_secret_version_output(secret_id=credentials.id).secret_string

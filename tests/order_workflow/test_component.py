@@ -328,6 +328,10 @@ def test_gateway_api_key_comes_from_an_encrypted_secret_never_from_config(prod_p
     secret = _one(prod_plan, SECRET, "gateway-credentials")
     assert secret.inputs["kmsKeyId"] == key_arn
     assert secret.protect, "the credentials secret is data: protected in prod"
+    # It survives a region loss: replicated to the DR region under a key of that region.
+    replica_key = _one(prod_plan, "aws:kms/key:Key", "gateway-replica-key-key")
+    assert prod_plan.provider_inputs(replica_key)["region"] == "us-west-2"
+    assert secret.inputs["replicas"] == [{"region": "us-west-2", "kmsKeyId": replica_key.outputs["arn"]}]
     # Created empty: no version (value) is declared anywhere in the program.
     assert not prod_plan.of_type("aws:secretsmanager/secretVersion:SecretVersion")
     connection = _one(prod_plan, CONNECTION, "gateway-connection")
