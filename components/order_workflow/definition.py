@@ -10,12 +10,12 @@ is an error: the document and the component cannot drift apart silently.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from components.templates import require_exact_values
+from components.templates import placeholders as placeholders  # re-exported for the definition tests
+from components.templates import render_document
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
 PaymentIntegration = Literal["direct", "callback"]
@@ -30,9 +30,6 @@ def variant_for(integration: PaymentIntegration, gateway: str) -> DefinitionVari
     return integration
 
 
-_PLACEHOLDER = re.compile(r"^\$\{([A-Za-z][A-Za-z0-9]*)\}$")
-
-
 def definition_path(variant: DefinitionVariant) -> Path:
     return DEFINITIONS_DIR / f"order-{variant}.asl.json"
 
@@ -41,29 +38,6 @@ def load_definition(variant: DefinitionVariant) -> dict[str, Any]:
     return json.loads(definition_path(variant).read_text())
 
 
-def placeholders(document: Any) -> set[str]:
-    """Every `${Name}` the document expects."""
-    if isinstance(document, dict):
-        return set().union(*(placeholders(v) for v in document.values())) if document else set()
-    if isinstance(document, list):
-        return set().union(*(placeholders(v) for v in document)) if document else set()
-    if isinstance(document, str) and (match := _PLACEHOLDER.match(document)):
-        return {match.group(1)}
-    return set()
-
-
-def _substitute(document: Any, values: Mapping[str, Any]) -> Any:
-    if isinstance(document, dict):
-        return {key: _substitute(value, values) for key, value in document.items()}
-    if isinstance(document, list):
-        return [_substitute(value, values) for value in document]
-    if isinstance(document, str) and (match := _PLACEHOLDER.match(document)):
-        return values[match.group(1)]
-    return document
-
-
 def render_definition(variant: DefinitionVariant, values: Mapping[str, Any]) -> str:
     """The ASL JSON for `variant` with every placeholder replaced by its value."""
-    document = load_definition(variant)
-    require_exact_values(definition_path(variant).name, placeholders(document), values)
-    return json.dumps(_substitute(document, values), indent=2)
+    return json.dumps(render_document(definition_path(variant).name, load_definition(variant), values), indent=2)
