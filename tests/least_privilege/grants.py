@@ -53,16 +53,20 @@ class Verdict:
     unused: list[str] = field(default_factory=list)
     checked: list[Need] = field(default_factory=list)
 
-    def failures(self, known: Mapping[str, str] = {}) -> list[str]:
-        """One line per request the role does not allow, except the known defects (action -> why)."""
+    def failures(self, known: Mapping[tuple[str, str], str] | None = None) -> list[str]:
+        """One line per request the role does not allow, except known defects ((action, why) -> reason)."""
         return [
             f"{self.subject} (role {self.role.name}): {need.origin} needs {need.request.describe()}: {decision.value}"
             for need, decision in self.missing
-            if need.request.action not in known
+            if not is_known(need, known or {})
         ]
 
-    def missing_actions(self) -> set[str]:
-        return {need.request.action for need, _ in self.missing}
+    def known_found(self, known: Mapping[tuple[str, str], str]) -> set[tuple[str, str]]:
+        return {k for need, _ in self.missing for k in known if is_known(need, {k: ""})}
+
+
+def is_known(need: Need, known: Mapping[tuple[str, str], str]) -> bool:
+    return any(need.request.action == action and fragment in need.origin for action, fragment in known)
 
 
 def handler_test_files() -> list[Path]:

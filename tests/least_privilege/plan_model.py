@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from offline.mocks import ACCOUNT_ID, RecordedResource
-from offline.runner import PlanGraph
+from offline.runner import PlanGraph, read_stack_config
 
 COMPONENT_PREFIX = "platform:index:"
 
@@ -83,6 +83,11 @@ class PermissionModel:
     @property
     def stack(self) -> str:
         return self.plan.stack
+
+    @property
+    def region(self) -> str:
+        """The stack's default region (`aws:region`)."""
+        return str(read_stack_config(self.stack).get("aws:region", "us-east-1"))
 
     def role_by_arn(self, arn: str) -> Role:
         for role in self.roles.values():
