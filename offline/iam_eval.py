@@ -221,10 +221,11 @@ def allowing_statements(documents: Iterable[Mapping[str, Any] | str], request: R
 def key_policy_allows(
     key_policy: Mapping[str, Any] | str,
     request: Request,
-    identity_documents: Sequence[Mapping[str, Any] | str] = (),
+    identity_documents: Sequence[Mapping[str, Any] | str] | None = (),
 ) -> Decision:
     """KMS: the key policy must allow the principal itself, or allow the account (which delegates to the
-    principal's IAM policies, which must then allow too). https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam
+    principal's IAM policies, which must then allow too; `identity_documents=None` stops at the key
+    policy). https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam
     """
     direct, delegated = False, False
     for statement in statements(key_policy):
@@ -239,7 +240,7 @@ def key_policy_allows(
     if direct:
         return Decision.ALLOWED
     if delegated and request.principal.startswith("arn:"):
-        return evaluate(identity_documents, request)
+        return Decision.ALLOWED if identity_documents is None else evaluate(identity_documents, request)
     return Decision.IMPLICIT_DENY
 
 

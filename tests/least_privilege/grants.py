@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from offline.iam_eval import Decision, Request, action_matches, allowing_statements, as_list, evaluate, statements
+from offline.iam_eval import Decision, Request, action_matches, as_list, evaluate, statement_applies, statements
 from tests.least_privilege.actions import Where, kms_requests, requests_for, takes_resources
 from tests.least_privilege.plan_model import Function, PermissionModel, Role
 
@@ -52,6 +52,8 @@ class Verdict:
     missing: list[tuple[Need, Decision]] = field(default_factory=list)
     unused: list[str] = field(default_factory=list)
     checked: list[Need] = field(default_factory=list)
+    used: set[tuple[int, int, str]] = field(default_factory=set)  # (document, statement, action) grants used
+    necessary: set[tuple[int, int, str]] = field(default_factory=set)  # the only grant allowing some request
 
     def failures(self, known: Mapping[tuple[str, str], str] | None = None) -> list[str]:
         """One line per request the role does not allow, except known defects ((action, why) -> reason)."""
@@ -251,8 +253,11 @@ def _send_to(target: str, why: str, model: PermissionModel, where: Where) -> lis
 def verdict(role: Role, subject: str, needs: Sequence[Need]) -> Verdict:
     """Evaluate every need against the role's policies; list grants that no need used."""
     result = Verdict(role, subject)
-    used: set[tuple[str, int, str]] = set()
-    documents = role.policies
+    grants = [
+        (d_index, s_index, statement)
+        for d_index, (_, document) in enumerate(role.documents)
+        for s_index, statement in enumerate(statements(document))
+    ]
     seen: set[tuple[str, str, str]] = set()
     for need in needs:
         key = (need.request.action, need.request.resource, json.dumps(need.request.context, sort_keys=True))
@@ -260,24 +265,31 @@ def verdict(role: Role, subject: str, needs: Sequence[Need]) -> Verdict:
             continue
         seen.add(key)
         result.checked.append(need)
-        decision = evaluate(documents, need.request)
+        decision = evaluate(role.policies, need.request)
         if decision is not Decision.ALLOWED:
             result.missing.append((need, decision))
             continue
-        for statement in allowing_statements(documents, need.request):
-            for action in as_list(statement.get("Action")):
-                if action_matches([action], need.request.action):
-                    used.add((str(statement.get("Sid") or id(statement)), 0, action))
-    for source, document in role.documents:
-        for index, statement in enumerate(statements(document)):
-            if statement.get("Effect") != "Allow":
-                continue
-            sid = str(statement.get("Sid") or id(statement))
-            for action in as_list(statement.get("Action")):
-                if (sid, 0, action) not in used:
-                    result.unused.append(
-                        f"{role.name} [{source} #{index} {sid}] {action} on {as_list(statement.get('Resource'))}"
-                    )
+        allowing = {
+            (d_index, s_index, action)
+            for d_index, s_index, statement in grants
+            if statement.get("Effect") == "Allow" and statement_applies(statement, need.request)
+            for action in as_list(statement.get("Action"))
+            if action_matches([action], need.request.action)
+        }
+        result.used |= allowing
+        if len(allowing) == 1:
+            result.necessary |= allowing
+    for d_index, s_index, statement in grants:
+        if statement.get("Effect") != "Allow":
+            continue
+        for action in as_list(statement.get("Action")):
+            grant = (d_index, s_index, action)
+            if grant not in result.necessary:
+                source = role.documents[d_index][0]
+                sid = statement.get("Sid", "")
+                resources = as_list(statement.get("Resource"))
+                why = "redundant: other statements allow all its uses" if grant in result.used else "unused"
+                result.unused.append(f"{role.name} [{source} #{s_index} {sid}] {action} on {resources} ({why})")
     return result
 
 
