@@ -8,14 +8,24 @@ allowed, and all errors are reported together.
 from __future__ import annotations
 
 import json
+import re
 import typing
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from components.backup_vault.args import BackupVaultArgs
-from components.config_types import AwsRegion, ConfigModel, LogRetentionDays
+from components.config_types import (
+    CROSS_FIELD,
+    AwsRegion,
+    ConfigModel,
+    LogRetentionDays,
+    RuleProblem,
+    TagValue,
+    cidrs_overlap,
+    rule,
+)
 from components.data_lake.args import DataLakeArgs
 from components.eks_gitops.args import EksGitOpsArgs
 from components.feature_store.args import FeatureStoreArgs
@@ -36,20 +46,25 @@ class ConfigError(Exception):
 class TagsConfig(ConfigModel):
     """Ownership tags applied to every taggable resource through the providers' default tags."""
 
-    owner: str = Field(min_length=1, description="Team that owns the stack (tag Owner).")
-    cost_center: str = Field(min_length=1, description="Cost centre billed (tag CostCenter).")
+    owner: TagValue = Field(description="Team that owns the stack (tag Owner).")
+    cost_center: TagValue = Field(description="Cost centre billed (tag CostCenter).")
 
 
 class StackConfig(ConfigModel):
     """Everything one stack of the platform is built from."""
 
-    project: str = Field(pattern=r"^[a-z][a-z0-9-]{1,20}$", description="Pulumi project name.")
-    stack: str = Field(pattern=r"^[a-z][a-z0-9-]{1,15}$", description="Pulumi stack name.")
+    project: str = Field(description="Pulumi project name.")
+    stack: str = Field(description="Pulumi stack name.")
     environment: Environment = Field(description="Environment class: sizing, HA and protection follow it.")
     region: AwsRegion = Field(description="Primary region (aws:region).")
     dr_region: AwsRegion = Field(description="Disaster-recovery region; must differ from the primary.")
     tags: TagsConfig
     log_retention_days: LogRetentionDays = Field(30, description="Default retention of every log group.")
+    lambda_reserved_concurrency: bool | None = Field(
+        None,
+        description="Apply the functions' reserved concurrency; unset = in prod only. Each region's "
+        "concurrent-executions quota must exceed 100 + the reservations there (a new account's 10 refuses any).",
+    )
     eks: EksGitOpsArgs = EksGitOpsArgs()
     feature_store: FeatureStoreArgs = FeatureStoreArgs()
     data_lake: DataLakeArgs = DataLakeArgs()
@@ -61,6 +76,17 @@ class StackConfig(ConfigModel):
     def is_prod(self) -> bool:
         return self.environment == "prod"
 
+    @field_validator("project", "stack")
+    @classmethod
+    def _name_fits_resource_names(cls, value: str, info: Any) -> str:
+        longest = {"project": 21, "stack": 16}[info.field_name]
+        if not re.fullmatch(rf"[a-z][a-z0-9-]{{1,{longest - 1}}}", value):
+            raise ValueError(
+                f"the {info.field_name} name starts every physical resource name: use 2 to {longest} lowercase "
+                "letters, digits and hyphens, starting with a letter"
+            )
+        return value
+
     @field_validator("dr_region")
     @classmethod
     def _dr_differs(cls, value: str, info: Any) -> str:
@@ -69,8 +95,13 @@ class StackConfig(ConfigModel):
             raise ValueError(f"{value!r} is the primary region too; choose another region for DR copies")
         return value
 
-    @model_validator(mode="after")
-    def _no_sandbox_payments_in_prod(self) -> StackConfig:
+    @property
+    def reserves_lambda_concurrency(self) -> bool:
+        """Whether functions get their reserved concurrency: set explicitly, else only in prod."""
+        return self.is_prod if self.lambda_reserved_concurrency is None else self.lambda_reserved_concurrency
+
+    @rule("environment", "orders")
+    def _no_sandbox_payments_in_prod(self) -> list[RuleProblem]:
         orders = self.orders
         if (
             self.is_prod
@@ -78,12 +109,78 @@ class StackConfig(ConfigModel):
             and orders.payment_integration == "direct"
             and orders.payment_gateway == "local"
         ):
-            raise ValueError(
+            return [
                 "orders.paymentIntegration 'direct' with orders.paymentGateway 'local' charges through the "
                 "deterministic sandbox, which never moves money; prod needs paymentIntegration 'callback' "
                 "(an external gateway) or a real gateway"
+            ]
+        return []
+
+    @rule("eks")
+    def _gitops_repository_set(self) -> list[RuleProblem]:
+        if self.eks.enabled and self.eks.repo_url is None:
+            return [
+                (
+                    ("eks", "repoUrl"),
+                    "required but not set while eks is enabled: the Git URL (https or ssh) of the repository "
+                    "holding k8s/, which ArgoCD syncs",
+                )
+            ]
+        return []
+
+    @rule("project", "stack", "environment", "eks")
+    def _overlay_secrets_readable(self) -> list[RuleProblem]:
+        eks = self.eks
+        unreachable = eks.unreachable_environments(self.project, self.stack, self.environment) if eks.enabled else []
+        if not unreachable:
+            return []
+        prefix = eks.secrets_prefix_for(self.project, self.stack)
+        covering = f"{self.project}/{unreachable[0]}/" if len(unreachable) == 1 else f"{self.project}/"
+        return [
+            f"eks deploys the overlay(s) {unreachable}, whose ExternalSecrets read {self.project}/<env>/..., but "
+            f"External Secrets may only read eks.secretsPrefix {prefix!r}"
+            f"{'' if eks.secrets_prefix else ' (the default <project>/<stack>/)'}; set platform:eks.secretsPrefix "
+            f"to {covering!r}, or deploy those environments from their own stack"
+        ]
+
+    @rule("eks", "backup")
+    def _vpcs_disjoint(self) -> list[RuleProblem]:
+        database = self.backup.database
+        if not (self.eks.enabled and self.backup.enabled and database.enabled):
+            return []
+        return [
+            f"eks.vpcCidr {self.eks.vpc_cidr} overlaps backup.database.{key} {cidr}; the cluster reaches the "
+            "database through peering, which needs disjoint ranges"
+            for key, cidr in (("vpcCidr", database.vpc_cidr), ("drVpcCidr", database.dr_vpc_cidr))
+            if cidrs_overlap(self.eks.vpc_cidr, cidr)
+        ]
+
+    @rule("environment", "lambda_reserved_concurrency", "feature_store", "data_lake", "orders")
+    def _reservations_applied(self) -> list[RuleProblem]:
+        if self.reserves_lambda_concurrency:
+            return []
+        inference = self.feature_store.inference
+        configured = [
+            (section, key)
+            for section, model, key in (
+                ("featureStore", self.feature_store, "enrich_reserved_concurrency"),
+                ("featureStore.inference", inference, "predict_reserved_concurrency"),
+                ("dataLake", self.data_lake, "trigger_reserved_concurrency"),
+                ("orders", self.orders, "task_reserved_concurrency"),
             )
-        return self
+            if model is not None and key in model.model_fields_set and getattr(model, key) is not None
+        ]
+        return [
+            f"{section}.{_camel(key)} is set, but a {self.environment} stack reserves no Lambda concurrency "
+            "(a new account's quota of 10 concurrent executions refuses any reservation): remove it, or set "
+            "platform:lambdaReservedConcurrency: true once the quota allows it"
+            for section, key in configured
+        ]
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 _TOP_LEVEL_ALIASES = {"region": "aws:region"}
@@ -129,6 +226,39 @@ def _allowed_keys(model: type[BaseModel] | None) -> str:
     return ", ".join(sorted(info.alias or name for name, info in model.model_fields.items()))
 
 
+ECHO_LIMIT = 60
+# Credentials people paste into URLs or values: user:password@ in URLs, token-like query parameters and
+# the formats of well-known tokens (GitHub, GitLab, Slack, AWS access keys, Stripe).
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
+_SECRET_PARAMETER = re.compile(r"(?P<name>(token|secret|password|passwd|pwd|key|signature|sig)=)[^&#\s]+", re.I)
+_KNOWN_TOKENS = re.compile(
+    r"(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|glpat-[\w-]{20,}|xox[abposr]-[\w-]{10,}|"
+    r"(AKIA|ASIA)[0-9A-Z]{16}|[sr]k_(live|test)_\w{16,})"
+)
+
+
+def masked(text: str) -> str:
+    """The text with anything that looks like a credential replaced by ***."""
+    text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}***@", text)
+    text = _SECRET_PARAMETER.sub(lambda m: f"{m['name']}***", text)
+    return _KNOWN_TOKENS.sub("***", text)
+
+
+def echo(value: Any) -> str:
+    """A rejected value as JSON (null, not None), credentials masked, cut to about 60 characters."""
+    text = masked(json.dumps(value, default=str, ensure_ascii=False))
+    return text if len(text) <= ECHO_LIMIT else f"{text[: ECHO_LIMIT - 1]}… ({len(text)} characters)"
+
+
+def _without_long_values(message: str, value: Any) -> str:
+    """A validator's message quotes the value it rejected: quote it masked and cut, like `got ...`."""
+    if isinstance(value, str) and value:
+        for quoted in (repr(value), json.dumps(value, ensure_ascii=False), value):
+            if quoted in message:
+                return message.replace(quoted, echo(value))
+    return masked(message)
+
+
 def _describe(project: str, error: Mapping[str, Any]) -> str:
     loc = tuple(error["loc"])
     key = _key_path(project, loc)
@@ -139,9 +269,9 @@ def _describe(project: str, error: Mapping[str, Any]) -> str:
     if kind == "missing":
         return f"{key}: required but not set"
     message = str(error["msg"]).removeprefix("Value error, ")
-    if not loc:  # a rule across sections: the message names its keys and values
-        return f"{key}: {message}"
-    return f"{key}: got {json.dumps(value, default=str)}; {message}"
+    if not loc or kind == CROSS_FIELD:  # a rule across keys: the message names its keys and values
+        return f"{key}: {masked(message)}"
+    return f"{key}: got {echo(value)}; {_without_long_values(message, value)}"
 
 
 def _decode(value: str) -> Any:
@@ -150,6 +280,10 @@ def _decode(value: str) -> Any:
         return json.loads(value)
     except json.JSONDecodeError:
         return value
+
+
+# Namespaces a stack file may hold besides the project's: the CLI's own (`pulumi:tags`, ...) and `aws:region`.
+_CLI_NAMESPACES = ("pulumi:",)
 
 
 def parse_stack_config(raw: Mapping[str, str], *, project: str, stack: str) -> StackConfig:
@@ -166,12 +300,22 @@ def parse_stack_config(raw: Mapping[str, str], *, project: str, stack: str) -> S
                 problems.append(f"{full_key}: reserved; set it through the Pulumi project, stack or aws:region")
             else:
                 document[key] = _decode(value)
+        elif full_key.startswith("aws:"):
+            problems.append(
+                f"{full_key}: not read; the program's AWS providers are explicit and take only aws:region "
+                "(credentials and profiles come from the environment)"
+            )
+        elif not full_key.startswith(_CLI_NAMESPACES):
+            problems.append(f"{full_key}: unknown namespace; this project reads {project}:<key> and aws:region")
     if "region" not in document:
         problems.append("aws:region: required but not set; run `pulumi config set aws:region <region>`")
     try:
         config = StackConfig.model_validate(document)
     except ValidationError as exc:
         problems.extend(_describe(project, e) for e in exc.errors())
+        raise ConfigError(problems) from None
+    except (TypeError, ValueError) as exc:  # a value no model field can even hold (a reader bug, not a user's)
+        problems.append(f"{project}: {exc}")
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import StackConfig
-from components.naming import physical_name
+from components.naming import bucket_suffix_length, physical_name
 
 
 def default_tags(config: StackConfig) -> dict[str, str]:
@@ -70,6 +70,15 @@ class StackContext:
     def name(self, component: str, purpose: str, service: str = "default") -> str:
         """`<project>-<stack>-<component>-<purpose>`, shortened with a hash past the service's limit."""
         return physical_name(self.project, self.stack, component, purpose, service=service)
+
+    def bucket_name(self, component: str, purpose: str, *, region: str | None = None) -> pulumi.Output[str]:
+        """`<project>-<stack>-<component>-<purpose>-<account id>-<region>`, at most 63 characters: bucket
+        names are global, so two accounts (or regions) deploying the same stack never collide."""
+        where = region or self.region
+        base = physical_name(
+            self.project, self.stack, component, purpose, service="s3", reserve=bucket_suffix_length(where)
+        )
+        return pulumi.Output.concat(base, "-", self.account_id, f"-{where}")
 
     def arn(
         self, service: str, resource: str, *, region: str | None = None, global_: bool = False

@@ -27,7 +27,8 @@ LOG_DELIVERY_ACTIONS: tuple[str, ...] = (
 )
 
 # Read-only EC2/ELB/ACM calls without resource-level permissions, as the AWS Load Balancer
-# Controller makes them (components/eks_gitops/load_balancer.py); its mutating calls stay scoped.
+# Controller makes them (components/eks_gitops/load_balancer.py); its mutating calls stay scoped, and so
+# does ec2:GetSecurityGroupsForVpc, which takes the VPC's ARN (VPC_SCOPED_READ_ACTIONS).
 NETWORK_DESCRIBE_ACTIONS: tuple[str, ...] = (
     "ec2:DescribeAccountAttributes",
     "ec2:DescribeAddresses",
@@ -42,7 +43,6 @@ NETWORK_DESCRIBE_ACTIONS: tuple[str, ...] = (
     "ec2:DescribeTags",
     "ec2:DescribeIpamPools",
     "ec2:DescribeRouteTables",
-    "ec2:GetSecurityGroupsForVpc",
     "elasticloadbalancing:DescribeLoadBalancers",
     "elasticloadbalancing:DescribeLoadBalancerAttributes",
     "elasticloadbalancing:DescribeListeners",
@@ -60,6 +60,9 @@ NETWORK_DESCRIBE_ACTIONS: tuple[str, ...] = (
     "iam:ListServerCertificates",
 )
 
+# Read-only calls scoped to one VPC: their resource is the VPC's ARN (`arn:aws:ec2:<region>:<account>:vpc/<id>`).
+VPC_SCOPED_READ_ACTIONS: tuple[str, ...] = ("ec2:GetSecurityGroupsForVpc",)
+
 # Actions that only accept `"Resource": "*"` (AWS service authorization reference).
 UNSCOPED_ACTIONS: frozenset[str] = frozenset(
     {
@@ -74,6 +77,8 @@ UNSCOPED_ACTIONS: frozenset[str] = frozenset(
         "backup:ListBackupJobs",
         "backup:ListCopyJobs",
         "backup:ListRestoreJobs",
+        "backup:DescribeRestoreJob",
+        "backup:PutRestoreValidationResult",
         "rds:DescribeDBInstances",
         "sagemaker:ListEndpoints",
         "ecr:GetAuthorizationToken",

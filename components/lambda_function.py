@@ -45,10 +45,11 @@ def handler_archive(module: str, include: Sequence[str] = ()) -> pulumi.AssetArc
 class FunctionSpec:
     """What differs between our functions; everything else is the platform's standard."""
 
-    component: str
     purpose: str
     module: str
     description: str
+    # The physical-name slug of the owning component; Scope.function() fills it in.
+    component: str = ""
     statements: Sequence[Statement] = ()
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     include: Sequence[str] = ()
@@ -57,6 +58,13 @@ class FunctionSpec:
     reserved_concurrency: int | None = None
     dead_letter_arn: pulumi.Input[str] | None = None
     log_retention_days: int | None = None
+
+
+def reserved_concurrency(ctx: StackContext, spec: FunctionSpec) -> int:
+    """The function's reservation, or -1 (unreserved) when the stack reserves none (outside prod by default)."""
+    if spec.reserved_concurrency is None or not ctx.config.reserves_lambda_concurrency:
+        return -1
+    return spec.reserved_concurrency
 
 
 class PythonFunction(pulumi.ComponentResource):
@@ -76,6 +84,8 @@ class PythonFunction(pulumi.ComponentResource):
     ) -> None:
         super().__init__("platform:compute:PythonFunction", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        if not spec.component:
+            raise ValueError(f"{name}: FunctionSpec.component (the owning component's slug) is empty")
         function_name = ctx.name(spec.component, spec.purpose, service="lambda")
         log_group_name = f"/aws/lambda/{function_name}"
         self.log_group = aws.cloudwatch.LogGroup(
@@ -124,7 +134,7 @@ class PythonFunction(pulumi.ComponentResource):
             role=self.role.arn,
             timeout=spec.timeout,
             memory_size=spec.memory_size,
-            reserved_concurrent_executions=spec.reserved_concurrency if spec.reserved_concurrency is not None else -1,
+            reserved_concurrent_executions=reserved_concurrency(ctx, spec),
             kms_key_arn=kms_key_arn,
             environment={"variables": {"SERVICE_NAME": function_name, "LOG_LEVEL": "INFO", **spec.environment}},
             tracing_config={"mode": "Active"},

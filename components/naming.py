@@ -31,17 +31,29 @@ LIMITS: dict[str, int] = {
     "alarm": 255,
 }
 
+# A bucket name ends in `-<12-digit account id>-<region>`: S3 names are global across accounts.
+ACCOUNT_ID_LENGTH = 12
+
+
+def bucket_suffix_length(region: str) -> int:
+    return len(f"-{'0' * ACCOUNT_ID_LENGTH}-{region}")
+
+
 _SEGMENT = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
-def physical_name(project: str, stack: str, component: str, purpose: str, *, service: str = "default") -> str:
-    """Build the name; when it would exceed the service limit, keep a readable prefix and a stable hash."""
+def physical_name(
+    project: str, stack: str, component: str, purpose: str, *, service: str = "default", reserve: int = 0
+) -> str:
+    """Build the name; when it would exceed the service limit (less `reserve` characters the caller
+    appends), keep a readable prefix and a stable hash."""
     for label, segment in (("project", project), ("stack", stack), ("component", component), ("purpose", purpose)):
         if not _SEGMENT.match(segment):
             raise ValueError(f"name {label} {segment!r} must be lowercase letters, digits and hyphens")
     limit = LIMITS.get(service)
     if limit is None:
         raise ValueError(f"unknown naming service {service!r}; known: {', '.join(sorted(LIMITS))}")
+    limit -= reserve
     full = f"{project}-{stack}-{component}-{purpose}"
     if len(full) <= limit:
         return full

@@ -1,8 +1,11 @@
-"""Alarm building blocks every component uses: the CMK-encrypted topic alarms notify, and metric alarms.
+"""Observability building blocks every component uses: the CMK-encrypted topic alarms notify, metric
+alarms, and VPC flow logs.
 
 One place decides how an alarm is named (`<project>-<stack>-<component>-<purpose>` via ctx.name), where it
 notifies (the component's topic, on ALARM and by default on OK) and how missing data counts (not
-breaching: a queue or function with no traffic is healthy).
+breaching: a queue or function with no traffic is healthy). Every VPC logs its traffic the same way:
+`vpc_flow_logs` to a CMK-encrypted log group with a retention, through a role only VPC Flow Logs of this
+account may assume.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import StackContext
-from components.iam import Statement, policy_document
+from components.iam import Statement, policy_document, service_trust_policy
+
+FLOW_LOGS_SERVICE = "vpc-flow-logs.amazonaws.com"
 
 
 @dataclass(frozen=True)
@@ -151,3 +156,66 @@ def metric_alarm(
         ok_actions=[topic_arn] if notify_ok else None,
         opts=opts,
     )
+
+
+@dataclass(frozen=True)
+class FlowLogs:
+    """A VPC's flow log and where it writes."""
+
+    flow_log: aws.ec2.FlowLog
+    log_group: aws.cloudwatch.LogGroup
+    role: aws.iam.Role
+
+
+def vpc_flow_logs(
+    name: str,
+    ctx: StackContext,
+    *,
+    component: str,
+    purpose: str,
+    vpc_id: pulumi.Input[str],
+    kms_key_arn: pulumi.Input[str],
+    retention_days: int,
+    opts: pulumi.ResourceOptions,
+) -> FlowLogs:
+    """Flow logs of every accepted and rejected connection of `vpc_id`, one-minute aggregation, into the log
+    group `/aws/vpc/flow-logs/<ctx.name(component, purpose)>` (encrypted with `kms_key_arn`, whose policy must
+    let CloudWatch Logs use it in the VPC's region: CustomerManagedKey services=["logs"]). `opts` carries the
+    provider of the VPC's region. Resources: `<name>-logs`, `<name>-role`, `<name>-delivery`, `<name>`."""
+    log_group = aws.cloudwatch.LogGroup(
+        f"{name}-logs",
+        name=f"/aws/vpc/flow-logs/{ctx.name(component, purpose)}",
+        retention_in_days=retention_days,
+        kms_key_id=kms_key_arn,
+        opts=opts,
+    )
+    role = aws.iam.Role(
+        f"{name}-role",
+        name=ctx.name(component, f"{purpose}-flow-logs", service="iam"),
+        assume_role_policy=service_trust_policy(FLOW_LOGS_SERVICE, source_account=ctx.account_id),
+        opts=opts,
+    )
+    aws.iam.RolePolicy(
+        f"{name}-delivery",
+        role=role.id,
+        policy=policy_document(
+            Statement(
+                sid="WriteFlowLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
+            ),
+            Statement(sid="FindLogGroup", actions=["logs:DescribeLogGroups"], resources=["*"]),
+        ),
+        opts=opts,
+    )
+    flow_log = aws.ec2.FlowLog(
+        name,
+        vpc_id=vpc_id,
+        traffic_type="ALL",
+        log_destination_type="cloud-watch-logs",
+        log_destination=log_group.arn,
+        iam_role_arn=role.arn,
+        max_aggregation_interval=60,
+        opts=opts,
+    )
+    return FlowLogs(flow_log=flow_log, log_group=log_group, role=role)

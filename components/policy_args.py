@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
-from components.config_types import ConfigModel
+from components.config_types import ConfigModel, RuleProblem, rule
 
 _POLICY_NAME = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 _WILDCARD = re.compile(r"[*?\[\]]")
@@ -51,15 +51,15 @@ class PolicyArgs(ConfigModel):
         default_factory=list, description="Written waivers of guardrails for named resources (see policy/README)."
     )
 
-    @model_validator(mode="after")
-    def _one_waiver_per_resource(self) -> PolicyArgs:
+    @rule("waivers")
+    def _one_waiver_per_resource(self) -> list[RuleProblem]:
         seen: dict[tuple[str, str], int] = {}
         for index, waiver in enumerate(self.waivers):
             for resource in waiver.resources:
                 first = seen.setdefault((waiver.policy, resource), index)
                 if first != index:
-                    raise ValueError(
+                    return [
                         f"waivers[{first}] and waivers[{index}] both waive policy {waiver.policy!r} for resource "
                         f"{resource!r}; keep one waiver with one reason"
-                    )
-        return self
+                    ]
+        return []

@@ -1,7 +1,10 @@
-"""The README's configuration reference, generated from the config models so it is never stale.
+"""The README's configuration and stack output references, generated so they are never stale.
 
-python -m offline.config_doc            # print the table
-python -m offline.config_doc --write    # refresh it in README.md between the markers
+The config table comes from the config models; the outputs table from STACK_OUTPUTS below, which a
+test holds equal to what the program exports for the shipped stacks.
+
+python -m offline.config_doc            # print the tables
+python -m offline.config_doc --write    # refresh them in README.md between the markers
 """
 
 from __future__ import annotations
@@ -23,7 +26,106 @@ from components.config import StackConfig
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
+OUTPUTS_START, OUTPUTS_END = "<!-- stack-outputs:start -->", "<!-- stack-outputs:end -->"
 INTERNAL = {"project", "stack"}
+
+ALWAYS = "always"
+EKS, FEATURE_STORE, DATA_LAKE, BACKUP, ORDERS = (
+    "`eks.enabled`",
+    "`featureStore.enabled`",
+    "`dataLake.enabled`",
+    "`backup.enabled`",
+    "`orders.enabled`",
+)
+INFERENCE = "`featureStore.inference` set"
+# Every stack output (`pulumi stack output <top-level key>`; nested keys are fields of that object):
+# when it exists, and what it is for.
+STACK_OUTPUTS: dict[str, tuple[str, str]] = {
+    "environment": (ALWAYS, "The stack's environment class (`dev`, `staging` or `prod`)."),
+    "regions.primary": (ALWAYS, "Region of everything but the DR copies."),
+    "regions.dr": (ALWAYS, "Region of the DR vault, replicas and DR function."),
+    "kubeconfig": (EKS, "Kubeconfig of the cluster for kubectl and Helm (secret; kept out of `eks` so the rest "
+                   "stays readable)."),
+    "eks.clusterName": (EKS, "EKS cluster name (`aws eks update-kubeconfig --name`)."),
+    "eks.vpcId": (EKS, "VPC of the cluster."),
+    "eks.argocdUrl": (EKS, "ArgoCD UI: the ALB host when `argocdHostname` is set, else the in-cluster service "
+                      "(reach it with `kubectl port-forward`)."),
+    "eks.secretsPrefix": (EKS, "Secrets Manager prefix External Secrets may read: store the repository "
+                          "credentials and the overlays' secrets under it."),
+    "eks.clusterRoleArn": (EKS, "IAM role of the EKS control plane."),
+    "eks.nodeRoleArn": (EKS, "IAM role of the managed node group."),
+    "eks.oidcProviderArn": (EKS, "IAM OIDC provider of the cluster: trust it for more IRSA service accounts."),
+    "eks.externalSecretsRoleArn": (EKS, "IRSA role of External Secrets (read-only on `secretsPrefix`)."),
+    "eks.loadBalancerControllerRoleArn": (EKS, "IRSA role of the AWS Load Balancer Controller."),
+    "featureStore.streamName": (FEATURE_STORE, "Kinesis stream producers write events to (partition key userId)."),
+    "featureStore.streamArn": (FEATURE_STORE, "ARN of that stream."),
+    "featureStore.tableName": (FEATURE_STORE, "DynamoDB table of the features per user."),
+    "featureStore.failureQueueUrl": (FEATURE_STORE, "SQS queue of the records enrichment gave up on: inspect and "
+                                     "replay from here."),
+    "featureStore.producerPolicyArn": (FEATURE_STORE, "Managed policy to attach to producers: put records on the "
+                                       "stream, with its key."),
+    "featureStore.alarmTopicArn": (FEATURE_STORE, "SNS topic of the component's alarms: subscribe the on-call."),
+    "featureStore.endpointName": (INFERENCE, "SageMaker endpoint serving the model."),
+    "featureStore.apiUrl": (INFERENCE, "`POST` here with `{\"userId\": ...}` for a prediction."),
+    "featureStore.apiClientPolicyArn": (f"{INFERENCE}, `apiAuthorization: AWS_IAM`", "Managed policy that lets a "
+                                        "principal call the inference API (SigV4)."),
+    "dataLake.rawBucket": (DATA_LAKE, "Bucket the feeds land in (`raw/customers/`, `raw/products/`, "
+                           "`raw/transactions/`)."),
+    "dataLake.processedBucket": (DATA_LAKE, "Bucket of the Parquet tables the Glue jobs write."),
+    "dataLake.athenaResultsBucket": (DATA_LAKE, "Bucket of the workgroup's query results."),
+    "dataLake.accessLogBucket": (f"{DATA_LAKE}, `dataLake.accessLogging`", "Bucket of the S3 server access logs "
+                                 "of the lake buckets."),
+    "dataLake.database": (DATA_LAKE, "Glue database of the crawled and processed tables."),
+    "dataLake.workgroup": (DATA_LAKE, "Athena workgroup (engine v3, enforced settings, named queries)."),
+    "dataLake.crawlers.customers": (DATA_LAKE, "Glue crawler of `raw/customers/`."),
+    "dataLake.crawlers.products": (DATA_LAKE, "Glue crawler of `raw/products/`."),
+    "dataLake.crawlers.transactions": (DATA_LAKE, "Glue crawler of `raw/transactions/`."),
+    "dataLake.jobs.customerTransform": (DATA_LAKE, "Glue job writing the processed customers."),
+    "dataLake.jobs.salesAggregation": (DATA_LAKE, "Glue job writing the sales aggregates."),
+    "dataLake.ingestionTrigger": (DATA_LAKE, "Function starting the crawler of each new raw object's prefix."),
+    "dataLake.sampleDataGenerator": (f"{DATA_LAKE}, `dataLake.sampleDataGenerator`", "Function writing sample "
+                                     "feeds into `raw/` (invoke it to try the lake)."),
+    "dataLake.analystPolicyArn": (DATA_LAKE, "Managed policy for analysts: query through the workgroup."),
+    "backup.vaultArn": (BACKUP, "Backup vault in the primary region."),
+    "backup.drVaultArn": (BACKUP, "Vault in the DR region the plan copies to."),
+    "backup.planId": (BACKUP, "AWS Backup plan (daily and weekly rules)."),
+    "backup.drFunctionArn": (BACKUP, "DR orchestration function (pilot light / warm standby), in the DR region."),
+    "backup.validationFunctionArn": (BACKUP, "Daily backup-validation function."),
+    "backup.notificationTopicArn": (BACKUP, "SNS topic of vault events and validation alerts: subscribe the "
+                                    "on-call."),
+    "backup.tableName": (BACKUP, "Application table under backup."),
+    "backup.replicaTableName": (BACKUP, "Its copy in the DR region."),
+    "backup.bucketName": (BACKUP, "Application bucket under backup."),
+    "backup.replicaBucketName": (BACKUP, "Its replica bucket in the DR region."),
+    "backup.databaseEndpoint": (f"{BACKUP}, `backup.database.enabled`", "Address of the MySQL primary."),
+    "backup.replicaDatabaseId": (f"{BACKUP}, `backup.database.enabled`", "Identifier of the cross-region read "
+                                 "replica the DR function promotes."),
+    "backup.drConnectionParameter": (
+        f"{BACKUP}, `backup.database.enabled`",
+        "Parameter Store name (DR region) where the DR function publishes the promoted database's endpoint and "
+        "secret ARN.",
+    ),
+    "backup.complianceReportBucket": (
+        f"{BACKUP}, `backup.complianceReports`",
+        "Bucket receiving the daily AWS Backup Audit Manager compliance report.",
+    ),
+    "backup.auditFrameworkArn": (
+        f"{BACKUP}, `backup.complianceReports`",
+        "AWS Backup Audit Manager framework of the plan's promises.",
+    ),
+    "backup.restoreTestingPlanName": (f"{BACKUP}, `backup.restoreTesting`", "Restore testing plan of the "
+                                      "application table."),
+    "orders.busName": (ORDERS, "EventBridge bus shops publish `Order Placed` events to (source "
+                       "`ecommerce.orders`)."),
+    "orders.stateMachineArn": (ORDERS, "Order workflow state machine."),
+    "orders.alarmTopicArn": (ORDERS, "SNS topic of the component's alarms: subscribe the on-call."),
+    "orders.queues.lifecycle": (ORDERS, "SQS queue of order lifecycle events for the consumer."),
+    "orders.queues.lifecycleDlq": (ORDERS, "Its dead-letter queue."),
+    "orders.queues.eventsDlq": (ORDERS, "Dead-letter queue of events the rules could not deliver."),
+    "orders.tables.orders": (ORDERS, "DynamoDB table of orders (GSI `CustomerIndex`)."),
+    "orders.tables.inventory": (ORDERS, "DynamoDB table of stock per product."),
+    "orders.tables.callbacks": (ORDERS, "DynamoDB table of payment task tokens (callback integration)."),
+}  # fmt: skip
 
 
 def _type_name(annotation: Any) -> str:
@@ -98,11 +200,22 @@ def table() -> str:
     return "\n".join(lines)
 
 
-def refreshed(readme: str) -> str:
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+def outputs_table() -> str:
+    lines = ["| output | exists when | description |", "|---|---|---|"]
+    lines += [f"| `{key}` | {when} | {description} |" for key, (when, description) in STACK_OUTPUTS.items()]
+    return "\n".join(lines)
+
+
+def _between(readme: str, start: str, end: str, body: str) -> str:
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     if not pattern.search(readme):
-        raise ValueError(f"README.md lacks the {START} ... {END} markers")
-    return pattern.sub(lambda _: f"{START}\n{table()}\n{END}", readme)
+        raise ValueError(f"README.md lacks the {start} ... {end} markers")
+    return pattern.sub(lambda _: f"{start}\n{body}\n{end}", readme)
+
+
+def refreshed(readme: str) -> str:
+    readme = _between(readme, START, END, table())
+    return _between(readme, OUTPUTS_START, OUTPUTS_END, outputs_table())
 
 
 def main() -> int:
@@ -112,7 +225,7 @@ def main() -> int:
     if args.write:
         README.write_text(refreshed(README.read_text()))
     else:
-        print(table())
+        print(table(), outputs_table(), sep="\n\n")
     return 0
 
 

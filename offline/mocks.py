@@ -119,6 +119,13 @@ def _iam(kind: str, id_prefix: str) -> OutputBuilder:
     return build
 
 
+def _oidc_provider(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
+    """IAM OIDC providers are global and named by their issuer host: `oidc-provider/<host>[/path]`."""
+    issuer = str(inputs.get("url") or f"https://{logical}.example.com").removeprefix("https://")
+    arn = f"arn:{PARTITION}:iam::{where.account}:oidc-provider/{issuer}"
+    return arn, {"arn": arn}
+
+
 def _lambda(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
     name = _physical_name(logical, inputs)
     arn = where.arn("lambda", f"function:{name}")
@@ -270,7 +277,7 @@ OUTPUT_BUILDERS: dict[str, OutputBuilder] = {
     "aws:kms/alias:Alias": _kms_alias,
     "aws:iam/role:Role": _iam("role", "AROA"),
     "aws:iam/policy:Policy": _iam("policy", "ANPA"),
-    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _named("iam", "oidc-provider/{name}", id_is="arn"),
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
     "aws:lambda/function:Function": _lambda,
     "aws:cloudwatch/logGroup:LogGroup": _named("logs", "log-group:{name}"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": _named("cloudwatch", "alarm:{name}"),

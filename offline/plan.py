@@ -23,10 +23,13 @@ from typing import Any
 import pulumi
 from pulumi.runtime import rpc
 
+from components.config import ConfigError
+from offline.checkov_plan import CheckovSetupError, checkov_step
 from offline.mocks import RecordedResource
 from offline.policy_run import PolicyConfigError, evaluate, waivers_of
 from offline.policy_run import render as render_policy_report
 from offline.runner import PlanGraph, read_stack_config, run_program
+from offline.stack_file import StackFileError
 
 
 def jsonable(value: Any) -> Any:
@@ -93,22 +96,19 @@ def render_counts(graph: PlanGraph) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # A plan is one short process that allocates millions of small objects, most of them while the
-    # provider SDKs import; the cyclic collector would rescan them again and again (about a third of
-    # the run) to free almost nothing. Reference counting still frees everything acyclic.
-    gc.disable()
     parser = argparse.ArgumentParser(prog="make plan", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="dev", help="stack name; reads Pulumi.<stack>.yaml (default: dev)")
     parser.add_argument("--json", type=Path, help="also write the resolved plan as JSON to this file")
+    parser.add_argument("--config-file", type=Path, help="read the config from this file (as `pulumi --config-file`)")
     args = parser.parse_args(argv)
     try:
-        config = read_stack_config(args.stack)
+        config = read_stack_config(args.stack, args.config_file)
         graph = run_program(args.stack, config)
         report = evaluate(graph, waivers_of(config))
     except FileNotFoundError as error:
         print(f"plan {args.stack}: {error}", file=sys.stderr)
         return 2
-    except (pulumi.RunError, PolicyConfigError) as error:
+    except (StackFileError, ConfigError, pulumi.RunError, PolicyConfigError) as error:
         print(f"plan {args.stack}: {error}", file=sys.stderr)
         return 2
     print(f"Resources of stack {args.stack!r} (what `pulumi preview` would create):")
@@ -121,8 +121,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print("\n".join(render_policy_report(report)))
     print(f"plan {args.stack}: {len(graph.resources)} resources, {len(report.violations)} policy violations")
-    return 1 if report.mandatory else 0
+    try:
+        checkov_lines, checkov_exit = checkov_step(graph)
+    except CheckovSetupError as error:
+        print(f"checkov {args.stack}: {error}", file=sys.stderr)
+        return 2
+    print("\n" + "\n".join(checkov_lines))
+    return max(1 if report.mandatory else 0, checkov_exit)
 
 
 if __name__ == "__main__":
+    # A plan is one short process that allocates millions of small objects, most of them while the
+    # provider SDKs import; the cyclic collector would rescan them again and again (about a third of
+    # the run) to free almost nothing. Reference counting still frees everything acyclic. (Only here:
+    # tests call main() in a long-lived process.)
+    gc.disable()
     sys.exit(main())

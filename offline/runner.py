@@ -16,7 +16,9 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
+from components.config import ConfigError
 from offline.mocks import RecordedResource, RecordingMocks, RecordingMonitor
+from offline.stack_file import read_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
@@ -81,13 +83,14 @@ def stack_file(stack: str) -> Path:
     return ROOT / f"Pulumi.{stack}.yaml"
 
 
-def read_stack_config(stack: str) -> dict[str, Any]:
-    """The `config:` mapping of `Pulumi.<stack>.yaml`, as written (nested values stay nested)."""
-    path = stack_file(stack)
+def read_stack_config(stack: str, path: Path | None = None) -> dict[str, Any]:
+    """The `config:` mapping of `Pulumi.<stack>.yaml` (or of `path`), as written (nested values stay nested).
+
+    Raises StackFileError (`file:line:col: message`) for a file the Pulumi CLI would refuse."""
+    path = path or stack_file(stack)
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path.name}: create it to add the {stack!r} stack")
-    document = yaml.safe_load(path.read_text()) or {}
-    return dict(document.get("config") or {})
+    return read_config(path)
 
 
 def _qualify(key: str) -> str:
@@ -102,9 +105,11 @@ def flatten_config(config: Mapping[str, Any]) -> dict[str, str]:
     flat: dict[str, str] = {}
     for key, value in config.items():
         if isinstance(value, Mapping) and "secure" in value and len(value) == 1:
-            raise ValueError(f"{key}: encrypted values cannot be read offline; set a plain test value instead")
-        if isinstance(value, (Mapping, list)):
-            flat[_qualify(key)] = json.dumps(value)
+            raise ConfigError([f"{key}: encrypted values cannot be read offline; set a plain test value instead"])
+        if value is None:
+            flat[_qualify(key)] = "null"
+        elif isinstance(value, (Mapping, list)):
+            flat[_qualify(key)] = json.dumps(value, default=str)
         elif isinstance(value, bool):
             flat[_qualify(key)] = "true" if value else "false"
         else:
@@ -131,15 +136,16 @@ def run_program(
     *,
     secret_keys: list[str] | None = None,
     program: Callable[[], object] | None = None,
+    project: str = PROJECT,
 ) -> PlanGraph:
     """Run `__main__.py` (or `program`) for `stack`, config from its stack file unless given, and return
-    what it declared."""
+    what it declared. `project` names another Pulumi project of the repository (e.g. bootstrap/)."""
     stack_config = dict(config) if config is not None else read_stack_config(stack)
     flat = flatten_config(stack_config)
     region = flat.get("aws:region", "us-east-1")
     mocks = RecordingMocks(default_region=region)
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     set_all_config(flat, secret_keys or [])
     # set_mocks registers a finished root stack; run in a fresh one so exports are recorded too.
     pulumi_settings.ROOT.set(None)

@@ -11,12 +11,11 @@ import pulumi_aws as aws
 from components.backup_vault.args import BackupVaultArgs
 from components.context import BACKUP_TAG, StackContext
 from components.iam import Statement, policy_document, service_trust_policy
+from components.scope import Scope
 from components.storage import BucketNames, SecureBucket
 
-COMPONENT = "backup"
-
 TABLE_KEYS = {"hash_key": "id", "range_key": "timestamp"}
-TABLE_ATTRIBUTES = [{"name": "id", "type": "S"}, {"name": "timestamp", "type": "N"}]
+TABLE_ATTRIBUTES = {"id": "S", "timestamp": "N"}
 
 
 @dataclass(frozen=True)
@@ -30,55 +29,36 @@ class Tables:
 
 
 def app_tables(
-    ctx: StackContext,
-    parent: pulumi.Resource,
+    scope: Scope,
     args: BackupVaultArgs,
     *,
     primary_key_arn: pulumi.Input[str],
     dr_key_arn: pulumi.Input[str],
 ) -> Tables:
     """The `id`+`timestamp` table: on-demand, PITR, CMK, NEW_AND_OLD_IMAGES stream, tagged for backup."""
+    ctx = scope.ctx
     global_table = args.replication == "globalTable"
-    primary = aws.dynamodb.Table(
-        "backup-app-table",
-        name=ctx.name(COMPONENT, "data", service="dynamodb"),
-        billing_mode="PAY_PER_REQUEST",
-        attributes=TABLE_ATTRIBUTES,
+    replicas = [
+        {
+            "region_name": ctx.dr_region,
+            "kms_key_arn": dr_key_arn,
+            "point_in_time_recovery": True,
+            "deletion_protection_enabled": ctx.is_prod,
+            "propagate_tags": True,
+        }
+    ]
+    primary = scope.with_key(primary_key_arn).table(
+        "data",
         **TABLE_KEYS,
-        point_in_time_recovery={"enabled": True},
-        server_side_encryption={"enabled": True, "kms_key_arn": primary_key_arn},
-        stream_enabled=True,
+        attributes=TABLE_ATTRIBUTES,
         stream_view_type="NEW_AND_OLD_IMAGES",
-        deletion_protection_enabled=ctx.is_prod,
-        replicas=(
-            [
-                {
-                    "region_name": ctx.dr_region,
-                    "kms_key_arn": dr_key_arn,
-                    "point_in_time_recovery": True,
-                    "deletion_protection_enabled": ctx.is_prod,
-                    "propagate_tags": True,
-                }
-            ]
-            if global_table
-            else None
-        ),
-        tags=dict(BACKUP_TAG),
-        opts=ctx.stateful(pulumi.ResourceOptions(parent=parent)),
+        replicas=replicas if global_table else None,
+        tags=BACKUP_TAG,
     )
     if global_table:
         return Tables(primary, None)
-    replica = aws.dynamodb.Table(
-        "backup-app-table-replica",
-        name=ctx.name(COMPONENT, "data-replica", service="dynamodb"),
-        billing_mode="PAY_PER_REQUEST",
-        attributes=TABLE_ATTRIBUTES,
-        **TABLE_KEYS,
-        point_in_time_recovery={"enabled": True},
-        server_side_encryption={"enabled": True, "kms_key_arn": dr_key_arn},
-        deletion_protection_enabled=ctx.is_prod,
-        tags={"Role": "DisasterRecovery"},
-        opts=ctx.stateful(pulumi.ResourceOptions(parent=parent, provider=ctx.dr)),
+    replica = scope.in_dr(dr_key_arn).table(
+        "data-replica", **TABLE_KEYS, attributes=TABLE_ATTRIBUTES, tags={"Role": "DisasterRecovery"}
     )
     return Tables(primary, replica)
 
@@ -87,28 +67,21 @@ def app_tables(
 BUCKET_NAMES = BucketNames(bucket="", public_access_block="-public-access", policy="-tls-only")
 
 
-def _data_bucket(
-    ctx: StackContext,
-    name: str,
-    *,
-    purpose: str,
-    key_arn: pulumi.Input[str],
-    tags: dict[str, str],
-    opts: pulumi.ResourceOptions,
-) -> SecureBucket:
+def _data_bucket(scope: Scope, name: str, *, purpose: str, tags: dict[str, str]) -> SecureBucket:
     """A versioned, CMK-encrypted, private, TLS-only bucket. No lifecycle rules: every version is kept (and
     replicated), and the bucket is never force-destroyed, not even outside prod."""
     return SecureBucket(
-        name,
-        ctx,
-        component=COMPONENT,
+        scope.child(name),
+        scope.ctx,
+        component=scope.slug,
         purpose=purpose,
-        kms_key_arn=key_arn,
+        kms_key_arn=scope.key_arn,
+        region=scope.where,
         tags=tags,
         enforce_ownership=False,
         force_destroy_outside_prod=False,
         names=BUCKET_NAMES,
-        opts=opts,
+        opts=scope.opts(),
     )
 
 
@@ -171,39 +144,26 @@ class Buckets:
 
 
 def app_buckets(
-    ctx: StackContext,
-    parent: pulumi.Resource,
+    scope: Scope,
     *,
     primary_key_arn: pulumi.Input[str],
     dr_key_arn: pulumi.Input[str],
 ) -> Buckets:
     """The data bucket, tagged for backup, replicating every object version to a DR-region bucket."""
-    source = _data_bucket(
-        ctx,
-        "backup-app-bucket",
-        purpose="data",
-        key_arn=primary_key_arn,
-        tags=dict(BACKUP_TAG),
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
+    ctx, child = scope.ctx, scope.opts()
+    source = _data_bucket(scope.with_key(primary_key_arn), "app-bucket", purpose="data", tags=dict(BACKUP_TAG))
     replica = _data_bucket(
-        ctx,
-        "backup-app-bucket-replica",
-        purpose="data-replica",
-        key_arn=dr_key_arn,
-        tags={"Role": "DisasterRecovery"},
-        opts=pulumi.ResourceOptions(parent=parent, provider=ctx.dr),
+        scope.in_dr(dr_key_arn), "app-bucket-replica", purpose="data-replica", tags={"Role": "DisasterRecovery"}
     )
-    child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
-        "backup-s3-replication-role",
-        name=ctx.name(COMPONENT, "s3-replication", service="iam"),
+        scope.child("s3-replication-role"),
+        name=scope.physical("s3-replication", service="iam"),
         description="S3 cross-region replication of the BackupVault data bucket",
         assume_role_policy=service_trust_policy("s3.amazonaws.com", source_account=ctx.account_id),
         opts=child,
     )
     policy = aws.iam.RolePolicy(
-        "backup-s3-replication-policy",
+        scope.child("s3-replication-policy"),
         role=role.id,
         name="replicate-data-bucket",
         policy=policy_document(
@@ -218,7 +178,7 @@ def app_buckets(
         opts=child,
     )
     aws.s3.BucketReplicationConfig(
-        "backup-app-bucket-replication",
+        scope.child("app-bucket-replication"),
         bucket=source.bucket.id,
         role=role.arn,
         rules=[
@@ -236,6 +196,6 @@ def app_buckets(
             }
         ],
         # S3 refuses replication until both buckets are versioned and the role can act.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[source.versioning, replica.versioning, policy]),
+        opts=scope.opts(depends_on=[source.versioning, replica.versioning, policy]),
     )
     return Buckets(source.bucket, replica.bucket, role)

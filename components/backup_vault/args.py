@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
-from components.config_types import Cidr, ComponentConfig, ConfigModel
+from components.config_types import Cidr, ComponentConfig, ConfigModel, RuleProblem, cidrs_overlap, rule
 
 # AWS Backup keeps recovery points in cold storage for at least 90 days.
 COLD_STORAGE_MINIMUM_DAYS = 90
@@ -49,21 +49,25 @@ class BackupRuleSettings(ConfigModel):
     def _schedule_is_cron(cls, value: str) -> str:
         return _cron(value)
 
-    @model_validator(mode="after")
-    def _lifecycle_accepted_by_aws(self) -> BackupRuleSettings:
+    @rule("completion_window_minutes", "start_window_minutes")
+    def _windows_in_order(self) -> list[RuleProblem]:
         if self.completion_window_minutes <= self.start_window_minutes:
-            raise ValueError(
+            return [
                 f"completionWindowMinutes ({self.completion_window_minutes}) must be greater than "
                 f"startWindowMinutes ({self.start_window_minutes}): both count from the scheduled time"
-            )
+            ]
+        return []
+
+    @rule("cold_storage_after_days", "delete_after_days")
+    def _cold_storage_minimum(self) -> list[RuleProblem]:
         cold = self.cold_storage_after_days
         if cold is not None and self.delete_after_days < cold + COLD_STORAGE_MINIMUM_DAYS:
-            raise ValueError(
+            return [
                 f"deleteAfterDays ({self.delete_after_days}) must be at least coldStorageAfterDays ({cold}) + "
                 f"{COLD_STORAGE_MINIMUM_DAYS} = {cold + COLD_STORAGE_MINIMUM_DAYS}: AWS Backup keeps recovery points "
                 f"in cold storage for at least {COLD_STORAGE_MINIMUM_DAYS} days"
-            )
-        return self
+            ]
+        return []
 
 
 class VaultLockSettings(ConfigModel):
@@ -77,14 +81,14 @@ class VaultLockSettings(ConfigModel):
         description="Grace days before the lock becomes immutable (compliance mode); null = governance mode.",
     )
 
-    @model_validator(mode="after")
-    def _range(self) -> VaultLockSettings:
+    @rule("min_retention_days", "max_retention_days")
+    def _range(self) -> list[RuleProblem]:
         if self.min_retention_days > self.max_retention_days:
-            raise ValueError(
+            return [
                 f"minRetentionDays ({self.min_retention_days}) must not exceed maxRetentionDays "
                 f"({self.max_retention_days})"
-            )
-        return self
+            ]
+        return []
 
 
 # Instance classes without Performance Insights support for MySQL.
@@ -106,6 +110,11 @@ class DatabaseSettings(ConfigModel):
     enabled: bool = Field(False, description="Create the MySQL primary and its cross-region read replica.")
     engine_version: str = Field("8.0", pattern=r"^8\.\d+(\.\d+)?$", description="MySQL engine version (8.x).")
     instance_class: str = Field("db.t4g.medium", description="Instance class of the primary.")
+    restore_test_instance_class: str = Field(
+        "db.t4g.medium",
+        description="Instance class of the database copies restore tests create and delete (the restored copy "
+        "keeps Performance Insights, so the class must support it).",
+    )
     replica_instance_class: str = Field(
         "db.t4g.medium", description="Instance class of the DR replica while on standby (may be smaller)."
     )
@@ -125,7 +134,9 @@ class DatabaseSettings(ConfigModel):
     vpc_cidr: Cidr = Field("10.40.0.0/16", description="CIDR of the database VPC in the primary region.")
     dr_vpc_cidr: Cidr = Field("10.41.0.0/16", description="CIDR of the database VPC in the DR region.")
 
-    @field_validator("instance_class", "replica_instance_class", "standby_scale_up_instance_class")
+    @field_validator(
+        "instance_class", "replica_instance_class", "standby_scale_up_instance_class", "restore_test_instance_class"
+    )
     @classmethod
     def _known_class(cls, value: str | None) -> str | None:
         return value if value is None else _instance_class(value)
@@ -137,16 +148,23 @@ class DatabaseSettings(ConfigModel):
             raise ValueError(f"{value} is not a Performance Insights retention; allowed: 7 or 31, 62, ... 731")
         return value
 
-    @model_validator(mode="after")
-    def _consistent(self) -> DatabaseSettings:
+    @rule("allocated_storage_gb", "max_allocated_storage_gb")
+    def _storage_ceiling(self) -> list[RuleProblem]:
         if self.max_allocated_storage_gb < self.allocated_storage_gb:
-            raise ValueError(
+            return [
                 f"maxAllocatedStorageGb ({self.max_allocated_storage_gb}) must be at least "
                 f"allocatedStorageGb ({self.allocated_storage_gb})"
-            )
-        if self.vpc_cidr == self.dr_vpc_cidr:
-            raise ValueError(f"vpcCidr and drVpcCidr are both {self.vpc_cidr}; use distinct ranges so they can peer")
-        return self
+            ]
+        return []
+
+    @rule("vpc_cidr", "dr_vpc_cidr")
+    def _vpcs_can_peer(self) -> list[RuleProblem]:
+        if cidrs_overlap(self.vpc_cidr, self.dr_vpc_cidr):
+            return [
+                f"vpcCidr {self.vpc_cidr} and drVpcCidr {self.dr_vpc_cidr} overlap; use distinct ranges so the "
+                "VPCs can peer (e.g. 10.40.0.0/16 and 10.41.0.0/16)"
+            ]
+        return []
 
     @property
     def standby_target_class(self) -> str:
@@ -196,22 +214,30 @@ class BackupVaultArgs(ComponentConfig):
     restore_testing: bool = Field(True, description="Restore-test the app table's latest recovery point weekly.")
     restore_testing_schedule: str = Field("cron(0 5 ? * SAT *)", description="When restore tests start (cron, UTC).")
     database: DatabaseSettings = Field(DatabaseSettings(), description="Optional RDS MySQL primary + DR replica.")
+    compliance_reports: bool = Field(
+        True,
+        description="AWS Backup Audit Manager framework (plan frequency/retention, encryption, cross-region copy, "
+        "Vault Lock when set) with a daily compliance report into an encrypted bucket. Needs AWS Config recording "
+        "in the account and the bootstrap stack's backup-reports service-linked role.",
+    )
+    report_retention_days: int = Field(
+        2555, ge=30, le=MAX_RETENTION_DAYS, description="Days compliance reports are kept (default 7 years)."
+    )
 
     @field_validator("validation_schedule", "restore_testing_schedule")
     @classmethod
     def _schedules_are_cron(cls, value: str) -> str:
         return _cron(value)
 
-    @model_validator(mode="after")
-    def _retention_within_vault_lock(self) -> BackupVaultArgs:
+    @rule("vault_lock", "daily", "weekly")
+    def _retention_within_vault_lock(self) -> list[RuleProblem]:
         lock = self.vault_lock
         if lock is None:
-            return self
-        for key, rule in (("daily", self.daily), ("weekly", self.weekly)):
-            if not lock.min_retention_days <= rule.delete_after_days <= lock.max_retention_days:
-                raise ValueError(
-                    f"{key}.deleteAfterDays ({rule.delete_after_days}) is outside vaultLock "
-                    f"[minRetentionDays {lock.min_retention_days}, maxRetentionDays {lock.max_retention_days}]: "
-                    "AWS Backup would fail every job of that rule"
-                )
-        return self
+            return []
+        return [
+            f"{key}.deleteAfterDays ({settings.delete_after_days}) is outside vaultLock "
+            f"[minRetentionDays {lock.min_retention_days}, maxRetentionDays {lock.max_retention_days}]: "
+            "AWS Backup would fail every job of that rule"
+            for key, settings in (("daily", self.daily), ("weekly", self.weekly))
+            if not lock.min_retention_days <= settings.delete_after_days <= lock.max_retention_days
+        ]

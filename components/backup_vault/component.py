@@ -9,6 +9,7 @@ region's outage cannot reach it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pulumi
@@ -16,25 +17,34 @@ import pulumi_aws as aws
 
 from components.backup_vault.app_data import Buckets, Tables, app_buckets, app_tables
 from components.backup_vault.args import BackupVaultArgs
+from components.backup_vault.compliance import Compliance, compliance_reporting, reports_key_statement
 from components.backup_vault.database import Database, database
-from components.backup_vault.protection import backup_plan, backup_vaults, restore_testing
+from components.backup_vault.protection import (
+    JOB_FAILURE_EVENTS,
+    DatabaseRestoreTarget,
+    backup_plan,
+    backup_vaults,
+    restore_testing,
+)
 from components.context import StackContext
 from components.iam import Statement
-from components.kms import CustomerManagedKey, key_use_through
+from components.kms import key_use_through
 from components.lambda_function import FunctionSpec, PythonFunction
-from components.observability import (
-    CLOUDWATCH_ALARMS,
-    Metric,
-    Publisher,
-    alarm_topic,
-    iterator_age,
-    lambda_errors,
-    metric_alarm,
-    queue_depth,
-)
-from components.queues import allow_service_to_send, encrypted_queue
+from components.observability import CLOUDWATCH_ALARMS, Metric, Publisher, iterator_age, lambda_errors, queue_depth
+from components.queues import allow_service_to_send
+from components.scope import Scope, component_options
 
+# Physical-name slug of a backup vault unless the program gives another one.
 COMPONENT = "backup"
+# EventBridge delivering to a CMK-encrypted SNS topic sends neither aws:SourceAccount nor aws:SourceArn to
+# KMS, so a conditioned grant (the `events` service statement) would deny it; the topic policy still limits
+# publishing to this account's rules.
+EVENTBRIDGE_TO_ENCRYPTED_TOPIC = Statement(
+    sid="AllowEventBridgeToEncryptedTopic",
+    principals={"Service": "events.amazonaws.com"},
+    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+    resources=["*"],
+)
 # Stream records live 24 h; older ones can no longer be read, so stop retrying them by then.
 STREAM_RETENTION_SECONDS = 86400
 
@@ -43,79 +53,97 @@ class BackupVault(pulumi.ComponentResource):
     """AWS Backup vaults, plan and selection, protected app data with DR-region copies, and DR automation."""
 
     def __init__(
-        self, name: str, ctx: StackContext, args: BackupVaultArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        ctx: StackContext,
+        args: BackupVaultArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        slug: str = COMPONENT,
     ) -> None:
-        super().__init__(
-            "platform:index:BackupVault",
-            name,
-            None,
-            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers={"aws": ctx.primary})),
-        )
+        super().__init__("platform:index:BackupVault", name, None, component_options(ctx, opts))
         self._ctx = ctx
-        child = pulumi.ResourceOptions(parent=self)
-        on_dr = pulumi.ResourceOptions(parent=self, provider=ctx.dr)
+        scope = Scope.of(self, ctx, name, slug)
 
-        self.primary_key = CustomerManagedKey(
-            "backup-primary-key",
-            ctx,
-            component=COMPONENT,
-            purpose="primary",
+        self.primary_key = scope.key(
+            "primary",
             description="BackupVault primary region: vault, app data, notifications, queue and logs",
             # backup: vault encryption and publishing job events; cloudwatch/events: alarms and the
             # schedule's dead-letter queue on this CMK-encrypted topic and queue; logs: function logs.
             services=["backup", "logs", "cloudwatch", "events"],
-            opts=child,
+            extra_statements=[
+                EVENTBRIDGE_TO_ENCRYPTED_TOPIC,
+                *([reports_key_statement(scope)] if args.compliance_reports else []),
+            ],
         )
-        self.dr_key = CustomerManagedKey(
-            "backup-dr-key",
-            ctx,
-            component=COMPONENT,
-            purpose="dr",
+        self.dr_key = scope.in_dr().key(
+            "dr",
             description="BackupVault DR region: DR vault, replica data and the DR function's logs",
             services=["backup", "logs"],
-            region=ctx.dr_region,
-            opts=on_dr,
         )
         primary_key_arn, dr_key_arn = self.primary_key.arn, self.dr_key.arn
+        self._scope = scope = scope.with_key(primary_key_arn)
 
-        self.topic = self._notification_topic(primary_key_arn)
-        self.failure_queue = encrypted_queue(
-            "backup-failures", ctx, component=COMPONENT, purpose="failures", kms_key_arn=primary_key_arn, opts=child
-        )
+        self.topic = self._notification_topic()
+        self._scope = scope = scope.with_alarm_topic(self.topic.arn)
+        self.failure_queue = scope.queue("failures")
 
         self.vaults = backup_vaults(
-            ctx,
-            self,
+            scope,
             primary_key_arn=primary_key_arn,
             dr_key_arn=dr_key_arn,
             topic_arn=self.topic.arn,
             lock=args.vault_lock,
         )
-        self.protection = backup_plan(ctx, self, args, self.vaults)
-        self.tables: Tables = app_tables(ctx, self, args, primary_key_arn=primary_key_arn, dr_key_arn=dr_key_arn)
-        self.buckets: Buckets = app_buckets(ctx, self, primary_key_arn=primary_key_arn, dr_key_arn=dr_key_arn)
+        self.protection = backup_plan(scope, args, self.vaults)
+        self.tables: Tables = app_tables(scope, args, primary_key_arn=primary_key_arn, dr_key_arn=dr_key_arn)
+        self.buckets: Buckets = app_buckets(scope, primary_key_arn=primary_key_arn, dr_key_arn=dr_key_arn)
         self.database: Database | None = (
-            database(ctx, self, args.database, primary_key_arn=primary_key_arn, dr_key_arn=dr_key_arn)
+            database(scope, args.database, primary_key_arn=primary_key_arn, dr_key_arn=dr_key_arn)
             if args.database.enabled
             else None
         )
         self.restore_testing_plan = (
             restore_testing(
-                ctx,
-                self,
+                scope,
                 args,
                 vault_arn=self.vaults.primary.arn,
-                table_arn=self.tables.primary.arn,
                 role_arn=self.protection.role.arn,
+                table_arn=self.tables.primary.arn,
+                bucket_arn=self.buckets.primary.arn,
+                database=self._restore_target(args),
             )
             if args.restore_testing
             else None
         )
+        self.restore_validation = (
+            self._restore_validation_function(args, self.restore_testing_plan)
+            if self.restore_testing_plan is not None
+            else None
+        )
+        self.job_failure_rule = self._job_failure_rule()
+        self.compliance: Compliance | None = (
+            compliance_reporting(scope, args, self.protection.plan.id) if args.compliance_reports else None
+        )
 
         self.validation = self._validation_function(args)
+        # Every rule of this component may leave what it could not deliver in the failure queue.
+        rules = [self._schedule_rule, self.job_failure_rule]
+        if self.restore_validation is not None:
+            rules.append(self._restore_rule)
+        allow_service_to_send(
+            scope.child("failures-policy"),
+            self.failure_queue,
+            sid="RuleDeadLetters",
+            service="events.amazonaws.com",
+            source_arns=[rule.arn for rule in rules],
+            opts=scope.opts(),
+        )
         self.replication = (
             self._replication_function(args, self.tables.replica) if self.tables.replica is not None else None
         )
+        # Where the database's consumers find it after a failover (written by the DR function, in the DR region).
+        self.connection_parameter = f"/{ctx.project}/{ctx.stack}/{slug}/database-connection"
         self.dr_function = self._dr_function(args)
         self._alarms()
 
@@ -123,28 +151,136 @@ class BackupVault(pulumi.ComponentResource):
 
     # -- notifications -------------------------------------------------------------------------
 
-    def _notification_topic(self, key_arn: pulumi.Input[str]) -> aws.sns.Topic:
-        return alarm_topic(
-            "backup-notifications",
-            self._ctx,
-            component=COMPONENT,
-            purpose="notifications",
+    def _notification_topic(self) -> aws.sns.Topic:
+        return self._scope.alarm_topic(
+            "notifications",
             display_name="Backup and Recovery Notifications",
-            kms_key_arn=key_arn,
-            publishers=[Publisher("AwsBackupPublishesJobEvents", "backup.amazonaws.com"), CLOUDWATCH_ALARMS],
-            opts=pulumi.ResourceOptions(parent=self),
+            publishers=[
+                Publisher("AwsBackupPublishesJobEvents", "backup.amazonaws.com"),
+                CLOUDWATCH_ALARMS,
+                Publisher("FailedJobEventsPublish", "events.amazonaws.com"),
+            ],
         )
+
+    def _job_failure_rule(self) -> aws.cloudwatch.EventRule:
+        """AWS Backup's own events for failed, aborted and expired jobs of this account reach the topic at once
+        (the vault notifications no longer send failures, and the daily validation runs once a day)."""
+        scope = self._scope
+        rule = aws.cloudwatch.EventRule(
+            scope.child("job-failures"),
+            name=scope.physical("job-failures", service="events"),
+            description="Failed, aborted or expired AWS Backup, copy and restore jobs",
+            event_pattern=json.dumps(
+                {
+                    "source": ["aws.backup"],
+                    "detail-type": sorted(JOB_FAILURE_EVENTS),
+                    "detail": {"state": sorted({s for states in JOB_FAILURE_EVENTS.values() for s in states})},
+                }
+            ),
+            opts=scope.opts(),
+        )
+        aws.cloudwatch.EventTarget(
+            scope.child("job-failures-alert"),
+            rule=rule.name,
+            target_id="notification-topic",
+            arn=self.topic.arn,
+            retry_policy={"maximum_retry_attempts": 20, "maximum_event_age_in_seconds": 86_400},
+            dead_letter_config={"arn": self.failure_queue.arn},
+            opts=scope.opts(),
+        )
+        return rule
+
+    def _restore_target(self, args: BackupVaultArgs) -> DatabaseRestoreTarget | None:
+        if self.database is None:
+            return None
+        return DatabaseRestoreTarget(
+            arn=self.database.primary.arn,
+            subnet_group_name=self.database.network.subnet_group.name,
+            security_group_id=self.database.network.security_group.id,
+            instance_class=args.database.restore_test_instance_class,
+        )
+
+    def _restore_validation_function(
+        self, args: BackupVaultArgs, plan: aws.backup.RestoreTestingPlan
+    ) -> PythonFunction:
+        """Each COMPLETED restore job of the testing plan -> inspect the restored copy -> report to AWS Backup."""
+        ctx, scope = self._ctx, self._scope
+        # Restore tests name what they create `awsbackup-restore-test-...` (AWS Backup's inferred metadata).
+        restored = "awsbackup-restore-test-*"
+        environment: dict[str, pulumi.Input[str]] = {"MIN_RESTORED_ITEMS": "1"}
+        if self.database is not None:
+            environment.update(EXPECTED_DB_ENGINE="mysql", EXPECTED_DB_ENGINE_VERSION=args.database.engine_version)
+        function = scope.function(
+            FunctionSpec(
+                purpose="validate-restore",
+                module="backup_vault.validate_restore",
+                description="Checks each restore test's restored copy and reports it with PutRestoreValidationResult",
+                statements=[
+                    # Neither action supports resource-level permissions (Service Authorization Reference).
+                    Statement(
+                        sid="ReadAndReportRestoreJobs",
+                        actions=["backup:DescribeRestoreJob", "backup:PutRestoreValidationResult"],
+                    ),
+                    Statement(
+                        sid="InspectRestoredTables",
+                        actions=["dynamodb:DescribeTable", "dynamodb:Scan"],
+                        resources=[ctx.arn("dynamodb", f"table/{restored}")],
+                    ),
+                    Statement(
+                        sid="InspectRestoredDatabases",
+                        actions=["rds:DescribeDBInstances"],
+                        resources=[ctx.arn("rds", f"db:{restored}")],
+                    ),
+                    Statement(
+                        sid="InspectRestoredBuckets",
+                        actions=["s3:ListBucket"],
+                        resources=[pulumi.Output.concat("arn:", ctx.partition, f":s3:::{restored}")],
+                    ),
+                ],
+                environment=environment,
+                timeout=300,
+                dead_letter_arn=self.failure_queue.arn,
+            )
+        )
+        rule = aws.cloudwatch.EventRule(
+            scope.child("restore-completed"),
+            name=scope.physical("restore-completed", service="events"),
+            description="Completed restore jobs of this component's restore testing plan",
+            event_pattern=pulumi.Output.json_dumps(
+                {
+                    "source": ["aws.backup"],
+                    "detail-type": ["Restore Job State Change"],
+                    "detail": {"status": ["COMPLETED"], "restoreTestingPlanArn": [plan.arn]},
+                }
+            ),
+            opts=scope.opts(),
+        )
+        permission = aws.lambda_.Permission(
+            scope.child("validate-restore-invoke"),
+            action="lambda:InvokeFunction",
+            function=function.function.name,
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=scope.opts(),
+        )
+        aws.cloudwatch.EventTarget(
+            scope.child("validate-restore-target"),
+            rule=rule.name,
+            arn=function.arn,
+            retry_policy={"maximum_retry_attempts": 3, "maximum_event_age_in_seconds": 3600},
+            dead_letter_config={"arn": self.failure_queue.arn},
+            opts=scope.opts(depends_on=[permission]),
+        )
+        self._restore_rule = rule
+        return function
 
     # -- functions ----------------------------------------------------------------------------
 
     def _validation_function(self, args: BackupVaultArgs) -> PythonFunction:
         """Daily: every backup/copy job of the last 24 h, one alert listing the failed ones."""
-        ctx = self._ctx
-        function = PythonFunction(
-            "backup-validate",
-            ctx,
+        ctx, scope = self._ctx, self._scope
+        function = scope.function(
             FunctionSpec(
-                component=COMPONENT,
                 purpose="validate",
                 module="backup_vault.validate_backups",
                 description="Checks the last 24 h of AWS Backup and copy jobs and alerts on failures",
@@ -169,54 +305,42 @@ class BackupVault(pulumi.ComponentResource):
                 timeout=120,
                 reserved_concurrency=1,
                 dead_letter_arn=self.failure_queue.arn,
-            ),
-            kms_key_arn=self.primary_key.arn,
-            opts=pulumi.ResourceOptions(parent=self),
+            )
         )
-        child = pulumi.ResourceOptions(parent=self)
+        child = scope.opts()
         rule = aws.cloudwatch.EventRule(
-            "backup-validate-schedule",
-            name=ctx.name(COMPONENT, "validate-daily", service="events"),
+            scope.child("validate-schedule"),
+            name=scope.physical("validate-daily", service="events"),
             description="Daily validation of AWS Backup jobs",
             schedule_expression=args.validation_schedule,
             opts=child,
         )
         permission = aws.lambda_.Permission(
-            "backup-validate-invoke",
+            scope.child("validate-invoke"),
             action="lambda:InvokeFunction",
             function=function.function.name,
             principal="events.amazonaws.com",
             source_arn=rule.arn,
             opts=child,
         )
-        allow_service_to_send(
-            "backup-failures-policy",
-            self.failure_queue,
-            sid="ScheduleDeadLetters",
-            service="events.amazonaws.com",
-            source_arns=rule.arn,
-            opts=child,
-        )
+        self._schedule_rule = rule
         aws.cloudwatch.EventTarget(
-            "backup-validate-target",
+            scope.child("validate-target"),
             rule=rule.name,
             arn=function.arn,
             retry_policy={"maximum_retry_attempts": 3, "maximum_event_age_in_seconds": 3600},
             dead_letter_config={"arn": self.failure_queue.arn},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+            opts=scope.opts(depends_on=[permission]),
         )
         return function
 
     def _replication_function(self, args: BackupVaultArgs, replica: aws.dynamodb.Table) -> PythonFunction:
         """Stream of the app table -> replica table in the DR region, types and deletes kept."""
-        ctx = self._ctx
+        ctx, scope = self._ctx, self._scope
         table = self.tables.primary
         stream_arn = table.stream_arn
-        function = PythonFunction(
-            "backup-replicate",
-            ctx,
+        function = scope.function(
             FunctionSpec(
-                component=COMPONENT,
                 purpose="replicate",
                 module="backup_vault.replicate",
                 description="Replicates the app table's stream to the replica table in the DR region",
@@ -255,12 +379,10 @@ class BackupVault(pulumi.ComponentResource):
                 ],
                 environment={"REPLICA_REGION": ctx.dr_region, "REPLICA_TABLE_NAME": replica.name},
                 timeout=60,
-            ),
-            kms_key_arn=self.primary_key.arn,
-            opts=pulumi.ResourceOptions(parent=self),
+            )
         )
         aws.lambda_.EventSourceMapping(
-            "backup-replicate-stream",
+            scope.child("replicate-stream"),
             event_source_arn=stream_arn,
             function_name=function.arn,
             # From the oldest record, so changes made before the mapping existed still replicate.
@@ -273,7 +395,7 @@ class BackupVault(pulumi.ComponentResource):
             maximum_record_age_in_seconds=STREAM_RETENTION_SECONDS,
             parallelization_factor=1,
             destination_config={"on_failure": {"destination_arn": self.failure_queue.arn}},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[function]),
+            opts=scope.opts(depends_on=[function]),
         )
         return function
 
@@ -291,16 +413,40 @@ class BackupVault(pulumi.ComponentResource):
                     resources=[replica_arn],
                 )
             )
+            dr_key = self.dr_key.arn
+            statements += [
+                # After promotion RDS creates the database's own master-user secret in the DR region.
+                Statement(
+                    sid="PromotedDatabaseSecret",
+                    actions=["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
+                    resources=[ctx.arn("secretsmanager", "secret:rds!db-*", region=ctx.dr_region)],
+                ),
+                Statement(
+                    sid="EncryptPromotedDatabaseSecret",
+                    actions=["kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=[dr_key],
+                ),
+                Statement(
+                    sid="LetRdsUseTheKey",
+                    actions=["kms:CreateGrant"],
+                    resources=[dr_key],
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                ),
+                Statement(
+                    sid="PublishConnection",
+                    actions=["ssm:PutParameter"],
+                    resources=[ctx.arn("ssm", f"parameter{self.connection_parameter}", region=ctx.dr_region)],
+                ),
+            ]
             environment.update(
                 DR_DB_INSTANCE_ID=self.database.replica.identifier,
                 STANDBY_INSTANCE_CLASS=args.database.standby_target_class,
                 BACKUP_RETENTION_DAYS=str(args.database.backup_retention_days),
+                DR_SECRET_KMS_KEY_ARN=dr_key,
+                CONNECTION_PARAMETER=self.connection_parameter,
             )
-        return PythonFunction(
-            "backup-dr",
-            ctx,
+        return self._scope.in_dr(self.dr_key.arn).function(
             FunctionSpec(
-                component=COMPONENT,
                 purpose="dr-orchestrate",
                 module="backup_vault.dr_orchestrate",
                 description="Disaster recovery: promote (pilot light) or scale up (warm standby) the DR database",
@@ -309,50 +455,29 @@ class BackupVault(pulumi.ComponentResource):
                 timeout=900,
                 # One recovery at a time.
                 reserved_concurrency=1,
-            ),
-            kms_key_arn=self.dr_key.arn,
-            opts=pulumi.ResourceOptions(parent=self, provider=ctx.dr),
+            )
         )
 
     # -- alarms -------------------------------------------------------------------------------
 
-    def _alarm(
-        self, name: str, purpose: str, description: str, metric: Metric, threshold: float = 0
-    ) -> aws.cloudwatch.MetricAlarm:
-        return metric_alarm(
-            name,
-            self._ctx,
-            component=COMPONENT,
-            purpose=purpose,
-            description=description,
-            metric=metric,
-            threshold=threshold,
-            topic_arn=self.topic.arn,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
     def _alarms(self) -> None:
-        self._alarm(
-            "backup-validate-errors",
+        self._scope.alarm(
             "validate-errors",
             "The backup-validation function failed: backup jobs went unchecked",
             lambda_errors(self.validation.name),
         )
-        self._alarm(
-            "backup-failures-queued",
+        self._scope.alarm(
             "failures-queued",
             "Replication batches or validation runs exhausted their retries and are in the failure queue",
             queue_depth(self.failure_queue.name),
         )
         if self.replication is not None:
-            self._alarm(
-                "backup-replicate-errors",
+            self._scope.alarm(
                 "replicate-errors",
                 "DynamoDB replication to the DR region is failing",
                 lambda_errors(self.replication.name),
             )
-            self._alarm(
-                "backup-replicate-iterator-age",
+            self._scope.alarm(
                 "replicate-iterator-age",
                 "DynamoDB replication lags the table stream by more than 5 minutes",
                 iterator_age(self.replication.name),
@@ -361,14 +486,12 @@ class BackupVault(pulumi.ComponentResource):
         # ThrottledRequests is only published per TableName *and* Operation, so an alarm on the
         # table alone would never see data; the throttle events are published per table.
         table = {"TableName": self.tables.primary.name}
-        self._alarm(
-            "backup-table-throttles",
+        self._scope.alarm(
             "table-throttles",
             "Writes to the app table are throttled",
             Metric("AWS/DynamoDB", "WriteThrottleEvents", table, "Sum"),
         )
-        self._alarm(
-            "backup-table-read-throttles",
+        self._scope.alarm(
             "table-read-throttles",
             "Reads from the app table are throttled",
             Metric("AWS/DynamoDB", "ReadThrottleEvents", table, "Sum"),
@@ -392,6 +515,10 @@ class BackupVault(pulumi.ComponentResource):
         if self.database is not None:
             outputs["databaseEndpoint"] = self.database.primary.address
             outputs["replicaDatabaseId"] = self.database.replica.identifier
+            outputs["drConnectionParameter"] = self.connection_parameter
+        if self.compliance is not None:
+            outputs["complianceReportBucket"] = self.compliance.bucket.name
+            outputs["auditFrameworkArn"] = self.compliance.framework.arn
         if self.restore_testing_plan is not None:
             outputs["restoreTestingPlanName"] = self.restore_testing_plan.name
         return outputs

@@ -10,10 +10,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components.backup_vault.args import DatabaseSettings
-from components.context import BACKUP_TAG, StackContext
+from components.context import BACKUP_TAG
 from components.iam import service_trust_policy
+from components.scope import Scope
 
-COMPONENT = "backup"
 MYSQL_PORT = 3306
 SUBNETS_PER_VPC = 2  # RDS subnet groups need two AZs
 
@@ -32,18 +32,17 @@ def private_subnet_cidrs(vpc_cidr: str, count: int = SUBNETS_PER_VPC) -> list[st
     return [str(block) for block in list(network.subnets(new_prefix=prefix))[:count]]
 
 
-def database_network(
-    ctx: StackContext, parent: pulumi.Resource, *, prefix: str, cidr: str, region: str, provider: aws.Provider
-) -> Network:
-    """A VPC with private subnets only (no internet path) and a security group open to MySQL from inside it."""
-    opts = pulumi.ResourceOptions(parent=parent, provider=provider)
-    purpose = "db" if prefix == "backup-db" else "db-dr"
+def database_network(scope: Scope, *, purpose: str, cidr: str) -> Network:
+    """A VPC with private subnets only (no internet path) and a security group open to MySQL from inside it,
+    in the scope's region (`purpose` names them: `db` in the primary region, `db-dr` in the DR region)."""
+    opts, region, provider = scope.opts(), scope.where, scope.provider or scope.ctx.primary
+    prefix = scope.child(purpose)
     vpc = aws.ec2.Vpc(
         f"{prefix}-vpc",
         cidr_block=cidr,
         enable_dns_hostnames=True,
         enable_dns_support=True,
-        tags={"Name": ctx.name(COMPONENT, purpose)},
+        tags={"Name": scope.physical(purpose)},
         opts=opts,
     )
     zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOptions(provider=provider))
@@ -54,21 +53,21 @@ def database_network(
             cidr_block=block,
             availability_zone=zones.names[index],
             map_public_ip_on_launch=False,
-            tags={"Name": ctx.name(COMPONENT, f"{purpose}-private-{index + 1}")},
+            tags={"Name": scope.physical(f"{purpose}-private-{index + 1}")},
             opts=opts,
         )
         for index, block in enumerate(private_subnet_cidrs(cidr))
     ]
     subnet_group = aws.rds.SubnetGroup(
         f"{prefix}-subnets",
-        name=ctx.name(COMPONENT, purpose, service="rds"),
+        name=scope.physical(purpose, service="rds"),
         description=f"Private subnets of the BackupVault database in {region}",
         subnet_ids=[s.id for s in subnets],
         opts=opts,
     )
     security_group = aws.ec2.SecurityGroup(
         f"{prefix}-sg",
-        name=ctx.name(COMPONENT, purpose),
+        name=scope.physical(purpose),
         description="MySQL from inside the database VPC only",
         vpc_id=vpc.id,
         ingress=[{"protocol": "tcp", "from_port": MYSQL_PORT, "to_port": MYSQL_PORT, "cidr_blocks": [cidr]}],
@@ -82,11 +81,12 @@ def database_network(
 class Database:
     primary: aws.rds.Instance
     replica: aws.rds.Instance
+    # The primary's private network: restore tests put their instance there too.
+    network: Network
 
 
 def database(
-    ctx: StackContext,
-    parent: pulumi.Resource,
+    scope: Scope,
     settings: DatabaseSettings,
     *,
     primary_key_arn: pulumi.Input[str],
@@ -94,31 +94,27 @@ def database(
 ) -> Database:
     """MySQL primary (encrypted, deletion protection, PI, enhanced monitoring, 7-day backups) and its
     encrypted cross-region read replica, the database the DR function promotes or scales."""
-    child = pulumi.ResourceOptions(parent=parent)
-    primary_net = database_network(
-        ctx, parent, prefix="backup-db", cidr=settings.vpc_cidr, region=ctx.region, provider=ctx.primary
-    )
-    dr_net = database_network(
-        ctx, parent, prefix="backup-db-dr", cidr=settings.dr_vpc_cidr, region=ctx.dr_region, provider=ctx.dr
-    )
+    ctx, child = scope.ctx, scope.opts()
+    primary_net = database_network(scope, purpose="db", cidr=settings.vpc_cidr)
+    dr_net = database_network(scope.in_dr(), purpose="db-dr", cidr=settings.dr_vpc_cidr)
     monitoring_role = aws.iam.Role(
-        "backup-db-monitoring-role",
-        name=ctx.name(COMPONENT, "db-monitoring", service="iam"),
+        scope.child("db-monitoring-role"),
+        name=scope.physical("db-monitoring", service="iam"),
         description="RDS Enhanced Monitoring of the BackupVault database",
         assume_role_policy=service_trust_policy("monitoring.rds.amazonaws.com", source_account=ctx.account_id),
         opts=child,
     )
     monitoring_policy = aws.iam.RolePolicyAttachment(
-        "backup-db-monitoring-policy",
+        scope.child("db-monitoring-policy"),
         role=monitoring_role.name,
         policy_arn=pulumi.Output.concat(
             "arn:", ctx.partition, ":iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
         ),
         opts=child,
     )
-    identifier = ctx.name(COMPONENT, "db", service="rds")
+    identifier = scope.physical("db", service="rds")
     primary = aws.rds.Instance(
-        "backup-db",
+        scope.child("db"),
         identifier=identifier,
         engine="mysql",
         engine_version=settings.engine_version,
@@ -149,11 +145,11 @@ def database(
         monitoring_role_arn=monitoring_role.arn,
         auto_minor_version_upgrade=True,
         tags=dict(BACKUP_TAG),
-        opts=ctx.stateful(pulumi.ResourceOptions(parent=parent, depends_on=[monitoring_policy])),
+        opts=scope.opts(stateful=True, depends_on=[monitoring_policy]),
     )
     replica = aws.rds.Instance(
-        "backup-db-replica",
-        identifier=ctx.name(COMPONENT, "db-replica", service="rds"),
+        scope.child("db-replica"),
+        identifier=scope.physical("db-replica", service="rds"),
         # A replica in another region must name its source by ARN.
         replicate_source_db=primary.arn,
         instance_class=settings.replica_instance_class,
@@ -175,6 +171,6 @@ def database(
         monitoring_role_arn=monitoring_role.arn,
         auto_minor_version_upgrade=True,
         tags={"Role": "DisasterRecovery"},
-        opts=ctx.stateful(pulumi.ResourceOptions(parent=parent, provider=ctx.dr, depends_on=[monitoring_policy])),
+        opts=scope.in_dr().opts(stateful=True, depends_on=[monitoring_policy]),
     )
-    return Database(primary, replica)
+    return Database(primary, replica, primary_net)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from components.config_types import ComponentConfig, ConfigModel, LogRetentionDays
+from components.config_types import ComponentConfig, ConfigModel, LogRetentionDays, RuleProblem, rule
 
 WorkerType = Literal["G.1X", "G.2X", "G.4X", "G.8X"]
 
@@ -68,17 +68,18 @@ class DataLakeArgs(ComponentConfig):
         2020, ge=1970, le=2100, description="First year Athena projects for the year/month partitioned sales tables."
     )
 
-    @model_validator(mode="after")
-    def _storage_classes_in_order(self) -> DataLakeArgs:
+    @rule("raw_infrequent_access_days", "raw_glacier_days", "raw_deep_archive_days")
+    def _storage_classes_in_order(self) -> list[RuleProblem]:
         # S3 lifecycle rules require 30 days in Standard-IA before Glacier, and Deep Archive after Glacier.
+        problems: list[RuleProblem] = []
         if self.raw_glacier_days < self.raw_infrequent_access_days + 30:
-            raise ValueError(
+            problems.append(
                 f"rawGlacierDays ({self.raw_glacier_days}) must be at least rawInfrequentAccessDays "
                 f"({self.raw_infrequent_access_days}) + 30: S3 keeps objects 30 days in Standard-IA"
             )
         if self.raw_deep_archive_days <= self.raw_glacier_days:
-            raise ValueError(
+            problems.append(
                 f"rawDeepArchiveDays ({self.raw_deep_archive_days}) must be later than rawGlacierDays "
                 f"({self.raw_glacier_days})"
             )
-        return self
+        return problems

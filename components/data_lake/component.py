@@ -20,10 +20,11 @@ from components.data_lake.args import DataLakeArgs, GlueJobSettings
 from components.data_lake.queries import named_queries
 from components.data_lake.storage import LakeBucket, LifecycleRule
 from components.iam import Statement, policy_document, service_trust_policy
-from components.kms import CustomerManagedKey, key_use_through
+from components.kms import key_use_through
 from components.lambda_function import FunctionSpec, PythonFunction
-from components.observability import CLOUDWATCH_ALARMS, Publisher, alarm_topic, metric_alarm, queue_depth
-from components.queues import allow_service_to_send, encrypted_queue
+from components.observability import CLOUDWATCH_ALARMS, Publisher, queue_depth
+from components.queues import allow_service_to_send
+from components.scope import Scope, component_options
 from glue.etl.tables import (
     CUSTOMERS,
     PROCESSED_PREFIX,
@@ -37,6 +38,7 @@ from glue.etl.tables import (
     TableSpec,
 )
 
+# Physical-name slug of a data lake unless the program gives another one.
 COMPONENT = "datalake"
 TEMP_PREFIX = "temp/"
 SPARK_LOGS_PREFIX = "spark-logs/"
@@ -87,41 +89,40 @@ class DataLake(pulumi.ComponentResource):
     """Raw, processed and Athena-results buckets, the Glue catalog and jobs, and the Athena workgroup."""
 
     def __init__(
-        self, name: str, ctx: StackContext, args: DataLakeArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        ctx: StackContext,
+        args: DataLakeArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        slug: str = COMPONENT,
     ) -> None:
-        super().__init__(
-            "platform:index:DataLake",
-            name,
-            None,
-            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers=[ctx.primary])),
-        )
+        super().__init__("platform:index:DataLake", name, None, component_options(ctx, opts))
         self._ctx = ctx
         self._args = args
         self._name = name
-        self._child = pulumi.ResourceOptions(parent=self)
-        self.key = CustomerManagedKey(
-            f"{name}-key",
-            ctx,
-            component=COMPONENT,
-            purpose="data",
+        scope = Scope.of(self, ctx, name, slug)
+        self._child = scope.opts()
+        self.key = scope.key(
+            "data",
             description="Data lake: S3 objects, Glue bookmarks, Athena results, log groups, queues",
             # logs: encrypted log groups; cloudwatch and events: alarms and Glue state events reach the
             # encrypted alert topic (and its dead-letter queue).
             services=["logs", "cloudwatch", "events"],
             extra_statements=[self._access_log_delivery(ctx)] if args.access_logging else [],
-            opts=self._child,
         )
+        self._scope = scope.with_key(self.key.arn)
         self._buckets()
         self.database = aws.glue.CatalogDatabase(
             f"{name}-database",
-            name=ctx.name(COMPONENT, "analytics", service="glue").replace("-", "_"),
+            name=self._scope.physical("analytics", service="glue").replace("-", "_"),
             description="E-commerce analytics: raw_* tables from the crawlers, processed tables from the jobs",
-            opts=ctx.stateful(self._child),
+            opts=self._scope.opts(stateful=True),
         )
         self.database_name = self.database.name
         self.security_configuration = aws.glue.SecurityConfiguration(
             f"{name}-glue-security",
-            name=ctx.name(COMPONENT, "glue", service="glue"),
+            name=self._scope.physical("glue", service="glue"),
             encryption_configuration={
                 "s3_encryption": {"s3_encryption_mode": "SSE-KMS", "kms_key_arn": self.key.arn},
                 "job_bookmarks_encryption": {"job_bookmarks_encryption_mode": "CSE-KMS", "kms_key_arn": self.key.arn},
@@ -172,7 +173,7 @@ class DataLake(pulumi.ComponentResource):
             self.log_bucket = LakeBucket(
                 f"{name}-access-logs",
                 ctx,
-                component=COMPONENT,
+                component=self._scope.slug,
                 purpose="access-logs",
                 kms_key_arn=self.key.arn,
                 lifecycle=[LifecycleRule("expire-access-logs", "", expiration_days=args.access_log_expiration_days)],
@@ -181,7 +182,7 @@ class DataLake(pulumi.ComponentResource):
                 opts=self._child,
             )
         common: dict[str, Any] = {
-            "component": COMPONENT,
+            "component": self._scope.slug,
             "kms_key_arn": self.key.arn,
             "noncurrent_version_expiration_days": args.noncurrent_version_expiration_days,
             "access_log_bucket": self.log_bucket,
@@ -277,7 +278,7 @@ class DataLake(pulumi.ComponentResource):
 
     def _glue_role(self) -> None:
         ctx, name = self._ctx, self._name
-        self.job_log_prefix = f"/aws-glue/jobs/{ctx.name(COMPONENT, 'etl', service='logs')}"
+        self.job_log_prefix = f"/aws-glue/jobs/{self._scope.physical('etl', service='logs')}"
         self.job_log_groups = [
             aws.cloudwatch.LogGroup(
                 f"{name}-glue-{stream}-logs",
@@ -290,7 +291,7 @@ class DataLake(pulumi.ComponentResource):
         ]
         self.glue_role = aws.iam.Role(
             f"{name}-glue-role",
-            name=ctx.name(COMPONENT, "glue", service="iam"),
+            name=self._scope.physical("glue", service="iam"),
             description="Glue crawlers and ETL jobs of the data lake",
             assume_role_policy=service_trust_policy("glue.amazonaws.com", source_account=ctx.account_id),
             opts=self._child,
@@ -371,7 +372,7 @@ class DataLake(pulumi.ComponentResource):
         self.crawlers: dict[str, aws.glue.Crawler] = {}
         self.crawler_names: dict[str, str] = {}
         for entity in RAW_ENTITIES:
-            crawler_name = self._ctx.name(COMPONENT, f"{entity.name}-crawler", service="glue")
+            crawler_name = self._scope.physical(f"{entity.name}-crawler", service="glue")
             self.crawler_names[entity.name] = crawler_name
             self.crawlers[entity.name] = aws.glue.Crawler(
                 f"{self._name}-{entity.name}-crawler",
@@ -406,7 +407,7 @@ class DataLake(pulumi.ComponentResource):
     def _job(
         self, script: scripts.JobScript, settings: GlueJobSettings, arguments: dict[str, pulumi.Input[str]]
     ) -> aws.glue.Job:
-        ctx, processed = self._ctx, self.processed.name
+        processed = self.processed.name
         uploaded = self._upload(
             f"script-{script.job}",
             script.key,
@@ -415,7 +416,7 @@ class DataLake(pulumi.ComponentResource):
         )
         return aws.glue.Job(
             f"{self._name}-{script.job}",
-            name=ctx.name(COMPONENT, script.job, service="glue"),
+            name=self._scope.physical(script.job, service="glue"),
             description=f"{script.job} (glue/jobs/{script.path.name})",
             role_arn=self.glue_role.arn,
             glue_version=self._args.glue_version,
@@ -470,20 +471,10 @@ class DataLake(pulumi.ComponentResource):
 
     def _ingestion(self) -> None:
         ctx, args, name = self._ctx, self._args, self._name
-        self.trigger_dlq = encrypted_queue(
-            f"{name}-trigger-dlq",
-            ctx,
-            component=COMPONENT,
-            purpose="ingestion-trigger-dlq",
-            kms_key_arn=self.key.arn,
-            opts=self._child,
-        )
+        self.trigger_dlq = self._scope.queue("ingestion-trigger-dlq")
         routes = {entity.prefix: self.crawler_names[entity.name] for entity in RAW_ENTITIES}
-        self.trigger = PythonFunction(
-            f"{name}-ingestion-trigger",
-            ctx,
+        self.trigger = self._scope.function(
             FunctionSpec(
-                component=COMPONENT,
                 purpose="ingestion-trigger",
                 module="data_lake.ingestion_trigger",
                 description="Starts the crawler of the feed an object was written to under raw/",
@@ -506,8 +497,7 @@ class DataLake(pulumi.ComponentResource):
                 dead_letter_arn=self.trigger_dlq.arn,
                 log_retention_days=args.lambda_log_retention_days,
             ),
-            kms_key_arn=self.key.arn,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.crawlers.values())),
+            depends_on=list(self.crawlers.values()),
         )
         permission = aws.lambda_.Permission(
             f"{name}-raw-bucket-invoke",
@@ -532,11 +522,8 @@ class DataLake(pulumi.ComponentResource):
         )
         self.sample_generator: PythonFunction | None = None
         if args.sample_data_generator:
-            self.sample_generator = PythonFunction(
-                f"{name}-sample-data",
-                ctx,
+            self.sample_generator = self._scope.function(
                 FunctionSpec(
-                    component=COMPONENT,
                     purpose="sample-data",
                     module="data_lake.sample_data",
                     description="Writes sample customer, product and transaction feeds under raw/",
@@ -550,9 +537,7 @@ class DataLake(pulumi.ComponentResource):
                     timeout=300,
                     memory_size=512,
                     log_retention_days=args.lambda_log_retention_days,
-                ),
-                kms_key_arn=self.key.arn,
-                opts=self._child,
+                )
             )
 
     # -- Athena --------------------------------------------------------------------------------
@@ -561,7 +546,7 @@ class DataLake(pulumi.ComponentResource):
         ctx, args, name = self._ctx, self._args, self._name
         self.workgroup = aws.athena.Workgroup(
             f"{name}-workgroup",
-            name=ctx.name(COMPONENT, "analytics", service="athena"),
+            name=self._scope.physical("analytics", service="athena"),
             description="Analytics over the data lake's processed tables",
             state="ENABLED",
             force_destroy=not ctx.is_prod,
@@ -592,7 +577,7 @@ class DataLake(pulumi.ComponentResource):
         }
         self.analyst_policy = aws.iam.Policy(
             f"{name}-analyst-policy",
-            name=ctx.name(COMPONENT, "analyst", service="iam"),
+            name=self._scope.physical("analyst", service="iam"),
             description="Attach to people and roles that run the lake's reports in its Athena workgroup",
             policy=policy_document(*self._analyst_statements()),
             opts=self._child,
@@ -602,35 +587,17 @@ class DataLake(pulumi.ComponentResource):
 
     def _alarms(self) -> None:
         """Operators hear of object-created events the trigger gave up on and of failed Glue runs."""
-        ctx, name = self._ctx, self._name
-        self.alarm_topic = alarm_topic(
-            f"{name}-alarms",
-            ctx,
-            component=COMPONENT,
-            kms_key_arn=self.key.arn,
-            display_name="Data lake alarms",
-            publishers=[CLOUDWATCH_ALARMS, GLUE_STATE_EVENTS],
-            opts=self._child,
+        name = self._name
+        self.alarm_topic = self._scope.alarm_topic(
+            display_name="Data lake alarms", publishers=[CLOUDWATCH_ALARMS, GLUE_STATE_EVENTS]
         )
-        metric_alarm(
-            f"{name}-trigger-dead-letters",
-            ctx,
-            component=COMPONENT,
-            purpose="ingestion-dead-letters",
-            description="Object-created events the ingestion trigger gave up on: their crawlers never started",
-            metric=queue_depth(self.trigger_dlq.name),
-            threshold=0,
-            topic_arn=self.alarm_topic.arn,
-            opts=self._child,
+        self._scope = self._scope.with_alarm_topic(self.alarm_topic.arn)
+        self._scope.alarm(
+            "ingestion-dead-letters",
+            "Object-created events the ingestion trigger gave up on: their crawlers never started",
+            queue_depth(self.trigger_dlq.name),
         )
-        self.alert_dlq = encrypted_queue(
-            f"{name}-alert-dlq",
-            ctx,
-            component=COMPONENT,
-            purpose="alert-dlq",
-            kms_key_arn=self.key.arn,
-            opts=self._child,
-        )
+        self.alert_dlq = self._scope.queue("alert-dlq")
         jobs = [self.customer_job.name, self.sales_job.name]
         crawlers = [crawler.name for crawler in self.crawlers.values()]
         self.glue_failure_rules = {
@@ -651,10 +618,9 @@ class DataLake(pulumi.ComponentResource):
         )
 
     def _glue_failure_rule(self, purpose: str, detail_type: str, detail: dict[str, Any]) -> aws.cloudwatch.EventRule:
-        ctx = self._ctx
         rule = aws.cloudwatch.EventRule(
             f"{self._name}-{purpose}",
-            name=ctx.name(COMPONENT, purpose, service="events"),
+            name=self._scope.physical(purpose, service="events"),
             description=f"{detail_type} of this data lake that needs an operator",
             event_pattern=pulumi.Output.json_dumps(
                 {"source": ["aws.glue"], "detail-type": [detail_type], "detail": detail}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from components.config_types import AcmCertificateArn, Cidr, ComponentConfig, Hostname
+from components.config_types import AcmCertificateArn, Cidr, ComponentConfig, Hostname, RuleProblem, rule
 
 # EKS minor versions in standard support that this program and its manifests are validated against.
 KubernetesVersion = Literal["1.33", "1.34", "1.35", "1.36"]
@@ -91,26 +91,15 @@ class EksGitOpsArgs(ComponentConfig):
         description="Overlays `k8s/apps/overlays/<env>` the ApplicationSet deploys; unset = the stack's environment.",
     )
 
-    @model_validator(mode="after")
-    def _consistent(self) -> EksGitOpsArgs:
-        problems = [
-            *self._network_problems(),
-            *self._node_counts_problems(),
-            *self._endpoint_problems(),
-            *self._ingress_problems(),
-            *self._gitops_problems(),
-        ]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-    def _network_problems(self) -> list[str]:
+    @rule("vpc_cidr")
+    def _network_problems(self) -> list[RuleProblem]:
         prefix = int(self.vpc_cidr.split("/")[1])
         if 16 <= prefix <= 20:
             return []
         return [f"vpcCidr {self.vpc_cidr} must be a /16 to /20 (3 private + 3 public subnets, room for pod IPs)"]
 
-    def _node_counts_problems(self) -> list[str]:
+    @rule("node_min_size", "node_desired_size", "node_max_size")
+    def _node_counts_problems(self) -> list[RuleProblem]:
         if self.node_min_size <= self.node_desired_size <= self.node_max_size:
             return []
         return [
@@ -118,7 +107,8 @@ class EksGitOpsArgs(ComponentConfig):
             f"nodeMaxSize ({self.node_max_size}) must hold"
         ]
 
-    def _endpoint_problems(self) -> list[str]:
+    @rule("endpoint_public_access", "public_access_cidrs")
+    def _endpoint_problems(self) -> list[RuleProblem]:
         if not self.endpoint_public_access:
             if self.public_access_cidrs:
                 return [f"publicAccessCidrs {self.public_access_cidrs} are set but endpointPublicAccess is false"]
@@ -130,17 +120,32 @@ class EksGitOpsArgs(ComponentConfig):
             return [f"publicAccessCidrs {open_ranges} open the API to the internet; list your own ranges"]
         return []
 
-    def _ingress_problems(self) -> list[str]:
+    @rule("argocd_hostname", "argocd_certificate_arn")
+    def _ingress_problems(self) -> list[RuleProblem]:
         if self.argocd_hostname and not self.argocd_certificate_arn:
             return [f"argocdHostname {self.argocd_hostname!r} needs argocdCertificateArn (an ACM certificate)"]
         if self.argocd_certificate_arn and not self.argocd_hostname:
             return ["argocdCertificateArn is set without argocdHostname; set the host name it covers"]
         return []
 
-    def _gitops_problems(self) -> list[str]:
+    @rule("environments")
+    def _gitops_problems(self) -> list[RuleProblem]:
         if len(set(self.environments)) != len(self.environments):
             return [f"environments {self.environments} lists an environment twice"]
         return []
+
+    def secrets_prefix_for(self, project: str, stack: str) -> str:
+        """The Secrets Manager prefix ESO may read: the configured one, else `<project>/<stack>/`."""
+        return self.secrets_prefix or f"{project}/{stack}/"
+
+    def environments_for(self, stack_environment: str) -> list[str]:
+        """The overlays the ApplicationSet deploys: the listed ones, else the stack's own environment."""
+        return list(self.environments) or [stack_environment]
+
+    def unreachable_environments(self, project: str, stack: str, stack_environment: str) -> list[str]:
+        """Overlays whose secrets (`<project>/<env>/...`) lie outside the prefix ESO may read."""
+        prefix = self.secrets_prefix_for(project, stack)
+        return [e for e in self.environments_for(stack_environment) if not f"{project}/{e}/".startswith(prefix)]
 
     def argocd_ha(self, is_prod: bool) -> bool:
         """HA follows the environment unless set explicitly."""

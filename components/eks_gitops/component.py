@@ -16,8 +16,9 @@ from components.eks_gitops import load_balancer as lbc
 from components.eks_gitops.args import EksGitOpsArgs
 from components.eks_gitops.network import ClusterNetwork, build_network
 from components.iam import Statement, policy_document, service_trust_policy, web_identity_trust_policy
-from components.kms import CustomerManagedKey
+from components.scope import Scope, component_options
 
+# Physical-name slug of a cluster unless the program gives another one.
 COMPONENT = "eks"
 CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 ARGO_HELM_REPO = "https://argoproj.github.io/argo-helm"
@@ -37,34 +38,32 @@ class EksGitOpsCluster(pulumi.ComponentResource):
     """A private-subnet EKS cluster running ArgoCD and External Secrets, syncing `k8s/` from Git."""
 
     def __init__(
-        self, name: str, ctx: StackContext, args: EksGitOpsArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        ctx: StackContext,
+        args: EksGitOpsArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        slug: str = COMPONENT,
     ) -> None:
-        super().__init__(
-            "platform:index:EksGitOpsCluster",
-            name,
-            None,
-            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers=[ctx.primary])),
-        )
+        super().__init__("platform:index:EksGitOpsCluster", name, None, component_options(ctx, opts))
         if args.repo_url is None:
             raise ValueError("eks.repoUrl: required when eks is enabled (the Git URL of the repository holding k8s/)")
         self._ctx = ctx
         self._args = args
+        self._scope = Scope.of(self, ctx, name, slug)
         self._repo_url = args.repo_url
         self._ha = args.argocd_ha(ctx.is_prod)
         self._prefix = gitops.secrets_prefix(args, ctx.project, ctx.stack)
         self._environments = gitops.gitops_environments(args, ctx.config.environment)
         gitops.check_secrets_reachable(self._prefix, ctx.project, self._environments)
-        self.cluster_name = ctx.name(COMPONENT, "cluster", service="eks")
+        self.cluster_name = self._scope.physical("cluster", service="eks")
 
-        self.network = build_network(ctx, self.cluster_name, args.vpc_cidr, args.nat_gateways == "perAz", self)
-        self.cluster_key = CustomerManagedKey(
-            "eks-cluster",
-            ctx,
-            component=COMPONENT,
-            purpose="cluster",
+        self.network = build_network(self._scope, self.cluster_name, args.vpc_cidr, args.nat_gateways == "perAz")
+        self.cluster_key = self._scope.key(
+            "cluster",
             description=f"EKS {self.cluster_name}: envelope encryption of Kubernetes secrets and control-plane logs",
             services=["logs"],
-            opts=self._child(),
         )
         self.cluster_role = self._cluster_role()
         self.node_role = self._node_role()
@@ -73,36 +72,38 @@ class EksGitOpsCluster(pulumi.ComponentResource):
         self.eso_role = self._external_secrets_role()
         self.lbc_role, self.lbc_policy = self._load_balancer_controller_role()
 
-        self.k8s_provider = k8s.Provider("eks-k8s", kubeconfig=self.cluster.kubeconfig_json, opts=self._child())
+        self.k8s_provider = k8s.Provider(
+            self._scope.child("k8s"), kubeconfig=self.cluster.kubeconfig_json, opts=self._child()
+        )
         self._install_gitops()
         self.argocd_url = gitops.argocd_url(args)
         self.register_outputs(self.stack_outputs())
 
     def _child(self, **kwargs: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kwargs)
+        return self._scope.opts(**kwargs)
 
     def _k8s(self, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
         """Options of every Kubernetes object: the cluster's own provider, never an ambient kubeconfig."""
-        return pulumi.ResourceOptions(parent=self, provider=self.k8s_provider, depends_on=list(depends_on))
+        return self._scope.opts(provider=self.k8s_provider, depends_on=list(depends_on))
 
     # --- AWS side -------------------------------------------------------------------------------------
 
     def _cluster_role(self) -> aws.iam.Role:
         ctx = self._ctx
         role = aws.iam.Role(
-            "eks-cluster-role",
-            name=ctx.name(COMPONENT, "cluster", service="iam"),
+            self._scope.child("cluster-role"),
+            name=self._scope.physical("cluster", service="iam"),
             assume_role_policy=service_trust_policy("eks.amazonaws.com"),
             opts=self._child(),
         )
         aws.iam.RolePolicyAttachment(
-            "eks-cluster-policy",
+            self._scope.child("cluster-policy"),
             role=role.name,
             policy_arn=aws_managed_policy(ctx, "AmazonEKSClusterPolicy"),
             opts=self._child(),
         )
         aws.iam.RolePolicy(
-            "eks-cluster-secrets-key",
+            self._scope.child("cluster-secrets-key"),
             role=role.id,
             policy=policy_document(
                 Statement(sid="EnvelopeEncryption", actions=CLUSTER_KEY_ACTIONS, resources=[self.cluster_key.arn])
@@ -114,14 +115,17 @@ class EksGitOpsCluster(pulumi.ComponentResource):
     def _node_role(self) -> aws.iam.Role:
         ctx = self._ctx
         role = aws.iam.Role(
-            "eks-node-role",
-            name=ctx.name(COMPONENT, "node", service="iam"),
+            self._scope.child("node-role"),
+            name=self._scope.physical("node", service="iam"),
             assume_role_policy=service_trust_policy("ec2.amazonaws.com"),
             opts=self._child(),
         )
         for policy in NODE_POLICIES:
             aws.iam.RolePolicyAttachment(
-                f"eks-node-{policy}", role=role.name, policy_arn=aws_managed_policy(ctx, policy), opts=self._child()
+                self._scope.child(f"node-{policy}"),
+                role=role.name,
+                policy_arn=aws_managed_policy(ctx, policy),
+                opts=self._child(),
             )
         return role
 
@@ -129,14 +133,14 @@ class EksGitOpsCluster(pulumi.ComponentResource):
         ctx, args = self._ctx, self._args
         # EKS writes control-plane logs to this group; creating it first gives it retention and our key.
         log_group = aws.cloudwatch.LogGroup(
-            "eks-control-plane-logs",
+            self._scope.child("control-plane-logs"),
             name=f"/aws/eks/{self.cluster_name}/cluster",
             retention_in_days=ctx.config.log_retention_days,
             kms_key_id=self.cluster_key.arn,
             opts=self._child(),
         )
         return eks.Cluster(
-            "eks-cluster",
+            self._scope.child("cluster"),
             name=self.cluster_name,
             version=args.kubernetes_version,
             vpc_id=network.vpc.id,
@@ -158,10 +162,10 @@ class EksGitOpsCluster(pulumi.ComponentResource):
 
     def _node_launch_template(self) -> aws.ec2.LaunchTemplate:
         ctx, args = self._ctx, self._args
-        tags = {**default_tags(ctx.config), "Name": ctx.name(COMPONENT, "node")}
+        tags = {**default_tags(ctx.config), "Name": self._scope.physical("node")}
         return aws.ec2.LaunchTemplate(
-            "eks-node-template",
-            name=ctx.name(COMPONENT, "node"),
+            self._scope.child("node-template"),
+            name=self._scope.physical("node"),
             description=f"Nodes of {self.cluster_name}: encrypted gp3 root volume, IMDSv2 only",
             block_device_mappings=[
                 aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
@@ -193,9 +197,9 @@ class EksGitOpsCluster(pulumi.ComponentResource):
         ctx, args = self._ctx, self._args
         template = self._node_launch_template()
         return eks.ManagedNodeGroup(
-            "eks-workers",
+            self._scope.child("workers"),
             cluster=self.cluster,
-            node_group_name=ctx.name(COMPONENT, "workers"),
+            node_group_name=self._scope.physical("workers"),
             node_role=self.node_role,
             subnet_ids=network.private_subnet_ids,
             instance_types=[args.node_instance_type],
@@ -214,8 +218,8 @@ class EksGitOpsCluster(pulumi.ComponentResource):
     def _external_secrets_role(self) -> aws.iam.Role:
         ctx = self._ctx
         role = aws.iam.Role(
-            "eks-external-secrets-role",
-            name=ctx.name(COMPONENT, "external-secrets", service="iam"),
+            self._scope.child("external-secrets-role"),
+            name=self._scope.physical("external-secrets", service="iam"),
             assume_role_policy=web_identity_trust_policy(
                 self.cluster.oidc_provider_arn,
                 self.cluster.oidc_issuer,
@@ -225,7 +229,7 @@ class EksGitOpsCluster(pulumi.ComponentResource):
             opts=self._child(),
         )
         aws.iam.RolePolicy(
-            "eks-external-secrets-read",
+            self._scope.child("external-secrets-read"),
             role=role.id,
             policy=policy_document(
                 Statement(
@@ -241,15 +245,15 @@ class EksGitOpsCluster(pulumi.ComponentResource):
     def _load_balancer_controller_role(self) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         ctx = self._ctx
         role = aws.iam.Role(
-            "eks-load-balancer-controller-role",
-            name=ctx.name(COMPONENT, "load-balancer-controller", service="iam"),
+            self._scope.child("load-balancer-controller-role"),
+            name=self._scope.physical("load-balancer-controller", service="iam"),
             assume_role_policy=web_identity_trust_policy(
                 self.cluster.oidc_provider_arn, self.cluster.oidc_issuer, lbc.NAMESPACE, lbc.SERVICE_ACCOUNT
             ),
             opts=self._child(),
         )
         role_policy = aws.iam.RolePolicy(
-            "eks-load-balancer-controller",
+            self._scope.child("load-balancer-controller"),
             role=role.id,
             policy=policy_document(*lbc.controller_statements(ctx, self.cluster_name, self.network.vpc.id)),
             opts=self._child(),
@@ -264,7 +268,7 @@ class EksGitOpsCluster(pulumi.ComponentResource):
         (never in-tree classic load balancers), and the ArgoCD UI can gain an Ingress by configuration alone."""
         ctx = self._ctx
         return k8s.helm.v3.Release(
-            lbc.RELEASE,
+            self._scope.child(lbc.RELEASE),
             name=lbc.RELEASE,
             chart="aws-load-balancer-controller",
             version=self._args.load_balancer_controller_chart_version,
@@ -288,17 +292,21 @@ class EksGitOpsCluster(pulumi.ComponentResource):
     def _install_gitops(self) -> None:
         ctx, args = self._ctx, self._args
         argocd_ns = k8s.core.v1.Namespace(
-            "argocd-namespace", metadata={"name": gitops.ARGOCD_NAMESPACE}, opts=self._k8s([self.node_group])
+            self._scope.child("argocd-namespace"),
+            metadata={"name": gitops.ARGOCD_NAMESPACE},
+            opts=self._k8s([self.node_group]),
         )
         eso_ns = k8s.core.v1.Namespace(
-            "external-secrets-namespace", metadata={"name": gitops.ESO_NAMESPACE}, opts=self._k8s([self.node_group])
+            self._scope.child("external-secrets-namespace"),
+            metadata={"name": gitops.ESO_NAMESPACE},
+            opts=self._k8s([self.node_group]),
         )
         # The controller's admission webhooks (Service mutation, Ingress validation) answer for every release
         # installed after it: the charts below create Services and the ArgoCD Ingress only once it is ready.
         # On destroy the order reverses, so the controller is still there to delete the ALB.
         self.lbc_release = self._load_balancer_controller()
         self.eso_release = k8s.helm.v3.Release(
-            "external-secrets",
+            self._scope.child("external-secrets"),
             name="external-secrets",
             chart="external-secrets",
             version=args.external_secrets_chart_version,
@@ -312,7 +320,7 @@ class EksGitOpsCluster(pulumi.ComponentResource):
             opts=self._k8s([eso_ns, self.node_group, self.lbc_release]),
         )
         self.argocd_release = k8s.helm.v3.Release(
-            "argocd",
+            self._scope.child("argocd"),
             name="argocd",
             chart="argo-cd",
             version=args.argocd_chart_version,
@@ -363,7 +371,7 @@ class EksGitOpsCluster(pulumi.ComponentResource):
             )
         )
         return k8s.core.v1.Secret(
-            "argocd-in-cluster",
+            self._scope.child("argocd-in-cluster"),
             metadata=document["metadata"],
             type=document["type"],
             string_data=document["stringData"],
@@ -374,7 +382,7 @@ class EksGitOpsCluster(pulumi.ComponentResource):
         self, logical: str, document: dict[str, Any], depends_on: Sequence[pulumi.Resource]
     ) -> k8s.apiextensions.CustomResource:
         return k8s.apiextensions.CustomResource(
-            logical,
+            self._scope.child(logical),
             api_version=document["apiVersion"],
             kind=document["kind"],
             metadata=document["metadata"],

@@ -24,7 +24,7 @@ import pulumi
 
 from components.context import StackContext
 from components.eks_gitops.manifests import deep_merge, render_one
-from components.iam import NETWORK_DESCRIBE_ACTIONS, Statement
+from components.iam import NETWORK_DESCRIBE_ACTIONS, VPC_SCOPED_READ_ACTIONS, Statement
 
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "aws-load-balancer-controller"
@@ -101,6 +101,7 @@ def controller_statements(ctx: StackContext, cluster_name: str, vpc_id: pulumi.I
             conditions={"StringEquals": {"iam:AWSServiceName": ELB_SERVICE}},
         ),
         Statement(sid="Describe", actions=DESCRIBE_ACTIONS, resources=["*"]),
+        Statement(sid="ListSecurityGroupsOfClusterVpc", actions=list(VPC_SCOPED_READ_ACTIONS), resources=[arns.vpc]),
         Statement(
             sid="ReadListenerCertificatesAndUserPools",
             actions=["acm:DescribeCertificate", "iam:GetServerCertificate", "cognito-idp:DescribeUserPoolClient"],

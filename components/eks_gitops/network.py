@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.context import StackContext
+from components.scope import Scope
 
 AZ_COUNT = 3
 
@@ -49,27 +49,25 @@ class ClusterNetwork:
         return [s.id for s in self.private_subnets]
 
 
-def build_network(
-    ctx: StackContext, cluster_name: str, vpc_cidr: str, nat_per_az: bool, parent: pulumi.Resource
-) -> ClusterNetwork:
+def build_network(scope: Scope, cluster_name: str, vpc_cidr: str, nat_per_az: bool) -> ClusterNetwork:
     """VPC, subnets with the ELB / karpenter discovery tags, internet gateway, NAT gateway(s) and routes."""
-    child = pulumi.ResourceOptions(parent=parent)
-    zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOptions(parent=parent))
+    child = scope.opts()
+    zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOptions(parent=scope.parent))
     cluster_tag = {f"kubernetes.io/cluster/{cluster_name}": "shared"}
     vpc = aws.ec2.Vpc(
-        "eks-vpc",
+        scope.child("vpc"),
         cidr_block=vpc_cidr,
         enable_dns_hostnames=True,
         enable_dns_support=True,
-        tags={"Name": ctx.name("eks", "vpc")},
+        tags={"Name": scope.physical("vpc")},
         opts=child,
     )
-    igw = aws.ec2.InternetGateway("eks-igw", vpc_id=vpc.id, tags={"Name": ctx.name("eks", "igw")}, opts=child)
+    igw = aws.ec2.InternetGateway(scope.child("igw"), vpc_id=vpc.id, tags={"Name": scope.physical("igw")}, opts=child)
     public_routes = aws.ec2.RouteTable(
-        "eks-public-rt",
+        scope.child("public-rt"),
         vpc_id=vpc.id,
         routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
-        tags={"Name": ctx.name("eks", "public")},
+        tags={"Name": scope.physical("public")},
         opts=child,
     )
     public_subnets: list[aws.ec2.Subnet] = []
@@ -77,30 +75,30 @@ def build_network(
     for index, cidrs in enumerate(plan_subnets(vpc_cidr)):
         zone = zones.names.apply(lambda names, i=index: names[i])
         public = aws.ec2.Subnet(
-            f"eks-public-{index}",
+            scope.child(f"public-{index}"),
             vpc_id=vpc.id,
             cidr_block=cidrs.public,
             availability_zone=zone,
             # Only load balancers and NAT gateways live here and get their addresses from their service.
             map_public_ip_on_launch=False,
-            tags={**cluster_tag, "Name": ctx.name("eks", f"public-{index}"), "kubernetes.io/role/elb": "1"},
+            tags={**cluster_tag, "Name": scope.physical(f"public-{index}"), "kubernetes.io/role/elb": "1"},
             opts=child,
         )
         private = aws.ec2.Subnet(
-            f"eks-private-{index}",
+            scope.child(f"private-{index}"),
             vpc_id=vpc.id,
             cidr_block=cidrs.private,
             availability_zone=zone,
             tags={
                 **cluster_tag,
-                "Name": ctx.name("eks", f"private-{index}"),
+                "Name": scope.physical(f"private-{index}"),
                 "kubernetes.io/role/internal-elb": "1",
                 "karpenter.sh/discovery": cluster_name,
             },
             opts=child,
         )
         aws.ec2.RouteTableAssociation(
-            f"eks-public-{index}", subnet_id=public.id, route_table_id=public_routes.id, opts=child
+            scope.child(f"public-{index}"), subnet_id=public.id, route_table_id=public_routes.id, opts=child
         )
         public_subnets.append(public)
         private_subnets.append(private)
@@ -109,15 +107,15 @@ def build_network(
     nat_gateways = []
     for index in range(nat_count):
         address = aws.ec2.Eip(
-            f"eks-nat-{index}", domain="vpc", tags={"Name": ctx.name("eks", f"nat-{index}")}, opts=child
+            scope.child(f"nat-{index}"), domain="vpc", tags={"Name": scope.physical(f"nat-{index}")}, opts=child
         )
         nat_gateways.append(
             aws.ec2.NatGateway(
-                f"eks-nat-{index}",
+                scope.child(f"nat-{index}"),
                 allocation_id=address.allocation_id,
                 subnet_id=public_subnets[index].id,
-                tags={"Name": ctx.name("eks", f"nat-{index}")},
-                opts=pulumi.ResourceOptions(parent=parent, depends_on=[igw]),
+                tags={"Name": scope.physical(f"nat-{index}")},
+                opts=scope.opts(depends_on=[igw]),
             )
         )
     private_egress: list[pulumi.Resource] = []
@@ -125,14 +123,14 @@ def build_network(
         # With a single NAT every AZ egresses through AZ 0; per-AZ NAT keeps an AZ outage local.
         nat = nat_gateways[index if nat_per_az else 0]
         routes = aws.ec2.RouteTable(
-            f"eks-private-rt-{index}",
+            scope.child(f"private-rt-{index}"),
             vpc_id=vpc.id,
             routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
-            tags={"Name": ctx.name("eks", f"private-{index}")},
+            tags={"Name": scope.physical(f"private-{index}")},
             opts=child,
         )
         association = aws.ec2.RouteTableAssociation(
-            f"eks-private-{index}", subnet_id=private.id, route_table_id=routes.id, opts=child
+            scope.child(f"private-{index}"), subnet_id=private.id, route_table_id=routes.id, opts=child
         )
         private_egress += [routes, association]
     return ClusterNetwork(vpc, public_subnets, private_subnets, nat_gateways, private_egress)

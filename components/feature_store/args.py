@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
-from components.config_types import ComponentConfig, ConfigModel
+from components.config_types import ComponentConfig, ConfigModel, RuleProblem, rule
 
 # <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>(:<tag>|@sha256:<digest>)
 _ECR_IMAGE = re.compile(
@@ -47,14 +47,14 @@ class EndpointAutoscalingArgs(ConfigModel):
     scale_in_cooldown_seconds: int = Field(300, ge=0, le=3600, description="Wait after a scale-in.")
     scale_out_cooldown_seconds: int = Field(60, ge=0, le=3600, description="Wait after a scale-out.")
 
-    @model_validator(mode="after")
-    def _range(self) -> EndpointAutoscalingArgs:
+    @rule("min_capacity", "max_capacity")
+    def _range(self) -> list[RuleProblem]:
         if self.max_capacity < self.min_capacity:
-            raise ValueError(
+            return [
                 f"maxCapacity {self.max_capacity} is below minCapacity {self.min_capacity}; "
                 "maxCapacity must be at least minCapacity"
-            )
-        return self
+            ]
+        return []
 
 
 class InferenceArgs(ConfigModel):
@@ -116,20 +116,24 @@ class InferenceArgs(ConfigModel):
             raise ValueError(f"{value!r} is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<uuid>)")
         return value
 
-    @model_validator(mode="after")
-    def _mode_settings(self) -> InferenceArgs:
+    @rule("mode", "autoscaling")
+    def _serverless_scales_itself(self) -> list[RuleProblem]:
         if self.mode == "serverless" and self.autoscaling is not None:
-            raise ValueError(
+            return [
                 "autoscaling is set but mode is 'serverless'; serverless endpoints scale on their own, "
                 "use mode: provisioned to autoscale instances"
-            )
+            ]
+        return []
+
+    @rule("instance_count", "autoscaling")
+    def _instances_within_scaling(self) -> list[RuleProblem]:
         scaling = self.autoscaling
         if scaling is not None and not scaling.min_capacity <= self.instance_count <= scaling.max_capacity:
-            raise ValueError(
+            return [
                 f"instanceCount {self.instance_count} lies outside autoscaling "
                 f"minCapacity..maxCapacity {scaling.min_capacity}..{scaling.max_capacity}"
-            )
-        return self
+            ]
+        return []
 
 
 class FeatureStoreArgs(ComponentConfig):
@@ -175,15 +179,15 @@ class FeatureStoreArgs(ComponentConfig):
         None, description="SageMaker endpoint and inference API; omit for a features-only pipeline."
     )
 
-    @model_validator(mode="after")
-    def _concurrency_covers_shards(self) -> FeatureStoreArgs:
+    @rule("stream_mode", "shard_count", "parallelization_factor", "enrich_reserved_concurrency")
+    def _concurrency_covers_shards(self) -> list[RuleProblem]:
         # A Kinesis mapping runs shardCount x parallelizationFactor invocations at once; a smaller
         # reservation throttles the stream and grows the iterator age for ever.
         needed = self.shard_count * self.parallelization_factor
         reserved = self.enrich_reserved_concurrency
         if self.stream_mode == "PROVISIONED" and reserved is not None and reserved < needed:
-            raise ValueError(
+            return [
                 f"enrichReservedConcurrency {reserved} is below shardCount x parallelizationFactor "
                 f"({self.shard_count} x {self.parallelization_factor} = {needed}); reserve at least {needed}"
-            )
-        return self
+            ]
+        return []

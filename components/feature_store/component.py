@@ -12,11 +12,11 @@ from components.context import BACKUP_TAG, StackContext
 from components.feature_store.args import FeatureStoreArgs
 from components.feature_store.inference import VARIANT, InferenceApi, InferenceEndpoint
 from components.iam import Statement, policy_document
-from components.kms import CustomerManagedKey
 from components.lambda_function import FunctionSpec, PythonFunction
-from components.observability import Metric, alarm_topic, lambda_errors, metric_alarm, queue_depth
-from components.queues import encrypted_queue
+from components.observability import Metric, lambda_errors, queue_depth
+from components.scope import Scope, component_options
 
+# Physical-name slug of a feature store unless the program gives another one.
 COMPONENT = "featurestore"
 TTL_ATTRIBUTE = "expiresAt"
 # What Lambda's Kinesis poller calls with the function's role (AWSLambdaKinesisExecutionRole minus
@@ -34,35 +34,32 @@ class FeatureStorePipeline(pulumi.ComponentResource):
     """Streaming feature enrichment into DynamoDB and live inference over those features."""
 
     def __init__(
-        self, name: str, ctx: StackContext, args: FeatureStoreArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        ctx: StackContext,
+        args: FeatureStoreArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        slug: str = COMPONENT,
     ) -> None:
-        super().__init__(
-            "platform:index:FeatureStorePipeline",
-            name,
-            None,
-            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers=[ctx.primary])),
-        )
+        super().__init__("platform:index:FeatureStorePipeline", name, None, component_options(ctx, opts))
         self._ctx = ctx
         self._args = args
-        self.key = CustomerManagedKey(
-            "featurestore-key",
-            ctx,
-            component=COMPONENT,
-            purpose="data",
-            description=f"{ctx.project}-{ctx.stack} feature store: stream, table, queues, topic and logs",
+        scope = Scope.of(self, ctx, name, slug)
+        self.key = scope.key(
+            "data",
+            description=f"{ctx.project}-{ctx.stack} {slug}: stream, table, queues, topic and logs",
             services=["logs", "cloudwatch"],
-            opts=self._child(),
         )
+        self._scope = scope = scope.with_key(self.key.arn)
         self.stream = self._stream()
-        self.table = self._table()
-        self.failure_queue = encrypted_queue(
-            "featurestore-enrich-failures",
-            ctx,
-            component=COMPONENT,
-            purpose="enrich-failures",
-            kms_key_arn=self.key.arn,
-            opts=self._child(),
+        self.table = scope.table(
+            "features",
+            hash_key="userId",
+            ttl_attribute=TTL_ATTRIBUTE,
+            tags=BACKUP_TAG,
         )
+        self.failure_queue = scope.queue("enrich-failures")
         self.enrich = self._enrich_function()
         self.mapping = self._event_source_mapping()
         self.producer_policy = self._producer_policy()
@@ -70,23 +67,14 @@ class FeatureStorePipeline(pulumi.ComponentResource):
         self.endpoint: InferenceEndpoint | None = None
         self.api: InferenceApi | None = None
         if args.inference is not None:
-            self.endpoint = InferenceEndpoint(ctx, COMPONENT, args.inference, self.key.arn, self)
+            self.endpoint = InferenceEndpoint(scope, args.inference)
             self.api = InferenceApi(
-                ctx,
-                COMPONENT,
-                args.inference,
-                endpoint=self.endpoint,
-                table_name=self.table.name,
-                table_arn=self.table.arn,
-                kms_key_arn=self.key.arn,
-                parent=self,
+                scope, args.inference, endpoint=self.endpoint, table_name=self.table.name, table_arn=self.table.arn
             )
-        self.alarm_topic = self._alarm_topic()
+        self.alarm_topic = scope.alarm_topic(email=args.alarm_email)
+        self._scope = scope.with_alarm_topic(self.alarm_topic.arn)
         self._alarms()
         self.register_outputs(self.stack_outputs())
-
-    def _child(self, **kwargs: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kwargs)
 
     # --- data ---------------------------------------------------------------------------------
 
@@ -94,41 +82,22 @@ class FeatureStorePipeline(pulumi.ComponentResource):
         args = self._args
         provisioned = args.stream_mode == "PROVISIONED"
         return aws.kinesis.Stream(
-            "featurestore-events",
-            name=self._ctx.name(COMPONENT, "events", service="kinesis"),
+            self._scope.child("events"),
+            name=self._scope.physical("events", service="kinesis"),
             stream_mode_details={"stream_mode": args.stream_mode},
             shard_count=args.shard_count if provisioned else None,
             retention_period=args.stream_retention_hours,
             encryption_type="KMS",
             kms_key_id=self.key.arn,
-            opts=self._ctx.stateful(self._child()),
-        )
-
-    def _table(self) -> aws.dynamodb.Table:
-        ctx = self._ctx
-        return aws.dynamodb.Table(
-            "featurestore-features",
-            name=ctx.name(COMPONENT, "features", service="dynamodb"),
-            billing_mode="PAY_PER_REQUEST",
-            hash_key="userId",
-            attributes=[{"name": "userId", "type": "S"}],
-            point_in_time_recovery={"enabled": True},
-            ttl={"attribute_name": TTL_ATTRIBUTE, "enabled": True},
-            server_side_encryption={"enabled": True, "kms_key_arn": self.key.arn},
-            deletion_protection_enabled=ctx.is_prod,
-            tags=BACKUP_TAG,
-            opts=ctx.stateful(self._child()),
+            opts=self._scope.opts(stateful=True),
         )
 
     # --- enrichment ---------------------------------------------------------------------------
 
     def _enrich_function(self) -> PythonFunction:
         args = self._args
-        return PythonFunction(
-            "featurestore-enrich",
-            self._ctx,
+        return self._scope.function(
             FunctionSpec(
-                component=COMPONENT,
                 purpose="enrich",
                 module="feature_store.enrich",
                 include=["features", "store"],
@@ -156,15 +125,13 @@ class FeatureStorePipeline(pulumi.ComponentResource):
                 timeout=args.enrich_timeout_seconds,
                 memory_size=args.enrich_memory_mb,
                 reserved_concurrency=args.enrich_reserved_concurrency,
-            ),
-            kms_key_arn=self.key.arn,
-            opts=self._child(),
+            )
         )
 
     def _event_source_mapping(self) -> aws.lambda_.EventSourceMapping:
         args = self._args
         return aws.lambda_.EventSourceMapping(
-            "featurestore-enrich-mapping",
+            self._scope.child("enrich-mapping"),
             function_name=self.enrich.arn,
             event_source_arn=self.stream.arn,
             starting_position="TRIM_HORIZON",
@@ -176,14 +143,14 @@ class FeatureStorePipeline(pulumi.ComponentResource):
             maximum_retry_attempts=args.maximum_retry_attempts,
             maximum_record_age_in_seconds=args.maximum_record_age_seconds,
             destination_config={"on_failure": {"destination_arn": self.failure_queue.arn}},
-            opts=self._child(depends_on=[self.enrich.policy]),
+            opts=self._scope.opts(depends_on=[self.enrich.policy]),
         )
 
     def _producer_policy(self) -> aws.iam.Policy:
         """A managed policy producers attach to put events on the stream (and nothing else)."""
         return aws.iam.Policy(
-            "featurestore-producer",
-            name=self._ctx.name(COMPONENT, "producer", service="iam"),
+            self._scope.child("producer"),
+            name=self._scope.physical("producer", service="iam"),
             description="Put feature events on the feature store stream",
             policy=policy_document(
                 Statement(
@@ -193,33 +160,13 @@ class FeatureStorePipeline(pulumi.ComponentResource):
                 ),
                 Statement(sid="EncryptEvents", actions=["kms:GenerateDataKey"], resources=[self.key.arn]),
             ),
-            opts=self._child(),
+            opts=self._scope.opts(),
         )
 
     # --- alarms -------------------------------------------------------------------------------
 
-    def _alarm_topic(self) -> aws.sns.Topic:
-        return alarm_topic(
-            "featurestore-alarms",
-            self._ctx,
-            component=COMPONENT,
-            kms_key_arn=self.key.arn,
-            email=self._args.alarm_email,
-            opts=self._child(),
-        )
-
     def _alarm(self, purpose: str, description: str, metric: Metric, threshold: float = 0) -> None:
-        metric_alarm(
-            f"featurestore-{purpose}",
-            self._ctx,
-            component=COMPONENT,
-            purpose=purpose,
-            description=description,
-            metric=metric,
-            threshold=threshold,
-            topic_arn=self.alarm_topic.arn,
-            opts=self._child(),
-        )
+        self._scope.alarm(purpose, description, metric, threshold)
 
     def _alarms(self) -> None:
         args = self._args

@@ -10,10 +10,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.context import StackContext
 from components.feature_store.args import InferenceArgs, ecr_repository, s3_object
 from components.iam import Statement, policy_document, service_trust_policy
-from components.lambda_function import FunctionSpec, PythonFunction
+from components.lambda_function import FunctionSpec
+from components.scope import Scope
 
 VARIANT = "AllTraffic"
 PREDICT_ROUTE = "POST /predict"
@@ -49,15 +49,14 @@ def model_fingerprint(args: InferenceArgs) -> str:
 class InferenceEndpoint:
     """Builds the model, endpoint config, endpoint and (in provisioned mode) its autoscaling."""
 
-    def __init__(
-        self, ctx: StackContext, component: str, args: InferenceArgs, kms_key_arn: pulumi.Output[str], parent: Any
-    ) -> None:
-        self._ctx, self._component, self._args, self._key, self._parent = ctx, component, args, kms_key_arn, parent
-        self.endpoint_name = ctx.name(component, "model", service="sagemaker")
-        self.endpoint_arn = ctx.arn("sagemaker", f"endpoint/{self.endpoint_name}")
+    def __init__(self, scope: Scope, args: InferenceArgs) -> None:
+        ctx, kms_key_arn = scope.ctx, scope.key_arn
+        self._scope, self._ctx, self._args = scope, ctx, args
+        self.endpoint_name = scope.physical("model", service="sagemaker")
+        self.endpoint_arn = scope.arn("sagemaker", f"endpoint/{self.endpoint_name}")
         fingerprint = model_fingerprint(args)
         self.log_group = aws.cloudwatch.LogGroup(
-            "featurestore-endpoint-logs",
+            scope.child("endpoint-logs"),
             name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
             retention_in_days=ctx.config.log_retention_days,
             kms_key_id=kms_key_arn,
@@ -65,8 +64,8 @@ class InferenceEndpoint:
         )
         self.role = self._execution_role()
         self.model = aws.sagemaker.Model(
-            "featurestore-model",
-            name=ctx.name(component, f"model-{fingerprint}", service="sagemaker"),
+            scope.child("model"),
+            name=scope.physical(f"model-{fingerprint}", service="sagemaker"),
             execution_role_arn=self.role.arn,
             primary_container={"image": args.image, "model_data_url": args.model_data_url, "mode": "SingleModel"},
             # The model needs no network: SageMaker fetches the artifact and image on its behalf.
@@ -74,15 +73,15 @@ class InferenceEndpoint:
             opts=self._child(depends_on=[self.role_policy]),
         )
         self.endpoint_config = aws.sagemaker.EndpointConfiguration(
-            "featurestore-endpoint-config",
-            name=ctx.name(component, f"model-{fingerprint}", service="sagemaker"),
+            scope.child("endpoint-config"),
+            name=scope.physical(f"model-{fingerprint}", service="sagemaker"),
             production_variants=[self._variant()],
             # Serverless variants have no storage volume to encrypt; provisioned ones do.
             kms_key_arn=kms_key_arn if args.mode == "provisioned" else None,
             opts=self._child(),
         )
         self.endpoint = aws.sagemaker.Endpoint(
-            "featurestore-endpoint",
+            scope.child("endpoint"),
             name=self.endpoint_name,
             endpoint_config_name=self.endpoint_config.name,
             opts=self._child(depends_on=[self.log_group]),
@@ -91,7 +90,7 @@ class InferenceEndpoint:
             self._autoscaling()
 
     def _child(self, **kwargs: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self._parent, **kwargs)
+        return self._scope.opts(**kwargs)
 
     def _variant(self) -> dict[str, Any]:
         args = self._args
@@ -140,14 +139,14 @@ class InferenceEndpoint:
                 Statement(sid="DecryptModelArtifact", actions=["kms:Decrypt"], resources=[args.model_data_kms_key_arn])
             )
         role = aws.iam.Role(
-            "featurestore-model-role",
-            name=ctx.name(self._component, "model-exec", service="iam"),
+            self._scope.child("model-role"),
+            name=self._scope.physical("model-exec", service="iam"),
             description=f"SageMaker execution role of endpoint {self.endpoint_name}",
             assume_role_policy=service_trust_policy("sagemaker.amazonaws.com", source_account=ctx.account_id),
             opts=self._child(),
         )
         self.role_policy = aws.iam.RolePolicy(
-            "featurestore-model-policy",
+            self._scope.child("model-policy"),
             role=role.id,
             name="least-privilege",
             policy=policy_document(*statements),
@@ -159,7 +158,7 @@ class InferenceEndpoint:
         scaling = self._args.autoscaling
         assert scaling is not None
         target = aws.appautoscaling.Target(
-            "featurestore-endpoint-scaling",
+            self._scope.child("endpoint-scaling"),
             service_namespace="sagemaker",
             resource_id=pulumi.Output.concat("endpoint/", self.endpoint.name, f"/variant/{VARIANT}"),
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
@@ -168,8 +167,8 @@ class InferenceEndpoint:
             opts=self._child(),
         )
         aws.appautoscaling.Policy(
-            "featurestore-endpoint-invocations",
-            name=self._ctx.name(self._component, "model-invocations"),
+            self._scope.child("endpoint-invocations"),
+            name=self._scope.physical("model-invocations"),
             policy_type="TargetTrackingScaling",
             service_namespace=target.service_namespace,
             resource_id=target.resource_id,
@@ -189,22 +188,18 @@ class InferenceApi:
 
     def __init__(
         self,
-        ctx: StackContext,
-        component: str,
+        scope: Scope,
         args: InferenceArgs,
         *,
         endpoint: InferenceEndpoint,
         table_name: pulumi.Input[str],
         table_arn: pulumi.Input[str],
-        kms_key_arn: pulumi.Output[str],
-        parent: Any,
     ) -> None:
-        child = pulumi.ResourceOptions(parent=parent)
-        self.function = PythonFunction(
-            "featurestore-predict",
-            ctx,
+        ctx, kms_key_arn = scope.ctx, scope.key_arn
+        child = scope.opts()
+        api_name = scope.physical("inference", service="apigw")
+        self.function = scope.function(
             FunctionSpec(
-                component=component,
                 purpose="predict",
                 module="feature_store.predict",
                 include=["features", "store"],
@@ -219,19 +214,17 @@ class InferenceApi:
                 timeout=15,
                 memory_size=256,
                 reserved_concurrency=args.predict_reserved_concurrency,
-            ),
-            kms_key_arn=kms_key_arn,
-            opts=child,
+            )
         )
         self.api = aws.apigatewayv2.Api(
-            "featurestore-api",
-            name=ctx.name(component, "inference", service="apigw"),
+            scope.child("api"),
+            name=api_name,
             description="Live inference over the feature store",
             protocol_type="HTTP",
             opts=child,
         )
         integration = aws.apigatewayv2.Integration(
-            "featurestore-api-predict",
+            scope.child("api-predict"),
             api_id=self.api.id,
             integration_type="AWS_PROXY",
             integration_uri=self.function.arn,
@@ -241,7 +234,7 @@ class InferenceApi:
             opts=child,
         )
         self.route = aws.apigatewayv2.Route(
-            "featurestore-api-route",
+            scope.child("api-route"),
             api_id=self.api.id,
             route_key=PREDICT_ROUTE,
             target=pulumi.Output.concat("integrations/", integration.id),
@@ -249,14 +242,14 @@ class InferenceApi:
             opts=child,
         )
         self.access_logs = aws.cloudwatch.LogGroup(
-            "featurestore-api-logs",
-            name=f"/aws/apigateway/{ctx.name(component, 'inference', service='apigw')}",
+            scope.child("api-logs"),
+            name=f"/aws/apigateway/{api_name}",
             retention_in_days=ctx.config.log_retention_days,
             kms_key_id=kms_key_arn,
             opts=child,
         )
         self.stage = aws.apigatewayv2.Stage(
-            "featurestore-api-stage",
+            scope.child("api-stage"),
             api_id=self.api.id,
             name="$default",
             auto_deploy=True,
@@ -269,7 +262,7 @@ class InferenceApi:
             opts=child,
         )
         aws.lambda_.Permission(
-            "featurestore-api-invoke",
+            scope.child("api-invoke"),
             action="lambda:InvokeFunction",
             function=self.function.name,
             principal="apigateway.amazonaws.com",
@@ -282,8 +275,8 @@ class InferenceApi:
         if args.api_authorization == "AWS_IAM":
             # What a caller's role attaches to be let through the IAM-authorised route, and nothing more.
             self.client_policy = aws.iam.Policy(
-                "featurestore-api-client",
-                name=ctx.name(component, "predict-client", service="iam"),
+                scope.child("api-client"),
+                name=scope.physical("predict-client", service="iam"),
                 description="Call POST /predict on the feature store inference API",
                 policy=policy_document(
                     Statement(

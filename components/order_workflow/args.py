@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from components.config_types import ComponentConfig, LogRetentionDays
+from components.config_types import ComponentConfig, LogRetentionDays, RuleProblem, rule
 
 
 class OrderWorkflowArgs(ComponentConfig):
@@ -65,16 +65,20 @@ class OrderWorkflowArgs(ComponentConfig):
         1, ge=1, le=10_000, description="Failed executions per 5 minutes that raise the ExecutionsFailed alarm."
     )
 
-    @model_validator(mode="after")
-    def _consistent(self) -> OrderWorkflowArgs:
+    @rule("payment_integration", "state_machine_type")
+    def _callback_needs_standard(self) -> list[RuleProblem]:
         if self.payment_integration == "callback" and self.state_machine_type == "EXPRESS":
-            raise ValueError(
+            return [
                 "paymentIntegration 'callback' waits for a task token, which EXPRESS workflows do not support; "
                 "use stateMachineType 'STANDARD' or paymentIntegration 'direct'"
-            )
+            ]
+        return []
+
+    @rule("payment_heartbeat_seconds", "payment_timeout_seconds")
+    def _heartbeat_within_timeout(self) -> list[RuleProblem]:
         if self.payment_heartbeat_seconds >= self.payment_timeout_seconds:
-            raise ValueError(
+            return [
                 f"paymentHeartbeatSeconds ({self.payment_heartbeat_seconds}) must be less than "
                 f"paymentTimeoutSeconds ({self.payment_timeout_seconds})"
-            )
-        return self
+            ]
+        return []

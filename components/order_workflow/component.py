@@ -10,7 +10,7 @@ Lambda tasks over DynamoDB, plus an EventBridge -> SQS -> Lambda consumer for li
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -18,15 +18,17 @@ import pulumi_aws as aws
 
 from components.context import BACKUP_TAG, StackContext
 from components.iam import LOG_DELIVERY_ACTIONS, Statement, policy_document, service_trust_policy
-from components.kms import CustomerManagedKey, key_use_through
+from components.kms import key_use_through
 from components.lambda_function import FunctionSpec, PythonFunction
-from components.observability import Metric, alarm_topic, metric_alarm, queue_depth
+from components.observability import Metric, queue_depth
 from components.order_workflow import events
 from components.order_workflow.args import OrderWorkflowArgs
 from components.order_workflow.definition import render_definition
-from components.queues import MAX_RETENTION_SECONDS, allow_service_to_send, encrypted_queue
+from components.queues import MAX_RETENTION_SECONDS, allow_service_to_send
 from components.runtime_params import RuntimeParameters
+from components.scope import Scope, component_options
 
+# Physical-name slug of an order workflow unless the program gives another one.
 COMPONENT = "orders"
 LIFECYCLE_TIMEOUT_SECONDS = 30
 
@@ -39,45 +41,48 @@ class OrderWorkflow(pulumi.ComponentResource):
     """Event-driven order processing that never oversells (see module docstring)."""
 
     def __init__(
-        self, name: str, ctx: StackContext, args: OrderWorkflowArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        ctx: StackContext,
+        args: OrderWorkflowArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        slug: str = COMPONENT,
     ) -> None:
-        providers = pulumi.ResourceOptions(providers=[ctx.primary])
-        super().__init__("platform:index:OrderWorkflow", name, None, pulumi.ResourceOptions.merge(providers, opts))
+        super().__init__("platform:index:OrderWorkflow", name, None, component_options(ctx, opts))
         self._name = name
         self._ctx = ctx
         self._args = args
-        self._child = pulumi.ResourceOptions(parent=self, provider=ctx.primary)
+        self._scope = Scope.of(self, ctx, name, slug)
+        self._child = self._scope.opts()
         self._retention = args.log_retention_days or ctx.config.log_retention_days
-        self.state_machine_name = ctx.name(COMPONENT, "workflow", service="sfn")
+        self.state_machine_name = self._scope.physical("workflow", service="sfn")
         # Known before the state machine exists, so policies can name it without a dependency cycle.
         self.state_machine_arn_expected = ctx.arn("states", f"stateMachine:{self.state_machine_name}")
 
-        self.key = CustomerManagedKey(
-            f"{name}-key",
-            ctx,
-            component=COMPONENT,
-            purpose="data",
+        self.key = self._scope.key(
+            "data",
             description="Orders: tables, event bus and archive, queues, topic, logs, state machine",
             services=["logs", "events", "cloudwatch"],
             extra_statements=[self._log_delivery_key_statement()],
-            opts=self._child,
         )
+        self._scope = self._scope.with_key(self.key.arn)
         self.orders_table, self.inventory_table, self.callback_table = self._tables()
         self.bus = aws.cloudwatch.EventBus(
             f"{name}-bus",
-            name=ctx.name(COMPONENT, "bus", service="events"),
+            name=self._scope.physical("bus", service="events"),
             description="Order lifecycle events (ecommerce.orders / payments / fulfillment)",
             kms_key_identifier=self.key.arn,
             opts=self._child,
         )
         self.archive = aws.cloudwatch.EventArchive(
             f"{name}-archive",
-            name=ctx.name(COMPONENT, "archive", service="events-archive"),
+            name=self._scope.physical("archive", service="events-archive"),
             event_source_arn=self.bus.arn,
             retention_days=args.archive_retention_days,
             kms_key_identifier=self.key.arn,
             description="Every event of the orders bus, for replay",
-            opts=ctx.stateful(self._child),
+            opts=self._scope.opts(stateful=True),
         )
         self.events_dlq = self._queue("events-dlq", retention_seconds=MAX_RETENTION_SECONDS)
         self.lifecycle_dlq = self._queue("lifecycle-dlq", retention_seconds=MAX_RETENTION_SECONDS)
@@ -91,7 +96,7 @@ class OrderWorkflow(pulumi.ComponentResource):
         self.settings = RuntimeParameters(
             f"{name}-settings",
             ctx,
-            component=COMPONENT,
+            component=self._scope.slug,
             kms_key_arn=self.key.arn,
             values={
                 "paymentGateway": args.payment_gateway,
@@ -103,9 +108,8 @@ class OrderWorkflow(pulumi.ComponentResource):
         self.lifecycle_function = self._lifecycle_consumer()
         self.state_machine = self._state_machine()
         self.rules = self._rules()
-        self.alarm_topic = alarm_topic(
-            f"{name}-alarms", ctx, component=COMPONENT, kms_key_arn=self.key.arn, opts=self._child
-        )
+        self.alarm_topic = self._scope.alarm_topic()
+        self._scope = self._scope.with_alarm_topic(self.alarm_topic.arn)
         self.alarms = self._alarms()
         self.dashboard = self._dashboard()
         self.register_outputs(self.stack_outputs())
@@ -122,52 +126,24 @@ class OrderWorkflow(pulumi.ComponentResource):
             conditions={"StringEquals": {"aws:SourceAccount": self._ctx.account_id}},
         )
 
-    def _table(
-        self, purpose: str, key: str, *, backup: bool, extra: Mapping[str, Any] | None = None
-    ) -> aws.dynamodb.Table:
-        ctx = self._ctx
-        return aws.dynamodb.Table(
-            f"{self._name}-{purpose}",
-            name=ctx.name(COMPONENT, purpose, service="dynamodb"),
-            billing_mode="PAY_PER_REQUEST",
-            hash_key=key,
-            point_in_time_recovery={"enabled": True},
-            server_side_encryption={"enabled": True, "kms_key_arn": self.key.arn},
-            deletion_protection_enabled=ctx.is_prod,
-            tags=dict(BACKUP_TAG) if backup else None,
-            opts=ctx.stateful(self._child),
-            **(extra or {}),
-        )
-
     def _tables(self) -> tuple[aws.dynamodb.Table, aws.dynamodb.Table, aws.dynamodb.Table]:
-        orders = self._table(
+        scope = self._scope
+        orders = scope.table(
             "orders",
-            "orderId",
-            backup=True,
-            extra={
-                "attributes": [{"name": "orderId", "type": "S"}, {"name": "customerId", "type": "S"}],
-                "global_secondary_indexes": [
-                    {
-                        "name": "CustomerIndex",
-                        "key_schemas": [{"attribute_name": "customerId", "key_type": "HASH"}],
-                        "projection_type": "ALL",
-                    }
-                ],
-            },
+            hash_key="orderId",
+            attributes={"customerId": "S"},
+            global_secondary_indexes=[
+                {
+                    "name": "CustomerIndex",
+                    "key_schemas": [{"attribute_name": "customerId", "key_type": "HASH"}],
+                    "projection_type": "ALL",
+                }
+            ],
+            tags=BACKUP_TAG,
         )
-        inventory = self._table(
-            "inventory", "productId", backup=True, extra={"attributes": [{"name": "productId", "type": "S"}]}
-        )
-        callbacks = self._table(
-            "callbacks",
-            "orderId",
-            backup=False,
-            extra={
-                "attributes": [{"name": "orderId", "type": "S"}],
-                # Tokens of executions that ended are useless after their timeout.
-                "ttl": {"attribute_name": "expiresAt", "enabled": True},
-            },
-        )
+        inventory = scope.table("inventory", hash_key="productId", tags=BACKUP_TAG)
+        # Tokens of executions that ended are useless after their timeout: they expire, and are not backed up.
+        callbacks = scope.table("callbacks", hash_key="orderId", ttl_attribute="expiresAt")
         return orders, inventory, callbacks
 
     def _queue(
@@ -178,17 +154,12 @@ class OrderWorkflow(pulumi.ComponentResource):
         visibility_timeout: int = 30,
         redrive_to: aws.sqs.Queue | None = None,
     ) -> aws.sqs.Queue:
-        return encrypted_queue(
-            f"{self._name}-{purpose}",
-            self._ctx,
-            component=COMPONENT,
-            purpose=purpose,
-            kms_key_arn=self.key.arn,
+        return self._scope.queue(
+            purpose,
             retention_seconds=retention_seconds,
             visibility_timeout_seconds=visibility_timeout,
             dead_letter_queue=redrive_to,
             max_receive_count=self._args.consumer_max_receive_count if redrive_to is not None else None,
-            opts=self._child,
         )
 
     # ------------------------------------------------------------------------------------ functions
@@ -218,11 +189,8 @@ class OrderWorkflow(pulumi.ComponentResource):
     def _function(
         self, purpose: str, module: str, description: str, statements: Sequence[Statement], include: Sequence[str]
     ) -> PythonFunction:
-        return PythonFunction(
-            f"{self._name}-{purpose}",
-            self._ctx,
+        return self._scope.function(
             FunctionSpec(
-                component=COMPONENT,
                 purpose=purpose,
                 module=f"order_workflow.{module}",
                 description=description,
@@ -231,9 +199,7 @@ class OrderWorkflow(pulumi.ComponentResource):
                 include=["runtime", *include],
                 reserved_concurrency=self._args.task_reserved_concurrency,
                 log_retention_days=self._retention,
-            ),
-            kms_key_arn=self.key.arn,
-            opts=pulumi.ResourceOptions(parent=self),
+            )
         )
 
     def _task_functions(self) -> dict[str, PythonFunction]:
@@ -324,11 +290,8 @@ class OrderWorkflow(pulumi.ComponentResource):
                 Statement(sid="ResumeWaitingPayments", actions=["states:SendTaskSuccess", "states:SendTaskHeartbeat"]),
                 self._state_machine_key_use("kms:GenerateDataKey", "kms:Decrypt", sid="EncryptTaskOutput"),
             ]
-        consumer = PythonFunction(
-            f"{self._name}-lifecycle",
-            self._ctx,
+        consumer = self._scope.function(
             FunctionSpec(
-                component=COMPONENT,
                 purpose="lifecycle",
                 module="order_workflow.lifecycle",
                 description="Order lifecycle consumer (SQS, partial batch failures)",
@@ -338,9 +301,7 @@ class OrderWorkflow(pulumi.ComponentResource):
                 include=["runtime", "orders", "store", "gateway"],
                 timeout=LIFECYCLE_TIMEOUT_SECONDS,
                 log_retention_days=self._retention,
-            ),
-            kms_key_arn=self.key.arn,
-            opts=pulumi.ResourceOptions(parent=self),
+            )
         )
         self.lifecycle_mapping = aws.lambda_.EventSourceMapping(
             f"{self._name}-lifecycle-source",
@@ -377,7 +338,7 @@ class OrderWorkflow(pulumi.ComponentResource):
         )
         self.state_machine_role = aws.iam.Role(
             f"{self._name}-workflow-role",
-            name=ctx.name(COMPONENT, "workflow-sfn", service="iam"),
+            name=self._scope.physical("workflow-sfn", service="iam"),
             description=f"Execution role of {self.state_machine_name}",
             assume_role_policy=service_trust_policy("states.amazonaws.com", source_account=ctx.account_id),
             opts=self._child,
@@ -440,7 +401,7 @@ class OrderWorkflow(pulumi.ComponentResource):
     def _rule(self, purpose: str, pattern: dict[str, Any], description: str) -> aws.cloudwatch.EventRule:
         return aws.cloudwatch.EventRule(
             f"{self._name}-{purpose}",
-            name=self._ctx.name(COMPONENT, purpose, service="events"),
+            name=self._scope.physical(purpose, service="events"),
             event_bus_name=self.bus.name,
             event_pattern=events.pattern_json(pattern),
             description=description,
@@ -474,7 +435,7 @@ class OrderWorkflow(pulumi.ComponentResource):
             )
         self.events_role = aws.iam.Role(
             f"{self._name}-events-role",
-            name=ctx.name(COMPONENT, "start-workflow-events", service="iam"),
+            name=self._scope.physical("start-workflow-events", service="iam"),
             description="EventBridge: start the order workflow",
             assume_role_policy=service_trust_policy("events.amazonaws.com", source_account=ctx.account_id),
             opts=self._child,
@@ -532,32 +493,21 @@ class OrderWorkflow(pulumi.ComponentResource):
     # ------------------------------------------------------------------------------ observability
 
     def _alarms(self) -> list[aws.cloudwatch.MetricAlarm]:
-        ctx = self._ctx
-        failed = metric_alarm(
-            f"{self._name}-failed-executions",
-            ctx,
-            component=COMPONENT,
-            purpose="failed-executions",
-            description="Order executions failed (declined, out of stock or errors): check the execution history",
-            metric=Metric("AWS/States", "ExecutionsFailed", {"StateMachineArn": self.state_machine.arn}, "Sum"),
+        failed = self._scope.alarm(
+            "failed-executions",
+            "Order executions failed (declined, out of stock or errors): check the execution history",
+            Metric("AWS/States", "ExecutionsFailed", {"StateMachineArn": self.state_machine.arn}, "Sum"),
             threshold=self._args.failed_executions_threshold,
             comparison_operator="GreaterThanOrEqualToThreshold",
-            topic_arn=self.alarm_topic.arn,
-            opts=self._child,
         )
         dlq_alarms = [
-            metric_alarm(
-                f"{self._name}-{purpose}-messages",
-                ctx,
-                component=COMPONENT,
-                purpose=f"{purpose}-messages",
-                description=f"Messages in {purpose}: undeliverable events or failing lifecycle messages",
-                metric=queue_depth(queue.name),
+            self._scope.alarm(
+                f"{purpose}-messages",
+                f"Messages in {purpose}: undeliverable events or failing lifecycle messages",
+                queue_depth(queue.name),
                 threshold=1,
                 comparison_operator="GreaterThanOrEqualToThreshold",
-                topic_arn=self.alarm_topic.arn,
                 notify_ok=False,
-                opts=self._child,
             )
             for purpose, queue in (("events-dlq", self.events_dlq), ("lifecycle-dlq", self.lifecycle_dlq))
         ]
@@ -592,7 +542,7 @@ class OrderWorkflow(pulumi.ComponentResource):
 
         return aws.cloudwatch.Dashboard(
             f"{self._name}-dashboard",
-            dashboard_name=self._ctx.name(COMPONENT, "dashboard"),
+            dashboard_name=self._scope.physical("dashboard"),
             dashboard_body=pulumi.Output.all(self.state_machine.arn, self.bus.name, *rule_names).apply(body),
             opts=self._child,
         )

@@ -2,8 +2,10 @@
 
 Invoke with `{"recovery_plan": "pilot_light"}` or `{"recovery_plan": "warm_standby"}`:
 
-- pilot light: promote the cross-region read replica to a standalone writable database and wait
-  until it is available;
+- pilot light: promote the cross-region read replica to a standalone writable database, wait until it
+  is available, give it its own master-user secret in the DR region (RDS-managed, encrypted with the
+  DR key: the primary's secret lives in the lost region), and publish where to connect (endpoint and
+  that secret's ARN) in the DR region's Parameter Store, which the database's consumers read;
 - warm standby: scale the standby (the replica) up to the production instance class and wait until
   it is available.
 
@@ -13,6 +15,7 @@ reported as such, not treated as an error. The result says what was done and whe
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -20,8 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, get_args
 
-from botocore.exceptions import ClientError
-
+from handlers.common import aws
 from handlers.common.log import get_logger
 
 LOG = get_logger("backup_vault.dr_orchestrate")
@@ -52,6 +54,9 @@ class DrSettings:
     replica_id: str
     standby_instance_class: str
     backup_retention_days: int
+    # The DR-region key RDS encrypts the promoted database's secret with, and the parameter consumers read.
+    secret_kms_key_arn: str = ""
+    connection_parameter: str = ""
 
 
 def parse_request(event: Any) -> RecoveryRequest:
@@ -112,9 +117,9 @@ def runs_as(instance_class: str) -> Callable[[Mapping[str, Any]], bool]:
     return check
 
 
-def _is_not_a_replica(error: ClientError) -> bool:
-    details = error.response.get("Error", {})
-    return details.get("Code") == "InvalidDBInstanceState" and "read replica" in details.get("Message", "").lower()
+def _is_not_a_replica(error: Exception) -> bool:
+    # InvalidDBInstanceState covers several states; only "not a read replica" means promoted already.
+    return "read replica" in str(error).lower()
 
 
 def _report(plan: str, instance: Mapping[str, Any], action: str) -> dict[str, Any]:
@@ -140,12 +145,58 @@ def promote_replica(rds: Any, settings: DrSettings) -> dict[str, Any]:
                 DBInstanceIdentifier=settings.replica_id, BackupRetentionPeriod=settings.backup_retention_days
             )
             action = "promoted"
-        except ClientError as error:
+        except rds.exceptions.InvalidDBInstanceStateFault as error:
             # A concurrent run may have promoted it between our describe and promote.
             if not _is_not_a_replica(error):
                 raise
     LOG.info("pilot light step", extra={"database": settings.replica_id, "action": action})
-    return _report("pilot_light", wait_available(rds, settings.replica_id, done=is_standalone), action)
+    instance = wait_available(rds, settings.replica_id, done=is_standalone)
+    report = _report("pilot_light", instance, action)
+    if settings.secret_kms_key_arn:
+        instance = ensure_own_secret(rds, settings, instance)
+        report["secretArn"] = instance["MasterUserSecret"]["SecretArn"]
+    return report
+
+
+def has_own_secret(instance: Mapping[str, Any]) -> bool:
+    return bool((instance.get("MasterUserSecret") or {}).get("SecretArn"))
+
+
+def ensure_own_secret(rds: Any, settings: DrSettings, instance: Mapping[str, Any]) -> dict[str, Any]:
+    """The promoted database's master-user secret, created by RDS in the DR region under the DR key (a
+    replica has none of its own); re-runs find it and do nothing."""
+    if not has_own_secret(instance):
+        rds.modify_db_instance(
+            DBInstanceIdentifier=settings.replica_id,
+            ManageMasterUserPassword=True,
+            MasterUserSecretKmsKeyId=settings.secret_kms_key_arn,
+            ApplyImmediately=True,
+        )
+        LOG.info("promoted database gets its own secret", extra={"database": settings.replica_id})
+    return wait_available(rds, settings.replica_id, done=has_own_secret)
+
+
+def connection_document(report: Mapping[str, Any], region: str) -> str:
+    """What consumers of the database read after a failover: where to connect, which secret to use."""
+    return json.dumps(
+        {
+            "region": region,
+            "database": report["database"],
+            "endpoint": report["endpoint"],
+            "port": report["port"],
+            "secretArn": report.get("secretArn"),
+        },
+        sort_keys=True,
+    )
+
+
+def publish_connection(ssm: Any, settings: DrSettings, report: Mapping[str, Any]) -> None:
+    ssm.put_parameter(
+        Name=settings.connection_parameter,
+        Value=connection_document(report, settings.region),
+        Type="String",
+        Overwrite=True,
+    )
 
 
 def scale_standby(rds: Any, settings: DrSettings) -> dict[str, Any]:
@@ -181,6 +232,17 @@ def recover(request: RecoveryRequest, rds: Any, settings: DrSettings | None) -> 
     return scale_standby(rds, settings)
 
 
+def recover_and_publish(
+    request: RecoveryRequest, rds: Any, ssm: Any | None, settings: DrSettings | None
+) -> dict[str, Any]:
+    """Recover, then (pilot light, with a connection parameter) tell consumers where the database now is."""
+    result = recover(request, rds, settings)
+    if settings is not None and request.plan == "pilot_light" and settings.connection_parameter and ssm is not None:
+        publish_connection(ssm, settings, result)
+        result["connectionParameter"] = settings.connection_parameter
+    return result
+
+
 def settings_from_env(env: Mapping[str, str]) -> DrSettings | None:
     replica_id = env.get("DR_DB_INSTANCE_ID", "")
     if not replica_id:
@@ -190,20 +252,33 @@ def settings_from_env(env: Mapping[str, str]) -> DrSettings | None:
         replica_id=replica_id,
         standby_instance_class=env["STANDBY_INSTANCE_CLASS"],
         backup_retention_days=int(env["BACKUP_RETENTION_DAYS"]),
+        secret_kms_key_arn=env.get("DR_SECRET_KMS_KEY_ARN", ""),
+        connection_parameter=env.get("CONNECTION_PARAMETER", ""),
     )
+
+
+# Control-plane calls during a disaster: patient timeouts, and throttles retried by the client.
+RDS_CONTROL = aws.CallPolicy(attempts=5, connect_timeout=5.0, read_timeout=30.0)
+
+
+SSM_WRITE = aws.CallPolicy(attempts=5, connect_timeout=5.0, read_timeout=10.0)
 
 
 @cache
 def _rds(region: str) -> Any:
-    import boto3
+    return aws.client("rds", RDS_CONTROL, region=region)
 
-    return boto3.client("rds", region_name=region)
+
+@cache
+def _ssm(region: str) -> Any:
+    return aws.client("ssm", SSM_WRITE, region=region)
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     request = parse_request(event)
     settings = settings_from_env(os.environ)
     rds = _rds(settings.region) if settings else None
-    result = recover(request, rds, settings)
+    ssm = _ssm(settings.region) if settings else None
+    result = recover_and_publish(request, rds, ssm, settings)
     LOG.info("disaster recovery finished", extra={"result": result})
     return result

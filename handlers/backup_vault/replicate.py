@@ -16,17 +16,19 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
+from handlers.common import aws
 from handlers.common.batch import BatchResponse, batch_response, record_id
 from handlers.common.log import get_logger
-from handlers.common.retry import with_backoff
 
 LOG = get_logger("backup_vault.replicate")
+# Cross-region writes: a throttled write costs at most 4 sends (botocore's standard backoff between
+# them); a record still failing is reported and Lambda retries the batch from it.
+REPLICA_WRITES = aws.CallPolicy(attempts=4, connect_timeout=3.0, read_timeout=10.0)
 
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
@@ -103,19 +105,16 @@ def parse_change(record: Mapping[str, Any]) -> Change:
 
 @dataclass(frozen=True)
 class ReplicaWriter:
-    """Applies changes to the replica table, retrying throttled writes with backoff."""
+    """Applies changes to the replica table (its client retries throttled writes, see REPLICA_WRITES)."""
 
     client: Any
     table_name: str
-    attempts: int = 5
-    sleep: Callable[[float], None] = time.sleep
 
     def apply(self, change: Change) -> None:
         if change.kind == "put":
-            call = lambda: self.client.put_item(TableName=self.table_name, Item=change.item)  # noqa: E731
+            self.client.put_item(TableName=self.table_name, Item=change.item)
         else:
-            call = lambda: self.client.delete_item(TableName=self.table_name, Key=change.item)  # noqa: E731
-        with_backoff(call, attempts=self.attempts, sleep=self.sleep)
+            self.client.delete_item(TableName=self.table_name, Key=change.item)
 
 
 def replicate(records: Iterable[Mapping[str, Any]], writer: ReplicaWriter) -> BatchResponse:
@@ -143,14 +142,7 @@ def replicate(records: Iterable[Mapping[str, Any]], writer: ReplicaWriter) -> Ba
 
 @cache
 def _writer() -> ReplicaWriter:
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.client(
-        "dynamodb",
-        region_name=os.environ["REPLICA_REGION"],
-        config=Config(retries={"mode": "standard", "max_attempts": 3}),
-    )
+    client = aws.client("dynamodb", REPLICA_WRITES, region=os.environ["REPLICA_REGION"])
     return ReplicaWriter(client, os.environ["REPLICA_TABLE_NAME"])
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
+from handlers.common import aws
 from handlers.common.log import get_logger
 
 LOG = get_logger("backup_vault.validate_backups")
@@ -178,11 +179,14 @@ def validate(
     return result
 
 
+# Listing jobs pages through at most a day of jobs; publishing is one small call.
+BACKUP_READS = aws.CallPolicy(attempts=4, connect_timeout=3.0, read_timeout=15.0)
+ALERT_PUBLISH = aws.CallPolicy(attempts=4, connect_timeout=3.0, read_timeout=10.0)
+
+
 @cache
 def _clients() -> tuple[Any, Any]:
-    import boto3
-
-    return boto3.client("backup"), boto3.client("sns")
+    return aws.client("backup", BACKUP_READS), aws.client("sns", ALERT_PUBLISH)
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from handlers.common import aws
 from handlers.common.log import get_logger
-from handlers.common.retry import with_backoff
 
 LOGGER = get_logger("data_lake.ingestion_trigger")
+# StartCrawler answers in well under a second; throttles are retried by the client (4 sends at most).
+GLUE_CALLS = aws.CallPolicy(attempts=4, connect_timeout=2.0, read_timeout=10.0)
 
 
 class CrawlerStartError(RuntimeError):
@@ -77,11 +78,9 @@ def crawler_for(key: str, routes: Mapping[str, str]) -> str | None:
 def start_crawler(glue: Any, name: str) -> bool:
     """Start the crawler; False when it was already running (the new object will be crawled)."""
     try:
-        with_backoff(lambda: glue.start_crawler(Name=name))
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "CrawlerRunningException":
-            return False
-        raise
+        glue.start_crawler(Name=name)
+    except glue.exceptions.CrawlerRunningException:
+        return False
     return True
 
 
@@ -114,7 +113,7 @@ def trigger_crawlers(objects: Iterable[CreatedObject], routes: Mapping[str, str]
 
 @cache
 def _glue() -> Any:
-    return boto3.client("glue")
+    return aws.client("glue", GLUE_CALLS)
 
 
 @cache

@@ -19,11 +19,12 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import IO, Any
 
-import boto3
-
+from handlers.common import aws
 from handlers.common.log import get_logger
 
 LOGGER = get_logger("data_lake.sample_data")
+# A few small PutObject calls; throttles (503 SlowDown) are retried by the client.
+S3_UPLOADS = aws.CallPolicy(attempts=4, connect_timeout=3.0, read_timeout=20.0)
 
 CUSTOMER_FIELDS = ("customer_id", "first_name", "last_name", "email", "age", "city", "state", "registration_date")
 PRODUCT_FIELDS = ("product_id", "product_name", "category", "brand", "cost", "retail_price", "stock_quantity")
@@ -221,7 +222,7 @@ def upload_dataset(s3: Any, bucket: str, request: SampleRequest, run_id: str) ->
 
 @cache
 def _s3() -> Any:
-    return boto3.client("s3")
+    return aws.client("s3", S3_UPLOADS)
 
 
 def handler(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:

@@ -14,23 +14,66 @@ import binascii
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from handlers.common import aws
+from handlers.common.dynamo import from_dynamo, to_dynamo
 from handlers.common.jsonutil import dumps
 from handlers.common.log import get_logger
-from handlers.common.retry import with_backoff
-from handlers.feature_store.features import FEATURES, MAX_USER_ID_BYTES, TTL_ATTRIBUTE, model_features
-from handlers.feature_store.store import from_dynamo, to_dynamo
+from handlers.feature_store.features import (
+    AGE_ATTRIBUTE,
+    FEATURES,
+    MAX_USER_ID_BYTES,
+    STATE,
+    TTL_ATTRIBUTE,
+    served_features,
+)
 
 LOGGER = get_logger("feature_store.predict")
 JSON_HEADERS = {"content-type": "application/json"}
+
+# An API caller is waiting: the whole request must end, with our own 503/502, before the function
+# timeout and the API integration timeout (15 s each, set by the component). Worst case:
+# FEATURE_READ.worst_case_seconds() + MODEL_INVOKE.worst_case_seconds() = 4 + 9 = 13 s.
+FEATURE_READ = aws.CallPolicy(attempts=2, connect_timeout=0.5, read_timeout=1.0)
+# One attempt: a model call is slow and costly, and its failures (ModelError) are not transient.
+MODEL_INVOKE = aws.CallPolicy(attempts=1, connect_timeout=1.0, read_timeout=8.0)
+
+
+# Deeper JSON is refused: nothing the model takes needs it, and Python's parser and serialiser
+# recurse per level (a body of 100,000 "[" would raise RecursionError, a 500).
+MAX_JSON_DEPTH = 32
+_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+
+
+def _json_type(value: Any) -> str:
+    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _reject_constant(name: str) -> Any:
+    raise BadRequestError(f"body holds {name}, which is not JSON (numbers must be finite)")
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value (a scalar is 0), without recursion."""
+    deepest, pending = 0, [(value, 0)]
+    while pending:
+        current, depth = pending.pop()
+        if isinstance(current, dict):
+            children = list(current.values())
+        elif isinstance(current, list):
+            children = current
+        else:
+            deepest = max(deepest, depth)
+            continue
+        deepest = max(deepest, depth + 1)
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 class BadRequestError(ValueError):
@@ -59,11 +102,15 @@ def parse_request(event: Mapping[str, Any]) -> PredictRequest:
             raise BadRequestError("body is marked base64 but is not base64 UTF-8") from None
     try:
         # Floats stay floats: the input goes to the model unchanged and never into DynamoDB.
-        document = json.loads(body)
+        document = json.loads(body, parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
         raise BadRequestError(f"body is not JSON ({error.msg} at position {error.pos})") from None
+    except RecursionError:
+        raise BadRequestError(f"body nests deeper than {MAX_JSON_DEPTH} levels") from None
     if not isinstance(document, dict):
-        raise BadRequestError(f"body must be a JSON object, got {type(document).__name__}")
+        raise BadRequestError(f'body must be a JSON object {{"userId": ...}}, got {_json_type(document)}')
+    if json_depth(document) > MAX_JSON_DEPTH:
+        raise BadRequestError(f"body nests deeper than {MAX_JSON_DEPTH} levels")
     unknown = sorted(set(document) - {"userId", "input"})
     if unknown:
         raise BadRequestError(f"unknown keys {unknown}; allowed: userId, input")
@@ -75,24 +122,19 @@ def parse_request(event: Mapping[str, Any]) -> PredictRequest:
         raise BadRequestError(f"userId is longer than {MAX_USER_ID_BYTES} bytes")
     model_input = document.get("input", {})
     if not isinstance(model_input, dict):
-        raise BadRequestError(f"input must be a JSON object, got {type(model_input).__name__}")
+        raise BadRequestError(f"input must be a JSON object, got {_json_type(model_input)}")
     return PredictRequest(user_id=user_id, input=model_input)
 
 
-def read_features(
-    client: Any, table_name: str, user_id: str, *, now: float, sleep: Callable[[float], None] = time.sleep
-) -> dict[str, Any] | None:
-    """The user's model features, or None if the user has none (or they have expired)."""
-    # Only the features map and the expiry: the bookkeeping never leaves the table.
-    aliases = {"#f": FEATURES, "#e": TTL_ATTRIBUTE}
-    response = with_backoff(
-        lambda: client.get_item(
-            TableName=table_name,
-            Key={"userId": to_dynamo(user_id)},
-            ProjectionExpression=", ".join(aliases),
-            ExpressionAttributeNames=aliases,
-        ),
-        sleep=sleep,
+def read_features(client: Any, table_name: str, user_id: str, *, now: float) -> dict[str, Any] | None:
+    """The user's model features as of `now`, or None if the user has none (or they have expired)."""
+    # The features, the window they are recounted from, and the expiry; no other bookkeeping.
+    aliases = {"#f": FEATURES, "#s": STATE, "#w": "recentEventTimes", "#e": TTL_ATTRIBUTE}
+    response = client.get_item(
+        TableName=table_name,
+        Key={"userId": to_dynamo(user_id)},
+        ProjectionExpression="#f, #s.#w, #e",
+        ExpressionAttributeNames=aliases,
     )
     raw = response.get("Item")
     if not raw:
@@ -102,7 +144,7 @@ def read_features(
     expires_at = item.get(TTL_ATTRIBUTE)
     if expires_at is not None and int(expires_at) <= now:
         return None
-    return model_features(item)
+    return served_features(user_id, item, int(now * 1000))
 
 
 def invoke_model(runtime: Any, endpoint_name: str, payload: Mapping[str, Any]) -> str:
@@ -127,8 +169,8 @@ def invoke_model(runtime: Any, endpoint_name: str, payload: Mapping[str, Any]) -
     return text
 
 
-def _response(status: int, body: str) -> dict[str, Any]:
-    return {"statusCode": status, "headers": JSON_HEADERS, "body": body}
+def _response(status: int, body: str, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {**JSON_HEADERS, **(headers or {})}, "body": body}
 
 
 def _error(status: int, message: str, request_id: str | None) -> dict[str, Any]:
@@ -164,14 +206,14 @@ def predict(
     except EndpointError as error:
         LOGGER.error("endpoint failed", extra={"requestId": request_id, "endpoint": endpoint_name, "error": str(error)})
         return _error(502, f"model endpoint {endpoint_name} failed: {error}", request_id)
-    return _response(200, prediction)
+    age = features.get(AGE_ATTRIBUTE)
+    return _response(200, prediction, {"x-last-event-age-seconds": str(age)} if age is not None else None)
 
 
 @cache
 def _clients() -> tuple[Any, Any]:
-    """Created once per container. Tight timeouts: an API caller is waiting."""
-    config = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 2})
-    return boto3.client("dynamodb", config=config), boto3.client("sagemaker-runtime", config=config)
+    """Created once per container, with the tight policies above."""
+    return aws.client("dynamodb", FEATURE_READ), aws.client("sagemaker-runtime", MODEL_INVOKE)
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:

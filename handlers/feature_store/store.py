@@ -12,46 +12,28 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
-
-from handlers.common.retry import with_backoff
+from handlers.common.dynamo import from_dynamo, to_dynamo
 from handlers.feature_store.features import (
     FEATURES,
     STATE,
     TTL_ATTRIBUTE,
     FeatureEvent,
+    Merge,
     UserFeatures,
-    apply_events,
     item_attributes,
+    merge_events,
     state_from_item,
 )
 
 BATCH_GET_LIMIT = 100
-_SERIALIZER = TypeSerializer()
-_DESERIALIZER = TypeDeserializer()
-
-Outcome = Literal["written", "unchanged"]
 
 
 class WriteConflictError(RuntimeError):
     """Other writers kept changing the item for every attempt; the records are reported as failed."""
-
-
-def to_dynamo(value: Any) -> dict[str, Any]:
-    return _SERIALIZER.serialize(value)
-
-
-def from_dynamo(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: _DESERIALIZER.deserialize(value) for key, value in item.items()}
-
-
-def _is_conditional_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def update_request(table_name: str, state: UserFeatures, *, expected_version: int, expires_at: int) -> dict[str, Any]:
@@ -82,14 +64,18 @@ def update_request(table_name: str, state: UserFeatures, *, expected_version: in
 
 @dataclass
 class FeatureTable:
-    """Writes users' features to the table; one instance per container (it owns the version cache)."""
+    """Writes users' features to the table; one instance per container (it owns the version cache).
+
+    Throttles and transient errors are retried by the client itself (handlers.common.aws), never
+    here: a call that still fails raises, and the user's records are reported for Lambda to retry.
+    """
 
     client: Any
     table_name: str
     ttl_seconds: int
     cache_size: int = 50_000
     max_conflicts: int = 5
-    throttle_attempts: int = 6
+    unprocessed_rounds: int = 6
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
 
@@ -129,12 +115,9 @@ class FeatureTable:
             }
         }
         found: dict[str, dict[str, Any]] = {}
-        for attempt in range(1, self.throttle_attempts + 1):
-            response = with_backoff(
-                lambda req=request: self.client.batch_get_item(RequestItems=req),
-                attempts=self.throttle_attempts,
-                sleep=self.sleep,
-            )
+        # Not an error loop: UnprocessedKeys is a successful answer that left part of the work undone.
+        for attempt in range(1, self.unprocessed_rounds + 1):
+            response = self.client.batch_get_item(RequestItems=request)
             for raw in response.get("Responses", {}).get(self.table_name, []):
                 item = from_dynamo(raw)
                 found[item["userId"]] = item
@@ -146,14 +129,19 @@ class FeatureTable:
         unprocessed = {from_dynamo(key)["userId"] for key in request.get(self.table_name, {}).get("Keys", [])}
         return found, unprocessed
 
-    def apply(self, user_id: str, events: Sequence[FeatureEvent]) -> Outcome:
-        """Merge `events` into the user's item atomically; raises if it cannot, never drops them."""
+    def apply(self, user_id: str, events: Sequence[FeatureEvent], *, replay: bool = False) -> Merge:
+        """Merge `events` into the user's item atomically; raises if it cannot, never drops them.
+
+        The result says which events were applied and which were skipped (already applied) or, for
+        `replay` of parked records, could not be verified; `state` is None when nothing was written.
+        """
         state = self._cache.get(user_id) or UserFeatures(user_id=user_id)
         for _ in range(self.max_conflicts):
-            updated = apply_events(state, events)
+            merge = merge_events(state, events, replay=replay)
+            updated = merge.state
             if updated is None:
                 self._remember(state)
-                return "unchanged"
+                return merge
             request = update_request(
                 self.table_name,
                 updated,
@@ -161,19 +149,13 @@ class FeatureTable:
                 expires_at=int(self.clock()) + self.ttl_seconds,
             )
             try:
-                with_backoff(
-                    lambda req=request: self.client.update_item(**req),
-                    attempts=self.throttle_attempts,
-                    sleep=self.sleep,
-                )
-            except ClientError as error:
-                if not _is_conditional_failure(error):
-                    raise
+                self.client.update_item(**request)
+            except self.client.exceptions.ConditionalCheckFailedException as error:
                 # Someone else wrote first: continue from what the item holds now.
                 current = error.response.get("Item")
                 state = state_from_item(user_id, from_dynamo(current) if current else None)
                 continue
             self._remember(updated)
-            return "written"
+            return merge
         self._cache.pop(user_id, None)
         raise WriteConflictError(f"user {user_id!r} changed under every one of {self.max_conflicts} attempts")

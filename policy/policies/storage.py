@@ -44,16 +44,24 @@ LIFECYCLE_TYPES = (
 ACL_TYPES = ("aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2")
 
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+# S3 server access logging cannot deliver to an SSE-KMS bucket: log targets (components.storage.SecureBucket
+# with server_access_log_target, purpose `access-logs`) use SSE-S3, and the stack policy checks that each
+# SSE-S3 bucket does receive access logs.
+ACCESS_LOG_BUCKET = re.compile(r"-access-logs$")
+SSE_S3 = "AES256"
+LOGGING_TYPE = "aws:s3/bucketLogging:BucketLogging"
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read")
 
 # Buckets named for these purposes hold derived, re-creatable output: no versioning required.
-SCRATCH_PURPOSES = re.compile(r"-(athena-)?results$")
+# Bucket names end in `-<purpose>`, then (components' buckets) `-<account id>-<region>`.
+_GLOBAL_SUFFIX = r"(-\d{12}-[a-z]{2}(-[a-z]+)+-\d+)?$"
+SCRATCH_PURPOSES = re.compile(r"-(athena-)?results" + _GLOBAL_SUFFIX)
 # Buckets whose objects must age out or move to colder storage.
-LIFECYCLE_PURPOSES = re.compile(r"-(raw|(athena-)?results)$")
+LIFECYCLE_PURPOSES = re.compile(r"-(raw|(athena-)?results)" + _GLOBAL_SUFFIX)
 
 
-def _sse_rule_problems(rules: Any, where: str) -> Iterator[str]:
+def _sse_rule_problems(rules: Any, where: str, access_log_target: bool = False) -> Iterator[str]:
     if rules is UNKNOWN:
         return
     defaults = [get(rule, "applyServerSideEncryptionByDefault") for rule in as_list(rules)]
@@ -63,6 +71,8 @@ def _sse_rule_problems(rules: Any, where: str) -> Iterator[str]:
         if default is UNKNOWN:
             continue
         algorithm = get(default, "sseAlgorithm")
+        if access_log_target and algorithm == SSE_S3:
+            continue
         if algorithm is not UNKNOWN and algorithm not in KMS_ALGORITHMS:
             yield f"{where} encrypts with {algorithm!r}; SSE-KMS ('aws:kms') with the stack's key is required"
             continue
@@ -71,13 +81,18 @@ def _sse_rule_problems(rules: Any, where: str) -> Iterator[str]:
             yield f"{where}: {problem}"
 
 
+def _is_access_log_target(bucket_name: Any) -> bool:
+    return isinstance(bucket_name, str) and bool(ACCESS_LOG_BUCKET.search(bucket_name))
+
+
 def check_bucket_encryption(subject: Subject) -> Iterable[str]:
+    log_target = _is_access_log_target(subject.get("bucket"))
     if subject.type in SSE_TYPES:
-        yield from _sse_rule_problems(subject.get("rules"), "the encryption configuration")
+        yield from _sse_rule_problems(subject.get("rules"), "the encryption configuration", log_target)
         return
     inline = subject.get("serverSideEncryptionConfiguration")
     if inline is not None:
-        yield from _sse_rule_problems(get(inline, "rule"), "the inline encryption configuration")
+        yield from _sse_rule_problems(get(inline, "rule"), "the inline encryption configuration", log_target)
 
 
 def check_public_access_block(subject: Subject) -> Iterable[str]:
@@ -175,13 +190,28 @@ def _settings_of(bucket: StackResource, resources: Sequence[StackResource], type
     return found
 
 
+def _uses_sse_s3(encryption: Subject) -> bool:
+    defaults = [get(rule, "applyServerSideEncryptionByDefault") for rule in as_list(encryption.get("rules"))]
+    return any(get(default, "sseAlgorithm") == SSE_S3 for default in defaults if default is not UNKNOWN)
+
+
+def _receives_access_logs(bucket: StackResource, resources: Sequence[StackResource]) -> bool:
+    """Some logging configuration names this bucket as its target (or a target not known before `up`)."""
+    name = bucket.subject.get("bucket")
+    targets = [other.subject.get("targetBucket") for other in resources if other.subject.type == LOGGING_TYPE]
+    return name is UNKNOWN or any(target is UNKNOWN or target == name for target in targets)
+
+
 def check_bucket_baseline(resources: Sequence[StackResource]) -> Iterable[tuple[str, str]]:
     for bucket in resources:
         if bucket.subject.type not in BUCKET_TYPES:
             continue
         subject, name = bucket.subject, _bucket_name(bucket.subject)
-        if not _settings_of(bucket, resources, SSE_TYPES) and subject.get("serverSideEncryptionConfiguration") is None:
+        encryption = _settings_of(bucket, resources, SSE_TYPES)
+        if not encryption and subject.get("serverSideEncryptionConfiguration") is None:
             yield subject.urn, f"bucket {name} has no SSE-KMS encryption configuration"
+        if any(_uses_sse_s3(e) for e in encryption) and not _receives_access_logs(bucket, resources):
+            yield subject.urn, f"bucket {name} uses SSE-S3, allowed only for a target of S3 server access logs"
         if not _settings_of(bucket, resources, (PAB_TYPE,)):
             yield subject.urn, f"bucket {name} has no public access block"
         policies = _settings_of(bucket, resources, (POLICY_TYPE,))
@@ -201,7 +231,7 @@ POLICIES = [
     Guardrail(
         Rule(
             "s3-encryption-customer-key",
-            "S3 buckets encrypt by default with SSE-KMS under a customer-managed key.",
+            "S3 buckets encrypt by default with SSE-KMS under a customer-managed key (access-log targets: SSE-S3).",
             "Declare aws.s3.BucketServerSideEncryptionConfiguration with sse_algorithm='aws:kms' and "
             "kms_master_key_id=<the component's CustomerManagedKey>.arn (bucket_key_enabled=True).",
             tags=("s3", "encryption"),
@@ -269,8 +299,8 @@ STACK_POLICIES = [
     StackGuardrail(
         Rule(
             "s3-bucket-baseline",
-            "Every S3 bucket has SSE-KMS, a public access block and a TLS-only policy; data buckets are "
-            "versioned; raw and results buckets have a lifecycle.",
+            "Every S3 bucket has SSE-KMS (SSE-S3 only if it receives access logs), a public access block and a "
+            "TLS-only policy; data buckets are versioned; raw and results buckets have a lifecycle.",
             "Declare the missing aws.s3.Bucket* setting resource for the bucket, with bucket=<bucket>.id.",
             tags=("s3",),
         ),

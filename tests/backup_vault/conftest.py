@@ -11,7 +11,9 @@ from typing import Any
 import boto3
 import pytest
 
+from handlers.common import aws as aws_clients
 from tests.conftest import moto_account
+from tests.http_sends import no_backoff_sleep  # noqa: F401 - fixture
 
 PRIMARY_REGION = "us-east-1"
 DR_REGION = "us-west-2"
@@ -52,3 +54,11 @@ def lambda_stream_event(table_stream_arn: str, region: str) -> dict[str, Any]:
     for record in records:
         record["eventSourceARN"] = table_stream_arn
     return json.loads(json.dumps({"Records": records}, default=_lambda_json))
+
+
+@pytest.fixture(autouse=True)
+def fresh_aws_clients() -> Iterator[None]:
+    """Each test starts, and leaves, with no cached client: as a new Lambda container would."""
+    aws_clients.clear_clients()
+    yield
+    aws_clients.clear_clients()

@@ -88,7 +88,7 @@ def any_plan(request) -> PlanGraph:
 def test_dr_resources_use_the_dr_provider_and_the_rest_the_primary(any_plan: PlanGraph) -> None:
     primary_region, dr_region = REGIONS[any_plan.stack]
     dr_prefixes = ("backup-dr-", "backup-app-bucket-replica-", "backup-db-dr-")
-    dr_names = {"backup-app-table-replica", "backup-app-bucket-replica", "backup-db-replica"}
+    dr_names = {"backup-data-replica", "backup-app-bucket-replica", "backup-db-replica"}
     checked_dr = set()
     for resource in backup_resources(any_plan):
         if not resource.custom or not resource.type.startswith("aws:") or resource.type.startswith("aws:iam/"):
@@ -99,7 +99,12 @@ def test_dr_resources_use_the_dr_provider_and_the_rest_the_primary(any_plan: Pla
         if expected == dr_region:
             checked_dr.add(resource.name)
     # The DR vault, key, replica bucket and DR function exist in every stack.
-    assert {"backup-dr-vault", "backup-dr-key-key", "backup-app-bucket-replica", "backup-dr-function"} <= checked_dr
+    assert {
+        "backup-dr-vault",
+        "backup-dr-key-key",
+        "backup-app-bucket-replica",
+        "backup-dr-orchestrate-function",
+    } <= checked_dr
 
 
 def test_dr_vault_and_replicas_live_in_the_dr_region(dev_plan: PlanGraph) -> None:
@@ -108,7 +113,7 @@ def test_dr_vault_and_replicas_live_in_the_dr_region(dev_plan: PlanGraph) -> Non
     assert dr_vault.outputs["arn"].startswith(f"arn:aws:backup:{dr_region}:{ACCOUNT_ID}:backup-vault:")
     assert dr_vault.inputs["kmsKeyArn"] == arn_of(dev_plan, KEY, "backup-dr-key-key")
     assert arn_of(dev_plan, KEY, "backup-dr-key-key").startswith(f"arn:aws:kms:{dr_region}:")
-    replica_table = one(dev_plan, TABLE, "backup-app-table-replica")
+    replica_table = one(dev_plan, TABLE, "backup-data-replica")
     assert replica_table.inputs["serverSideEncryption"]["kmsKeyArn"] == arn_of(dev_plan, KEY, "backup-dr-key-key")
     assert region_of(dev_plan, one(dev_plan, BUCKET, "backup-app-bucket-replica")) == dr_region
 
@@ -136,20 +141,48 @@ def test_keys_carry_the_articles_backup_grant_and_rotate(prod_plan: PlanGraph) -
     assert aliases == {"alias/platform-prod-backup-primary", "alias/platform-prod-backup-dr"}
 
 
-def test_vault_notifies_the_encrypted_topic_of_all_six_job_events(dev_plan: PlanGraph) -> None:
+# Deprecated vault events AWS Backup never sends (a failed job arrives as *_COMPLETED with its state).
+DEPRECATED_VAULT_EVENTS = {"BACKUP_JOB_FAILED", "RESTORE_JOB_FAILED", "BACKUP_JOB_SUCCESSFUL", "RESTORE_JOB_SUCCESSFUL"}
+
+
+def test_vault_notifies_the_encrypted_topic_of_the_events_aws_backup_still_sends(dev_plan: PlanGraph) -> None:
     notifications = one(dev_plan, "aws:backup/vaultNotifications:VaultNotifications")
     topic = one(dev_plan, "aws:sns/topic:Topic", "backup-notifications")
     assert notifications.inputs["backupVaultName"] == "platform-dev-backup-vault"
     assert notifications.inputs["snsTopicArn"] == topic.outputs["arn"]
-    assert sorted(notifications.inputs["backupVaultEvents"]) == sorted(
-        f"{kind}_JOB_{state}" for kind in ("BACKUP", "RESTORE") for state in ("STARTED", "COMPLETED", "FAILED")
-    )
+    events = set(notifications.inputs["backupVaultEvents"])
+    assert not events & DEPRECATED_VAULT_EVENTS
+    assert {"COPY_JOB_FAILED", "BACKUP_JOB_COMPLETED", "RESTORE_JOB_COMPLETED", "S3_BACKUP_OBJECT_FAILED"} <= events
     assert topic.inputs["kmsMasterKeyId"] == arn_of(dev_plan, KEY, "backup-primary-key-key")
     statements = statements_by_sid(policy(one(dev_plan, "aws:sns/topicPolicy:TopicPolicy")))
     publish = statements["AwsBackupPublishesJobEvents"]
     assert publish["Principal"] == {"Service": "backup.amazonaws.com"}
     assert publish["Action"] == "sns:Publish" and publish["Resource"] == topic.outputs["arn"]
     assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    assert statements["FailedJobEventsPublish"]["Principal"] == {"Service": "events.amazonaws.com"}
+
+
+def test_failed_aborted_and_expired_jobs_reach_the_topic_through_eventbridge(prod_plan: PlanGraph) -> None:
+    rule = one(prod_plan, "aws:cloudwatch/eventRule:EventRule", "backup-job-failures")
+    pattern = json.loads(rule.inputs["eventPattern"])
+    assert pattern["source"] == ["aws.backup"]
+    assert pattern["detail-type"] == ["Backup Job State Change", "Copy Job State Change", "Restore Job State Change"]
+    assert pattern["detail"] == {"state": ["ABORTED", "EXPIRED", "FAILED"]}
+    target = one(prod_plan, "aws:cloudwatch/eventTarget:EventTarget", "backup-job-failures-alert")
+    topic = one(prod_plan, "aws:sns/topic:Topic", "backup-notifications")
+    queue = one(prod_plan, "aws:sqs/queue:Queue", "backup-failures")
+    assert target.inputs["arn"] == topic.outputs["arn"]
+    assert target.inputs["deadLetterConfig"] == {"arn": queue.outputs["arn"]}
+    # The failure queue accepts dead letters of exactly this component's rules.
+    send = statements_by_sid(policy(one(prod_plan, "aws:sqs/queuePolicy:QueuePolicy", "backup-failures-policy")))
+    rules = {r.outputs["arn"] for r in mine(prod_plan, "aws:cloudwatch/eventRule:EventRule")}
+    assert set(as_list(send["RuleDeadLetters"]["Condition"]["ArnEquals"]["aws:SourceArn"])) == rules
+    assert len(rules) == 3
+    # EventBridge sends KMS no source condition when it delivers to an encrypted topic: an unconditioned grant.
+    key_policy = statements_by_sid(policy(one(prod_plan, KEY, "backup-primary-key-key")))
+    grant = key_policy["AllowEventBridgeToEncryptedTopic"]
+    assert grant["Principal"] == {"Service": "events.amazonaws.com"} and "Condition" not in grant
+    assert sorted(as_list(grant["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"]
 
 
 def test_no_vault_lock_unless_configured(dev_plan: PlanGraph) -> None:
@@ -226,20 +259,72 @@ def test_protected_resources_carry_the_backup_tag_and_replicas_do_not(prod_plan:
         for r in backup_resources(prod_plan)
         if r.custom and (r.inputs.get("tags") or {}).get("BackupEnabled") == "true"
     }
-    assert tagged == {"backup-app-table", "backup-app-bucket", "backup-db"}
+    assert tagged == {"backup-data", "backup-app-bucket", "backup-db"}
 
 
-def test_restore_testing_restores_the_app_table_from_the_primary_vault(dev_plan: PlanGraph) -> None:
-    plan = one(dev_plan, "aws:backup/restoreTestingPlan:RestoreTestingPlan")
-    assert plan.inputs["name"] == "platform_dev_backup_restore_test"
+def restore_selections(plan: PlanGraph) -> dict[str, RecordedResource]:
+    found = mine(plan, "aws:backup/restoreTestingSelection:RestoreTestingSelection")
+    return {r.inputs["protectedResourceType"]: r for r in found}
+
+
+def test_restore_testing_restores_every_protected_type_from_the_primary_vault(prod_plan: PlanGraph) -> None:
+    plan = one(prod_plan, "aws:backup/restoreTestingPlan:RestoreTestingPlan")
+    assert plan.inputs["name"] == "platform_prod_backup_restore_test"
     selection_window = plan.inputs["recoveryPointSelection"]
-    assert selection_window["includeVaults"] == [arn_of(dev_plan, VAULT, "backup-vault")]
+    assert selection_window["includeVaults"] == [arn_of(prod_plan, VAULT, "backup-vault")]
     assert selection_window["algorithm"] == "LATEST_WITHIN_WINDOW"
-    selection = one(dev_plan, "aws:backup/restoreTestingSelection:RestoreTestingSelection")
-    assert selection.inputs["restoreTestingPlanName"] == "platform_dev_backup_restore_test"
-    assert selection.inputs["protectedResourceType"] == "DynamoDB"
-    assert selection.inputs["protectedResourceArns"] == [arn_of(dev_plan, TABLE, "backup-app-table")]
-    assert selection.inputs["iamRoleArn"] == one(dev_plan, "aws:iam/role:Role", "backup-service-role").outputs["arn"]
+    selections = restore_selections(prod_plan)
+    assert sorted(selections) == ["DynamoDB", "RDS", "S3"]
+    role = one(prod_plan, "aws:iam/role:Role", "backup-service-role").outputs["arn"]
+    expected = {
+        "DynamoDB": arn_of(prod_plan, TABLE, "backup-data"),
+        "S3": arn_of(prod_plan, BUCKET, "backup-app-bucket"),
+        "RDS": arn_of(prod_plan, RDS, "backup-db"),
+    }
+    for kind, selection in selections.items():
+        assert selection.inputs["restoreTestingPlanName"] == "platform_prod_backup_restore_test"
+        assert selection.inputs["protectedResourceArns"] == [expected[kind]]
+        assert selection.inputs["iamRoleArn"] == role
+        assert selection.inputs["validationWindowHours"] == 2
+    overrides = selections["RDS"].inputs["restoreMetadataOverrides"]
+    subnets = one(prod_plan, "aws:rds/subnetGroup:SubnetGroup", "backup-db-subnets")
+    group = one(prod_plan, "aws:ec2/securityGroup:SecurityGroup", "backup-db-sg")
+    assert overrides["dbsubnetgroupname"] == subnets.inputs["name"]
+    assert json.loads(overrides["vpcSecurityGroupIds"]) == [group.id]
+    assert overrides["dbinstanceclass"] == "db.t4g.medium"
+    assert "restoreMetadataOverrides" not in selections["S3"].inputs
+
+
+def test_dev_without_a_database_restore_tests_the_table_and_bucket(dev_plan: PlanGraph) -> None:
+    assert sorted(restore_selections(dev_plan)) == ["DynamoDB", "S3"]
+
+
+def test_completed_restore_tests_invoke_the_validation_function(prod_plan: PlanGraph) -> None:
+    plan = one(prod_plan, "aws:backup/restoreTestingPlan:RestoreTestingPlan")
+    rule = one(prod_plan, "aws:cloudwatch/eventRule:EventRule", "backup-restore-completed")
+    assert json.loads(rule.inputs["eventPattern"]) == {
+        "source": ["aws.backup"],
+        "detail-type": ["Restore Job State Change"],
+        "detail": {"status": ["COMPLETED"], "restoreTestingPlanArn": [plan.outputs["arn"]]},
+    }
+    function = one(prod_plan, "aws:lambda/function:Function", "backup-validate-restore-function")
+    target = one(prod_plan, "aws:cloudwatch/eventTarget:EventTarget", "backup-validate-restore-target")
+    assert target.inputs["arn"] == function.outputs["arn"]
+    assert (
+        target.inputs["deadLetterConfig"]["arn"]
+        == one(prod_plan, "aws:sqs/queue:Queue", "backup-failures").outputs["arn"]
+    )
+    permission = one(prod_plan, "aws:lambda/permission:Permission", "backup-validate-restore-invoke")
+    assert permission.inputs["sourceArn"] == rule.outputs["arn"]
+    env = function.inputs["environment"]["variables"]
+    assert (env["EXPECTED_DB_ENGINE"], env["MIN_RESTORED_ITEMS"]) == ("mysql", "1")
+    grants = granted(policy(one(prod_plan, ROLE_POLICY, "backup-validate-restore-policy")))
+    restored = "awsbackup-restore-test-*"
+    assert grants["backup:PutRestoreValidationResult"] == {"*"}
+    assert grants["dynamodb:Scan"] == {f"arn:aws:dynamodb:us-east-1:{ACCOUNT_ID}:table/{restored}"}
+    assert grants["rds:DescribeDBInstances"] == {f"arn:aws:rds:us-east-1:{ACCOUNT_ID}:db:{restored}"}
+    assert grants["s3:ListBucket"] == {f"arn:aws:s3:::{restored}"}
+    assert "dynamodb:PutItem" not in grants
 
 
 # --- lifecycle validation at plan time -----------------------------------------------------------
@@ -314,7 +399,7 @@ def test_a_warm_only_rule_needs_no_cold_storage_gap() -> None:
 
 
 def test_app_table_is_on_demand_pitr_cmk_streamed(any_plan: PlanGraph) -> None:
-    table = one(any_plan, TABLE, "backup-app-table").inputs
+    table = one(any_plan, TABLE, "backup-data").inputs
     assert (table["hashKey"], table["rangeKey"]) == ("id", "timestamp")
     assert table["attributes"] == [{"name": "id", "type": "S"}, {"name": "timestamp", "type": "N"}]
     assert table["billingMode"] == "PAY_PER_REQUEST"
@@ -327,7 +412,7 @@ def test_app_table_is_on_demand_pitr_cmk_streamed(any_plan: PlanGraph) -> None:
 
 
 def test_global_table_mode_adds_a_dr_replica_and_no_replication_function(staging_plan: PlanGraph) -> None:
-    table = one(staging_plan, TABLE, "backup-app-table").inputs
+    table = one(staging_plan, TABLE, "backup-data").inputs
     assert table["replicas"] == [
         {
             "regionName": "eu-west-1",
@@ -338,13 +423,13 @@ def test_global_table_mode_adds_a_dr_replica_and_no_replication_function(staging
         }
     ]
     names = {r.name for r in backup_resources(staging_plan)}
-    assert "backup-app-table-replica" not in names and "backup-replicate" not in names
+    assert "backup-data-replica" not in names and "backup-replicate" not in names
     assert mine(staging_plan, "aws:lambda/eventSourceMapping:EventSourceMapping") == []
     assert staging_plan.outputs["backup"]["replicaTableName"] == "platform-staging-backup-data"
 
 
 def test_lambda_mode_streams_the_table_to_the_replica_with_partial_failures(dev_plan: PlanGraph) -> None:
-    table = one(dev_plan, TABLE, "backup-app-table")
+    table = one(dev_plan, TABLE, "backup-data")
     assert "replicas" not in table.inputs
     mapping = one(dev_plan, "aws:lambda/eventSourceMapping:EventSourceMapping").inputs
     function = one(dev_plan, "aws:lambda/function:Function", "backup-replicate-function")
@@ -378,7 +463,9 @@ def test_bucket_replicates_to_the_dr_bucket_under_the_dr_key(dev_plan: PlanGraph
     assert rule["sourceSelectionCriteria"] == {"sseKmsEncryptedObjects": {"status": "Enabled"}}
     assert rule["deleteMarkerReplication"] == {"status": "Enabled"}
     versionings = {
-        r.urn for r in mine(dev_plan, "aws:s3/bucketVersioning:BucketVersioning") if r.name.startswith("backup-")
+        r.urn
+        for r in mine(dev_plan, "aws:s3/bucketVersioning:BucketVersioning")
+        if r.name.startswith("backup-app-bucket")
     }
     assert len(versionings) == 2 and versionings <= set(config.depends_on)
     grants = granted(policy(one(dev_plan, ROLE_POLICY, "backup-s3-replication-policy")))
@@ -523,8 +610,8 @@ def test_validation_runs_daily_from_eventbridge(prod_plan: PlanGraph) -> None:
 
 def test_replication_function_may_read_the_stream_and_write_the_replica_only(prod_plan: PlanGraph) -> None:
     grants = function_grants(prod_plan, "backup-replicate")
-    table = one(prod_plan, TABLE, "backup-app-table").outputs
-    replica = arn_of(prod_plan, TABLE, "backup-app-table-replica")
+    table = one(prod_plan, TABLE, "backup-data").outputs
+    replica = arn_of(prod_plan, TABLE, "backup-data-replica")
     key = arn_of(prod_plan, KEY, "backup-primary-key-key")
     dr_key = arn_of(prod_plan, KEY, "backup-dr-key-key")
     assert replica.startswith("arn:aws:dynamodb:us-west-2:")
@@ -550,28 +637,42 @@ def test_replication_function_may_read_the_stream_and_write_the_replica_only(pro
 
 
 def test_dr_function_may_only_describe_promote_and_scale_the_replica(prod_plan: PlanGraph) -> None:
-    grants = function_grants(prod_plan, "backup-dr")
+    grants = function_grants(prod_plan, "backup-dr-orchestrate")
     replica = one(prod_plan, RDS, "backup-db-replica")
+    dr_key = arn_of(prod_plan, KEY, "backup-dr-key-key")
+    parameter = "/platform/prod/backup/database-connection"
     assert grants == {
         "rds:DescribeDBInstances": {replica.outputs["arn"]},
         "rds:PromoteReadReplica": {replica.outputs["arn"]},
         "rds:ModifyDBInstance": {replica.outputs["arn"]},
-        "kms:Decrypt": {arn_of(prod_plan, KEY, "backup-dr-key-key")},
+        # The promoted database's own secret (RDS creates it in the DR region under the DR key)...
+        "secretsmanager:CreateSecret": {f"arn:aws:secretsmanager:us-west-2:{ACCOUNT_ID}:secret:rds!db-*"},
+        "secretsmanager:TagResource": {f"arn:aws:secretsmanager:us-west-2:{ACCOUNT_ID}:secret:rds!db-*"},
+        "kms:Decrypt": {dr_key},
+        "kms:DescribeKey": {dr_key},
+        "kms:GenerateDataKey": {dr_key},
+        "kms:CreateGrant": {dr_key},
+        # ...and where its consumers read the new endpoint and secret.
+        "ssm:PutParameter": {f"arn:aws:ssm:us-west-2:{ACCOUNT_ID}:parameter{parameter}"},
     }
-    function = one(prod_plan, "aws:lambda/function:Function", "backup-dr-function")
+    function = one(prod_plan, "aws:lambda/function:Function", "backup-dr-orchestrate-function")
     assert region_of(prod_plan, function) == "us-west-2"
     assert function.inputs["timeout"] == 900 and function.inputs["reservedConcurrentExecutions"] == 1
     env = function.inputs["environment"]["variables"]
     assert env["DR_DB_INSTANCE_ID"] == "platform-prod-backup-db-replica"
     assert env["STANDBY_INSTANCE_CLASS"] == "db.r6g.xlarge"  # scale-up target defaults to the primary's class
     assert env["DR_REGION"] == "us-west-2" and env["BACKUP_RETENTION_DAYS"] == "7"
+    assert (env["DR_SECRET_KMS_KEY_ARN"], env["CONNECTION_PARAMETER"]) == (dr_key, parameter)
     assert prod_plan.outputs["backup"]["drFunctionArn"] == function.outputs["arn"]
+    assert prod_plan.outputs["backup"]["drConnectionParameter"] == parameter
 
 
 def test_dr_function_without_database_has_no_rds_access(dev_plan: PlanGraph) -> None:
-    grants = function_grants(dev_plan, "backup-dr")
+    grants = function_grants(dev_plan, "backup-dr-orchestrate")
     assert grants == {"kms:Decrypt": {arn_of(dev_plan, KEY, "backup-dr-key-key")}}
-    env = one(dev_plan, "aws:lambda/function:Function", "backup-dr-function").inputs["environment"]["variables"]
+    env = one(dev_plan, "aws:lambda/function:Function", "backup-dr-orchestrate-function").inputs["environment"][
+        "variables"
+    ]
     assert "DR_DB_INSTANCE_ID" not in env
 
 
@@ -599,8 +700,8 @@ def test_prod_protects_every_stateful_resource(prod_plan: PlanGraph) -> None:
         "backup-dr-key-key",
         "backup-vault",
         "backup-dr-vault",
-        "backup-app-table",
-        "backup-app-table-replica",
+        "backup-data",
+        "backup-data-replica",
         "backup-app-bucket",
         "backup-app-bucket-replica",
         "backup-db",
@@ -609,7 +710,7 @@ def test_prod_protects_every_stateful_resource(prod_plan: PlanGraph) -> None:
     }
     assert all(r.protect for r in stateful), [r.name for r in stateful if not r.protect]
     assert one(prod_plan, VAULT, "backup-vault").inputs["forceDestroy"] is False
-    assert one(prod_plan, TABLE, "backup-app-table").inputs["deletionProtectionEnabled"] is True
+    assert one(prod_plan, TABLE, "backup-data").inputs["deletionProtectionEnabled"] is True
 
 
 def test_dev_protects_nothing(dev_plan: PlanGraph) -> None:
@@ -623,8 +724,10 @@ def test_outputs(any_plan: PlanGraph) -> None:
     assert outputs["drVaultArn"] == arn_of(any_plan, VAULT, "backup-dr-vault")
     assert outputs["planId"] == one(any_plan, "aws:backup/plan:Plan").id
     assert outputs["tableName"] == f"platform-{stack}-backup-data"
-    assert outputs["bucketName"] == f"platform-{stack}-backup-data"
-    assert outputs["replicaBucketName"] == f"platform-{stack}-backup-data-replica"
+    # Bucket names are global: they carry the account id and the bucket's region.
+    primary, dr = REGIONS[stack]
+    assert outputs["bucketName"] == f"platform-{stack}-backup-data-{ACCOUNT_ID}-{primary}"
+    assert outputs["replicaBucketName"] == f"platform-{stack}-backup-data-replica-{ACCOUNT_ID}-{dr}"
     assert outputs["drFunctionArn"].startswith(f"arn:aws:lambda:{REGIONS[stack][1]}:")
     assert ("databaseEndpoint" in outputs) == (stack != "dev")
 
@@ -644,7 +747,7 @@ PUBLISHED_DIMENSIONS = {
 
 def test_alarms_watch_published_metrics_and_notify_the_topic(prod_plan: PlanGraph) -> None:
     topic = one(prod_plan, "aws:sns/topic:Topic").outputs["arn"]
-    table = one(prod_plan, TABLE, "backup-app-table").outputs["name"]
+    table = one(prod_plan, TABLE, "backup-data").outputs["name"]
     alarms = {r.name: r.inputs for r in mine(prod_plan, ALARM)}
     for name, alarm in alarms.items():
         metric = (alarm["namespace"], alarm["metricName"])
@@ -654,3 +757,60 @@ def test_alarms_watch_published_metrics_and_notify_the_topic(prod_plan: PlanGrap
     throttles = {alarms[n]["metricName"]: alarms[n]["dimensions"] for n in alarms if "throttles" in n}
     assert throttles == {"WriteThrottleEvents": {"TableName": table}, "ReadThrottleEvents": {"TableName": table}}
     assert {alarms[n]["metricName"] for n in alarms} >= {"Errors", "IteratorAge", "ApproximateNumberOfMessagesVisible"}
+
+
+def test_compliance_framework_states_what_the_plan_promises(prod_plan: PlanGraph) -> None:
+    framework = one(prod_plan, "aws:backup/framework:Framework")
+    assert framework.inputs["name"] == "platform_prod_backup_framework"
+    controls = {c["name"]: c for c in framework.inputs["controls"]}
+    params = {name: {p["name"]: p["value"] for p in c.get("inputParameters", [])} for name, c in controls.items()}
+    plan_id = one(prod_plan, "aws:backup/plan:Plan").id
+    assert params["BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK"] == {
+        "requiredFrequencyUnit": "hours",
+        "requiredFrequencyValue": "24",
+        "requiredRetentionDays": "365",
+    }
+    assert controls["BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK"]["scope"]["complianceResourceIds"] == [plan_id]
+    assert params["BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION"] == {"crossRegionList": "us-west-2"}
+    assert "BACKUP_RECOVERY_POINT_ENCRYPTED" in controls
+    # Prod locks its vaults: the framework checks the lock's range too.
+    lock = params["BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK"]
+    assert set(lock) == {"minRetentionDays", "maxRetentionDays"}
+    tagged = controls["BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN"]["scope"]
+    assert tagged == {"complianceResourceTypes": ["DynamoDB", "RDS", "S3"], "tags": {"BackupEnabled": "true"}}
+
+
+def test_dev_framework_has_no_vault_lock_control(dev_plan: PlanGraph) -> None:
+    names = {c["name"] for c in one(dev_plan, "aws:backup/framework:Framework").inputs["controls"]}
+    assert "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK" not in names
+    assert "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION" in names
+
+
+def test_compliance_report_lands_encrypted_in_its_own_bucket(prod_plan: PlanGraph) -> None:
+    report = one(prod_plan, "aws:backup/reportPlan:ReportPlan")
+    framework = one(prod_plan, "aws:backup/framework:Framework")
+    bucket = one(prod_plan, BUCKET, "backup-reports-bucket")
+    assert report.inputs["reportSetting"] == {
+        "reportTemplate": "CONTROL_COMPLIANCE_REPORT",
+        "frameworkArns": [framework.outputs["arn"]],
+        "numberOfFrameworks": 1,
+    }
+    channel = report.inputs["reportDeliveryChannel"]
+    assert (channel["s3BucketName"], channel["s3KeyPrefix"]) == (bucket.inputs["bucket"], "backup-reports")
+    encryption = one(
+        prod_plan,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "backup-reports-encryption",
+    )
+    primary_key = arn_of(prod_plan, KEY, "backup-primary-key-key")
+    assert encryption.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == primary_key
+    reports_role = (
+        f"arn:aws:iam::{ACCOUNT_ID}:role/aws-service-role/reports.backup.amazonaws.com/AWSServiceRoleForBackupReports"
+    )
+    delivery = statements_by_sid(policy(one(prod_plan, "aws:s3/bucketPolicy:BucketPolicy", "backup-reports-policy")))
+    assert delivery["BackupReportsDelivery"]["Principal"] == {"AWS": reports_role}
+    assert delivery["BackupReportsDelivery"]["Resource"] == f"{bucket.outputs['arn']}/backup-reports/*"
+    key_grant = statements_by_sid(policy(one(prod_plan, KEY, "backup-primary-key-key")))["AllowBackupReportsDelivery"]
+    assert key_grant["Principal"] == {"AWS": reports_role} and key_grant["Action"] == "kms:GenerateDataKey"
+    assert prod_plan.outputs["backup"]["complianceReportBucket"] == bucket.inputs["bucket"]
+    assert bucket.protect is True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -104,7 +105,8 @@ def test_pilot_light_promotes_the_replica_then_a_rerun_is_not_an_error(replica) 
 
 
 def test_a_concurrent_promotion_is_reported_as_already_promoted(replica) -> None:
-    not_a_replica = ClientError(
+    # What RDS answers (its modeled InvalidDBInstanceStateFault, code InvalidDBInstanceState).
+    not_a_replica = replica.exceptions.InvalidDBInstanceStateFault(
         {"Error": {"Code": "InvalidDBInstanceState", "Message": "DB Instance is not a read replica."}},
         "PromoteReadReplica",
     )
@@ -272,3 +274,44 @@ def test_warm_standby_waits_until_the_new_class_is_applied(aws, monkeypatch) -> 
     assert result["instanceClass"] == "db.r6g.large"
     assert len(sleeps) == 2  # the pending class change and the modification were waited out
     stubber.assert_no_pending_responses()
+
+
+def test_pilot_light_gives_the_promoted_database_its_own_dr_secret_and_tells_consumers(replica) -> None:
+    kms = boto3.client("kms", region_name=DR_REGION)
+    dr_key = kms.create_key(Description="DR key")["KeyMetadata"]["Arn"]
+    parameter = "/platform/prod/backup/database"
+    settings = DrSettings(
+        region=DR_REGION,
+        replica_id=REPLICA_ID,
+        standby_instance_class="db.r6g.large",
+        backup_retention_days=7,
+        secret_kms_key_arn=dr_key,
+        connection_parameter=parameter,
+    )
+    ssm = boto3.client("ssm", region_name=DR_REGION)
+    result = module.recover_and_publish(RecoveryRequest("pilot_light"), replica, ssm, settings)
+    secret_arn = result["secretArn"]
+    assert secret_arn.startswith(f"arn:aws:secretsmanager:{DR_REGION}:")
+    # The secret is RDS's, in the DR region, under the DR key.
+    secret = boto3.client("secretsmanager", region_name=DR_REGION).describe_secret(SecretId=secret_arn)
+    assert secret["KmsKeyId"] in {dr_key, dr_key.split("/")[-1]}
+    published = json.loads(ssm.get_parameter(Name=parameter)["Parameter"]["Value"])
+    assert published == {
+        "database": REPLICA_ID,
+        "endpoint": result["endpoint"],
+        "port": result["port"],
+        "region": DR_REGION,
+        "secretArn": secret_arn,
+    }
+    assert result["connectionParameter"] == parameter
+    # A re-run keeps the same secret (no second modify) and publishes the same document.
+    again = module.recover_and_publish(RecoveryRequest("pilot_light"), replica, ssm, settings)
+    assert (again["action"], again["secretArn"]) == ("already-promoted", secret_arn)
+
+
+def test_warm_standby_publishes_nothing(replica) -> None:
+    ssm = boto3.client("ssm", region_name=DR_REGION)
+    settings = DrSettings(DR_REGION, REPLICA_ID, "db.r6g.large", 7, "arn:aws:kms:x", "/platform/prod/backup/database")
+    result = module.recover_and_publish(RecoveryRequest("warm_standby"), replica, ssm, settings)
+    assert "connectionParameter" not in result
+    assert ssm.describe_parameters()["Parameters"] == []

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from handlers.backup_vault import replicate as module
 from handlers.backup_vault.replicate import (
@@ -17,7 +17,9 @@ from handlers.backup_vault.replicate import (
     parse_change,
     replicate,
 )
+from handlers.common import aws as aws_clients
 from tests.backup_vault.conftest import DR_REGION, PRIMARY_REGION, lambda_stream_event
+from tests.http_sends import SendCounter, moto_server
 
 TABLE = "app-data"
 REPLICA = "app-data-replica"
@@ -158,66 +160,46 @@ def test_redelivered_batches_converge_on_the_source_state(regions) -> None:
     assert _items(regions["replica"], REPLICA)[("r", "5")]["n"] == {"N": "2"}
 
 
-class ThrottlingClient:
-    """The real (moto) client, but the first `throttles` writes are refused as DynamoDB does under load."""
-
-    def __init__(self, client: Any, throttles: int) -> None:
-        self._client = client
-        self.remaining = throttles
-        self.write_attempts = 0
-
-    def _maybe_throttle(self, operation: str) -> None:
-        self.write_attempts += 1
-        if self.remaining > 0:
-            self.remaining -= 1
-            raise ClientError(
-                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}}, operation
-            )
-
-    def put_item(self, **kwargs: Any) -> Any:
-        self._maybe_throttle("PutItem")
-        return self._client.put_item(**kwargs)
-
-    def delete_item(self, **kwargs: Any) -> Any:
-        self._maybe_throttle("DeleteItem")
-        return self._client.delete_item(**kwargs)
+@pytest.fixture
+def http_replica(regions, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, SendCounter]]:
+    """The function's own replica client (its retry policy) sending real HTTP to a moto server that
+    shares the in-process moto backend, with every HTTP send counted."""
+    with moto_server() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        client = aws_clients.client("dynamodb", module.REPLICA_WRITES, region=DR_REGION)
+        yield client, SendCounter(client)
 
 
-def test_a_throttled_write_is_retried_with_backoff_and_lands(regions) -> None:
+def test_a_throttled_write_is_retried_by_the_client_and_lands(regions, http_replica, no_backoff_sleep) -> None:
+    client, sends = http_replica
     regions["source"].put_item(TableName=TABLE, Item=EVERY_TYPE)
-    throttling = ThrottlingClient(regions["replica"], throttles=2)
-    pauses: list[float] = []
+    sends.throttle_first("PutItem", 2)
 
-    response = replicate(_event(regions)["Records"], ReplicaWriter(throttling, REPLICA, sleep=pauses.append))
+    response = replicate(_event(regions)["Records"], ReplicaWriter(client, REPLICA))
 
     assert response == {"batchItemFailures": []}
-    assert throttling.write_attempts == 3
-    assert len(pauses) == 2
+    assert sends.sends["PutItem"] == 3 and len(no_backoff_sleep) == 2
     assert regions["replica"].get_item(TableName=REPLICA, Key=_key(EVERY_TYPE))["Item"] == EVERY_TYPE
 
 
-def test_persistent_throttling_reports_that_record_and_stops_the_batch_there(regions) -> None:
+def test_persistent_throttling_costs_the_configured_sends_then_stops_the_batch_there(
+    regions, http_replica, no_backoff_sleep
+) -> None:
+    client, sends = http_replica
     source = regions["source"]
     items = [{"id": {"S": f"k{i}"}, "timestamp": {"N": str(i)}} for i in range(3)]
     for item in items:
         source.put_item(TableName=TABLE, Item=item)
     records = _event(regions)["Records"]
-    throttling = ThrottlingClient(regions["replica"], throttles=0)
-    writer = ReplicaWriter(throttling, REPLICA, attempts=3, sleep=lambda _s: None)
     # The first record is written; every write after it is throttled.
-    original_put = throttling.put_item
+    sends.throttle_when(lambda op, body: op == "PutItem" and body["Item"]["id"]["S"] != "k0")
 
-    def put_then_throttle(**kwargs: Any) -> Any:
-        result = original_put(**kwargs)
-        throttling.remaining = 10**6
-        return result
-
-    throttling.put_item = put_then_throttle  # type: ignore[method-assign]
-
-    response = replicate(records, writer)
+    response = replicate(records, ReplicaWriter(client, REPLICA))
 
     second_sequence = records[1]["dynamodb"]["SequenceNumber"]
     assert response == {"batchItemFailures": [{"itemIdentifier": second_sequence}]}
+    assert sends.throttled["PutItem"] == module.REPLICA_WRITES.attempts == 4
+    assert sends.sends["PutItem"] == 1 + 4  # k0 once, k1 four times, k2 never tried
     assert set(_items(regions["replica"], REPLICA)) == {("k0", "0")}
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
+from handlers.common import aws as aws_clients
+
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
@@ -64,3 +66,11 @@ def lake_uri(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> s
     write_table(monthly_customer_revenue(sales.enriched), uri, MONTHLY_CUSTOMER_REVENUE)
     write_table(top_products_monthly(sales.enriched, top=2), uri, TOP_PRODUCTS_MONTHLY)
     return uri
+
+
+@pytest.fixture(autouse=True)
+def fresh_aws_clients() -> Iterator[None]:
+    """Each test starts, and leaves, with no cached client: as a new Lambda container would."""
+    aws_clients.clear_clients()
+    yield
+    aws_clients.clear_clients()

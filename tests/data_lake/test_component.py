@@ -17,11 +17,19 @@ from glue.etl.tables import PROCESSED_TABLES, SALES_TABLES
 ACCOUNT = "123456789012"
 DEV = "platform-dev-datalake"
 PROD = "platform-prod-datalake"
+REGION_OF = {DEV: "eu-west-1", PROD: "us-east-1"}
+
+
+def bucket(prefix: str, purpose: str) -> str:
+    """Bucket names are global: they end in the account id and the bucket's region."""
+    return f"{prefix}-{purpose}-{ACCOUNT}-{REGION_OF[prefix]}"
+
+
 BUCKET_PURPOSES = ("raw", "processed", "athena-results")
 
 
 def key_arn(plan) -> str:
-    return plan.one("aws:kms/key:Key", "data-lake-key-key").outputs["arn"]
+    return plan.one("aws:kms/key:Key", "data-lake-data-key-key").outputs["arn"]
 
 
 def policy(resource) -> dict:
@@ -50,7 +58,7 @@ def entry_script_arguments(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("purpose", BUCKET_PURPOSES)
 def test_every_bucket_is_versioned_kms_encrypted_private_and_tls_only(dev_plan, purpose):
-    name = f"{DEV}-{purpose}"
+    name = bucket(DEV, purpose)
     prefix = f"data-lake-{purpose}"
     assert dev_plan.one("aws:s3/bucket:Bucket", f"{prefix}-bucket").inputs["bucket"] == name
     assert dev_plan.one("aws:s3/bucketVersioning:BucketVersioning", f"{prefix}-versioning").inputs[
@@ -118,16 +126,16 @@ def test_prod_logs_bucket_access_and_protects_stateful_resources(dev_plan, prod_
     logging = {r.name: r.inputs for r in prod_plan.of_type("aws:s3/bucketLogging:BucketLogging")}
     for purpose in BUCKET_PURPOSES:
         assert logging[f"data-lake-{purpose}-access-logging"] == {
-            "bucket": f"{PROD}-{purpose}",
-            "targetBucket": f"{PROD}-access-logs",
+            "bucket": bucket(PROD, purpose),
+            "targetBucket": f"{bucket(PROD, 'access-logs')}",
             "targetPrefix": f"{purpose}/",
         }
     delivery = statements(prod_plan.one("aws:s3/bucketPolicy:BucketPolicy", "data-lake-access-logs-policy"))[
         "S3ServerAccessLogDelivery"
     ]
     assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
-    assert delivery["Resource"] == f"arn:aws:s3:::{PROD}-access-logs/*"
-    key_policy = statements(prod_plan.one("aws:kms/key:Key", "data-lake-key-key"))
+    assert delivery["Resource"] == f"arn:aws:s3:::{bucket(PROD, 'access-logs')}/*"
+    key_policy = statements(prod_plan.one("aws:kms/key:Key", "data-lake-data-key-key"))
     assert key_policy["AllowS3ServerAccessLogDelivery"]["Action"] == "kms:GenerateDataKey"
     assert not [r for r in dev_plan.of_type("aws:s3/bucketLogging:BucketLogging") if r.name.startswith("data-lake")]
 
@@ -135,9 +143,9 @@ def test_prod_logs_bucket_access_and_protects_stateful_resources(dev_plan, prod_
         ("aws:s3/bucket:Bucket", "data-lake-raw-bucket"),
         ("aws:s3/bucket:Bucket", "data-lake-processed-bucket"),
         ("aws:s3/bucket:Bucket", "data-lake-athena-results-bucket"),
-        ("aws:kms/key:Key", "data-lake-key-key"),
+        ("aws:kms/key:Key", "data-lake-data-key-key"),
         ("aws:glue/catalogDatabase:CatalogDatabase", "data-lake-database"),
-        ("aws:sqs/queue:Queue", "data-lake-trigger-dlq"),
+        ("aws:sqs/queue:Queue", "data-lake-ingestion-trigger-dlq"),
     ]
     assert all(prod_plan.one(t, n).protect for t, n in stateful)
     assert not any(dev_plan.one(t, n).protect for t, n in stateful)
@@ -159,7 +167,7 @@ def test_glue_role_is_limited_to_the_lake_prefixes_database_and_logs(dev_plan):
     assert trust["Principal"] == {"Service": "glue.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
     granted = statements(dev_plan.one("aws:iam/rolePolicy:RolePolicy", "data-lake-glue-policy"))
-    raw, processed = f"arn:aws:s3:::{DEV}-raw", f"arn:aws:s3:::{DEV}-processed"
+    raw, processed = f"arn:aws:s3:::{bucket(DEV, 'raw')}", f"arn:aws:s3:::{bucket(DEV, 'processed')}"
     assert granted["ReadRawFeeds"]["Resource"] == f"{raw}/raw/*"
     assert granted["ReadGlueScripts"]["Resource"] == f"{processed}/glue-scripts/*"
     assert as_list(granted["WriteProcessedZones"]["Resource"]) == [
@@ -211,7 +219,7 @@ def test_crawlers_follow_the_article_schema_change_policy(dev_plan):
     for entity in ("customers", "transactions", "products"):
         crawler = dev_plan.one("aws:glue/crawler:Crawler", f"data-lake-{entity}-crawler").inputs
         assert crawler["name"] == f"{DEV}-{entity}-crawler"
-        assert crawler["s3Targets"] == [{"path": f"s3://{DEV}-raw/raw/{entity}/"}]
+        assert crawler["s3Targets"] == [{"path": f"s3://{bucket(DEV, 'raw')}/raw/{entity}/"}]
         assert crawler["schemaChangePolicy"] == {"updateBehavior": "UPDATE_IN_DATABASE", "deleteBehavior": "LOG"}
         assert json.loads(crawler["configuration"]) == {
             "Version": 1.0,
@@ -231,7 +239,7 @@ def test_security_configuration_encrypts_with_the_lake_key(dev_plan):
 def test_scripts_are_uploaded_with_a_content_hash(dev_plan):
     for script in (scripts.CUSTOMER_TRANSFORM, scripts.SALES_AGGREGATION):
         uploaded = dev_plan.one("aws:s3/bucketObjectv2:BucketObjectv2", f"data-lake-script-{script.job}").inputs
-        assert (uploaded["bucket"], uploaded["key"]) == (f"{DEV}-processed", f"glue-scripts/{script.path.name}")
+        assert (uploaded["bucket"], uploaded["key"]) == (bucket(DEV, "processed"), f"glue-scripts/{script.path.name}")
         assert uploaded["source"].path == str(script.path)
         digest = hashlib.sha256(f"glue-scripts/{script.path.name}".encode() + b"\0" + script.path.read_bytes() + b"\0")
         assert uploaded["sourceHash"] == digest.hexdigest()
@@ -267,24 +275,24 @@ def test_jobs_get_every_argument_their_script_reads(prod_plan, script, settings)
     assert job["command"] == {
         "name": "glueetl",
         "pythonVersion": "3",
-        "scriptLocation": f"s3://{PROD}-processed/glue-scripts/{script.path.name}",
+        "scriptLocation": f"s3://{bucket(PROD, 'processed')}/glue-scripts/{script.path.name}",
     }
     assert job["executionProperty"] == {"maxConcurrentRuns": 1}
     assert job["securityConfiguration"] == f"{PROD}-glue"
-    assert arguments["--processed-bucket"] == f"{PROD}-processed"
+    assert arguments["--processed-bucket"] == f"{bucket(PROD, 'processed')}"
     assert arguments["--database-name"] == "platform_prod_datalake_analytics"
     assert arguments["--job-bookmark-option"] == "job-bookmark-enable"
     assert arguments["--enable-continuous-cloudwatch-log"] == "true"
     assert arguments["--custom-logGroup-prefix"] == f"/aws-glue/jobs/{PROD}-etl"
     assert arguments["--enable-spark-ui"] == "true"
-    assert arguments["--spark-event-logs-path"] == f"s3://{PROD}-processed/spark-logs/{script.job}/"
-    assert arguments["--TempDir"] == f"s3://{PROD}-processed/temp/{script.job}/"
-    assert arguments["--extra-py-files"] == f"s3://{PROD}-processed/glue-scripts/glue_etl.zip"
+    assert arguments["--spark-event-logs-path"] == f"s3://{bucket(PROD, 'processed')}/spark-logs/{script.job}/"
+    assert arguments["--TempDir"] == f"s3://{bucket(PROD, 'processed')}/temp/{script.job}/"
+    assert arguments["--extra-py-files"] == f"s3://{bucket(PROD, 'processed')}/glue-scripts/glue_etl.zip"
 
 
 def test_job_specific_arguments(dev_plan):
     customer = dev_plan.one("aws:glue/job:Job", "data-lake-customer-transform").inputs["defaultArguments"]
-    assert customer["--raw-bucket"] == f"{DEV}-raw"
+    assert customer["--raw-bucket"] == f"{bucket(DEV, 'raw')}"
     sales = dev_plan.one("aws:glue/job:Job", "data-lake-sales-aggregation").inputs["defaultArguments"]
     assert {
         k: sales[k] for k in ("--transactions-table", "--products-table", "--customers-table", "--top-products")
@@ -316,7 +324,7 @@ def test_catalog_tables_match_what_spark_writes(dev_plan):
         assert [(c["name"], c["type"]) for c in inputs["partitionKeys"]] == [
             (c.name, c.type) for c in table.partition_keys
         ]
-        assert descriptor["location"] == f"s3://{DEV}-processed/{table.prefix}"
+        assert descriptor["location"] == f"s3://{bucket(DEV, 'processed')}/{table.prefix}"
         assert (
             descriptor["serDeInfo"]["serializationLibrary"]
             == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
@@ -325,7 +333,7 @@ def test_catalog_tables_match_what_spark_writes(dev_plan):
         assert projected == (table in SALES_TABLES)
         if projected:
             assert inputs["parameters"]["storage.location.template"] == (
-                f"s3://{DEV}-processed/{table.prefix}year=${{year}}/month=${{month}}/"
+                f"s3://{bucket(DEV, 'processed')}/{table.prefix}year=${{year}}/month=${{month}}/"
             )
 
 
@@ -337,7 +345,7 @@ def test_ingestion_trigger_routes_each_prefix_to_its_crawler(dev_plan):
     assert json.loads(function["environment"]["variables"]["CRAWLER_ROUTES"]) == {
         f"raw/{e}/": f"{DEV}-{e}-crawler" for e in ("customers", "products", "transactions")
     }
-    assert function["reservedConcurrentExecutions"] == 5
+    assert function["reservedConcurrentExecutions"] == -1  # dev reserves no concurrency (prod only, by default)
     assert function["deadLetterConfig"] == {"targetArn": f"arn:aws:sqs:eu-west-1:{ACCOUNT}:{DEV}-ingestion-trigger-dlq"}
     granted = statements(dev_plan.one("aws:iam/rolePolicy:RolePolicy", "data-lake-ingestion-trigger-policy"))
     assert granted["StartFeedCrawlers"]["Action"] == "glue:StartCrawler"
@@ -349,7 +357,7 @@ def test_ingestion_trigger_routes_each_prefix_to_its_crawler(dev_plan):
 def test_raw_bucket_notifies_the_trigger_for_objects_under_raw(dev_plan):
     permission = dev_plan.one("aws:lambda/permission:Permission", "data-lake-raw-bucket-invoke")
     assert permission.inputs["principal"] == "s3.amazonaws.com"
-    assert permission.inputs["sourceArn"] == f"arn:aws:s3:::{DEV}-raw"
+    assert permission.inputs["sourceArn"] == f"arn:aws:s3:::{bucket(DEV, 'raw')}"
     assert permission.inputs["sourceAccount"] == ACCOUNT
     notification = dev_plan.one("aws:s3/bucketNotification:BucketNotification", "data-lake-raw-notifications")
     assert notification.inputs["lambdaFunctions"] == [
@@ -368,7 +376,7 @@ def test_sample_generator_writes_only_under_raw_and_is_off_in_prod(dev_plan, pro
         "Effect": "Allow",
         "Sid": "WriteRawFeeds",
         "Action": "s3:PutObject",
-        "Resource": f"arn:aws:s3:::{DEV}-raw/raw/*",
+        "Resource": f"arn:aws:s3:::{bucket(DEV, 'raw')}/raw/*",
     }
     assert not [r for r in prod_plan.of_type("aws:lambda/function:Function") if "sample-data" in r.name]
 
@@ -384,7 +392,7 @@ def test_workgroup_enforces_engine_v3_kms_results_and_scan_limit(dev_plan, prod_
         assert config["enforceWorkgroupConfiguration"] is True
         assert config["engineVersion"] == {"selectedEngineVersion": "Athena engine version 3"}
         assert config["bytesScannedCutoffPerQuery"] == cutoff
-        assert config["resultConfiguration"]["outputLocation"] == f"s3://{prefix}-athena-results/athena/"
+        assert config["resultConfiguration"]["outputLocation"] == f"s3://{bucket(prefix, 'athena-results')}/athena/"
         assert config["resultConfiguration"]["encryptionConfiguration"] == {
             "encryptionOption": "SSE_KMS",
             "kmsKeyArn": key_arn(plan),
@@ -407,9 +415,9 @@ def test_stack_outputs_name_what_operators_use(dev_plan):
     assert {
         k: outputs[k] for k in ("rawBucket", "processedBucket", "athenaResultsBucket", "database", "workgroup")
     } == {
-        "rawBucket": f"{DEV}-raw",
-        "processedBucket": f"{DEV}-processed",
-        "athenaResultsBucket": f"{DEV}-athena-results",
+        "rawBucket": f"{bucket(DEV, 'raw')}",
+        "processedBucket": f"{bucket(DEV, 'processed')}",
+        "athenaResultsBucket": f"{bucket(DEV, 'athena-results')}",
         "database": "platform_dev_datalake_analytics",
         "workgroup": f"{DEV}-analytics",
     }
@@ -464,14 +472,14 @@ def test_alert_topic_is_encrypted_and_only_alarms_and_glue_events_publish(prod_p
     assert grants["GlueStateEventsPublish"]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
     key_services = {
         s["Principal"].get("Service")
-        for s in policy(prod_plan.one("aws:kms/key:Key", "data-lake-key-key"))["Statement"]
+        for s in policy(prod_plan.one("aws:kms/key:Key", "data-lake-data-key-key"))["Statement"]
     }
     assert {"cloudwatch.amazonaws.com", "events.amazonaws.com"} <= key_services
 
 
 def test_dead_letters_of_the_ingestion_trigger_raise_an_alarm(prod_plan):
-    alarm = prod_plan.one("aws:cloudwatch/metricAlarm:MetricAlarm", "data-lake-trigger-dead-letters")
-    dlq = prod_plan.one("aws:sqs/queue:Queue", "data-lake-trigger-dlq")
+    alarm = prod_plan.one("aws:cloudwatch/metricAlarm:MetricAlarm", "data-lake-ingestion-dead-letters")
+    dlq = prod_plan.one("aws:sqs/queue:Queue", "data-lake-ingestion-trigger-dlq")
     assert alarm.inputs["namespace"] == "AWS/SQS"
     assert alarm.inputs["metricName"] == "ApproximateNumberOfMessagesVisible"
     assert alarm.inputs["dimensions"] == {"QueueName": dlq.outputs["name"]}

@@ -36,7 +36,9 @@ def eks_resources(plan: PlanGraph) -> list[RecordedResource]:
 
 def custom_resource(plan: PlanGraph, kind: str, name: str) -> dict[str, Any]:
     """The recorded object (apiVersion, kind, metadata, spec) of one Kubernetes custom resource."""
-    found = [r for r in plan.resources if r.type.endswith(f":{kind}") and r.name == name]
+    found = [
+        r for r in plan.resources if r.type.endswith(f":{kind}") and (r.name == name or r.name.endswith(f"-{name}"))
+    ]
     assert len(found) == 1, f"expected one {kind} {name}, found {[r.name for r in found]}"
     return reveal(found[0].inputs)
 

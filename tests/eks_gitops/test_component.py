@@ -82,7 +82,7 @@ def test_cluster_runs_the_configured_version_in_private_subnets_with_logging_and
     prod_plan: PlanGraph,
 ) -> None:
     inputs = prod_plan.one(CLUSTER).inputs
-    key = prod_plan.one("aws:kms/key:Key", "eks-cluster-key")
+    key = prod_plan.one("aws:kms/key:Key", "eks-cluster-key-key")
     assert inputs["name"] == "platform-prod-eks-cluster"
     assert inputs["version"] == "1.35"
     assert inputs["privateSubnetIds"] == [s.id for s in subnets(prod_plan, "private")]
@@ -97,7 +97,7 @@ def test_cluster_runs_the_configured_version_in_private_subnets_with_logging_and
 
 
 def test_secrets_key_rotates_and_the_cluster_role_may_use_exactly_that_key(prod_plan: PlanGraph) -> None:
-    key = prod_plan.one("aws:kms/key:Key", "eks-cluster-key")
+    key = prod_plan.one("aws:kms/key:Key", "eks-cluster-key-key")
     assert key.inputs["enableKeyRotation"] is True
     statement = policy(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "eks-cluster-secrets-key"))["Statement"][0]
     assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ListGrants"]
@@ -108,7 +108,7 @@ def test_control_plane_log_group_exists_first_with_retention_and_the_key(prod_pl
     group = prod_plan.one("aws:cloudwatch/logGroup:LogGroup", "eks-control-plane-logs")
     assert group.inputs["name"] == "/aws/eks/platform-prod-eks-cluster/cluster"
     assert group.inputs["retentionInDays"] == 90
-    assert group.inputs["kmsKeyId"] == prod_plan.one("aws:kms/key:Key", "eks-cluster-key").outputs["arn"]
+    assert group.inputs["kmsKeyId"] == prod_plan.one("aws:kms/key:Key", "eks-cluster-key-key").outputs["arn"]
     assert group.urn in prod_plan.one(CLUSTER).depends_on
 
 

@@ -98,14 +98,16 @@ def test_unsupported_kubernetes_version_lists_the_supported_ones() -> None:
     assert "'1.33', '1.34', '1.35' or '1.36'" in message
 
 
-def test_missing_repository_url_fails_the_plan(plan_with) -> None:
-    with pytest.raises(ValueError, match=r"eks.repoUrl: required when eks is enabled"):
-        plan_with("dev", {"platform:eks": {"repoUrl": None}})
+def test_missing_repository_url_is_a_config_error() -> None:
+    [message] = problems({"repoUrl": None})
+    assert message.startswith("platform:eks.repoUrl: required but not set while eks is enabled")
 
 
-def test_environment_whose_secrets_the_eso_role_cannot_read_fails_the_plan(plan_with) -> None:
-    with pytest.raises(ValueError, match=r"eks.environments \['staging'\]: .*eks.secretsPrefix 'platform/dev/'"):
-        plan_with("dev", {"platform:eks": {"environments": ["dev", "staging"]}})
+def test_environment_whose_secrets_the_eso_role_cannot_read_is_a_config_error() -> None:
+    [message] = problems({"environments": ["dev", "staging"]})
+    assert message.startswith("platform: eks deploys the overlay(s) ['staging']")
+    assert "eks.secretsPrefix 'platform/dev/' (the default <project>/<stack>/)" in message
+    assert "set platform:eks.secretsPrefix to 'platform/staging/'" in message
 
 
 def test_a_wider_secrets_prefix_lets_one_cluster_host_two_environments(plan_with) -> None:

@@ -74,7 +74,6 @@ def expected_statements(
                 "ec2:DescribeTags",
                 "ec2:DescribeIpamPools",
                 "ec2:DescribeRouteTables",
-                "ec2:GetSecurityGroupsForVpc",
                 "elasticloadbalancing:DescribeLoadBalancers",
                 "elasticloadbalancing:DescribeLoadBalancerAttributes",
                 "elasticloadbalancing:DescribeListeners",
@@ -103,6 +102,7 @@ def expected_statements(
             ],
             None,
         ),
+        "ListSecurityGroupsOfClusterVpc": ({"ec2:GetSecurityGroupsForVpc"}, [vpc], None),
         "CreateSecurityGroupsInClusterVpc": ({"ec2:CreateSecurityGroup"}, [sg, vpc], None),
         "TagSecurityGroupsOnCreate": (
             {"ec2:CreateTags"},

@@ -9,9 +9,14 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 
-from handlers.feature_store.store import FeatureTable, from_dynamo
-from tests.conftest import moto_account
+from handlers.common import aws as aws_clients
+from handlers.common.dynamo import from_dynamo
+from handlers.feature_store.enrich import feature_write_policy
+from handlers.feature_store.store import FeatureTable
+from tests.conftest import FAKE_CREDENTIALS, moto_account
+from tests.http_sends import SendCounter, moto_server, no_backoff_sleep  # noqa: F401 - fixture
 
 REGION = "eu-west-1"
 TABLE = "platform-test-featurestore-features"
@@ -99,3 +104,25 @@ def captured() -> Iterator[tuple[logging.Logger, ListHandler]]:
     logger.propagate = False
     yield logger, handler
     logger.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def fresh_aws_clients() -> Iterator[None]:
+    """Each test starts, and leaves, with no cached client: as a new Lambda container would."""
+    aws_clients.clear_clients()
+    yield
+    aws_clients.clear_clients()
+
+
+@pytest.fixture
+def http_dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, SendCounter]]:
+    """The enrichment function's own DynamoDB client (its retry policy), talking HTTP to a moto server,
+    with every HTTP send counted: what a throttled call really costs."""
+    for key, value in {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(key, value)
+    with moto_server() as endpoint:
+        requests.post(f"{endpoint}/moto-api/reset", timeout=5).raise_for_status()
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        client = aws_clients.client("dynamodb", feature_write_policy(8))
+        create_feature_table(client)
+        yield client, SendCounter(client)

@@ -18,8 +18,16 @@ def at(minutes: float = 0, *, seconds: float = 0) -> str:
     return (T0 + timedelta(minutes=minutes, seconds=seconds)).isoformat().replace("+00:00", "Z")
 
 
-def raw_record(data: str, *, sequence: int, shard: str = "shardId-000000000000", key: str = "k") -> dict[str, Any]:
-    """A Kinesis record exactly as Lambda delivers it, with `data` already base64 (or not, on purpose)."""
+ARRIVAL_LAG = timedelta(milliseconds=850)  # producer -> stream, as a healthy producer shows
+
+
+def raw_record(
+    data: str, *, sequence: int, shard: str = "shardId-000000000000", key: str = "k", arrival: float | None = None
+) -> dict[str, Any]:
+    """A Kinesis record exactly as Lambda delivers it, with `data` already base64 (or not, on purpose).
+
+    `arrival`: approximateArrivalTimestamp (epoch seconds); by default just after T0.
+    """
     sequence_number = str(BASE_SEQUENCE + sequence)
     return {
         "kinesis": {
@@ -27,7 +35,7 @@ def raw_record(data: str, *, sequence: int, shard: str = "shardId-000000000000",
             "partitionKey": key,
             "sequenceNumber": sequence_number,
             "data": data,
-            "approximateArrivalTimestamp": 1795428000.123,
+            "approximateArrivalTimestamp": (T0 + ARRIVAL_LAG).timestamp() if arrival is None else arrival,
         },
         "eventSource": "aws:kinesis",
         "eventVersion": "1.0",
@@ -39,11 +47,28 @@ def raw_record(data: str, *, sequence: int, shard: str = "shardId-000000000000",
     }
 
 
-def record(payload: Any, *, sequence: int, shard: str = "shardId-000000000000") -> dict[str, Any]:
-    """A Kinesis record carrying `payload` as JSON, base64-encoded as producers' data arrives."""
+def arrival_of(payload: Any) -> float | None:
+    """When a record carrying `payload` reaches the stream: its event time plus ARRIVAL_LAG."""
+    stamp = payload.get("timestamp") if isinstance(payload, dict) else None
+    try:
+        moment = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+    except ValueError:
+        return None
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment + ARRIVAL_LAG).timestamp()
+
+
+def record(
+    payload: Any, *, sequence: int, shard: str = "shardId-000000000000", arrival: float | None = None
+) -> dict[str, Any]:
+    """A Kinesis record carrying `payload` as JSON, base64-encoded as producers' data arrives; it
+    reaches the stream ARRIVAL_LAG after its event time unless `arrival` says otherwise."""
     data = base64.b64encode(json.dumps(payload).encode()).decode()
     key = payload.get("userId", "k") if isinstance(payload, dict) else "k"
-    return raw_record(data, sequence=sequence, shard=shard, key=str(key))
+    return raw_record(data, sequence=sequence, shard=shard, key=str(key), arrival=arrival or arrival_of(payload))
 
 
 def event(user: str, minutes: float = 0, *, seconds: float = 0, **fields: Any) -> dict[str, Any]:

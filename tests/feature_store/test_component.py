@@ -74,7 +74,7 @@ def test_mapping_reads_from_the_start_with_partial_failures_and_a_failure_queue(
         1,
     )
     assert (mapping["maximumRetryAttempts"], mapping["maximumRecordAgeInSeconds"]) == (3, 3600)
-    queue = mine(dev_plan, "aws:sqs/queue:Queue", "featurestore-enrich-failures")
+    queue = mine(dev_plan, "aws:sqs/queue:Queue", "feature-store-enrich-failures")
     assert mapping["destinationConfig"] == {"onFailure": {"destinationArn": queue.outputs["arn"]}}
     assert queue.inputs["messageRetentionSeconds"] == 14 * 24 * 3600
 
@@ -85,7 +85,7 @@ def test_prod_mapping_follows_its_stack_file(prod_plan: PlanGraph) -> None:
     stream = mine(prod_plan, "aws:kinesis/stream:Stream").inputs
     assert stream["shardCount"] == 2 and stream["streamModeDetails"] == {"streamMode": "PROVISIONED"}
     assert stream["retentionPeriod"] == 168
-    enrich = mine(prod_plan, "aws:lambda/function:Function", "featurestore-enrich-function").inputs
+    enrich = mine(prod_plan, "aws:lambda/function:Function", "feature-store-enrich-function").inputs
     assert enrich["reservedConcurrentExecutions"] == 8  # shards x parallelization factor = 4, with headroom
     variables = enrich["environment"]["variables"]
     names = ("TABLE_NAME", "FEATURE_TTL_DAYS", "WRITE_CONCURRENCY", "PARALLELIZATION_FACTOR")
@@ -182,7 +182,7 @@ def test_enrichment_role_reads_the_stream_and_writes_the_table_only(dev_plan: Pl
     key_arn = mine(dev_plan, "aws:kms/key:Key").outputs["arn"]
     stream = arn("kinesis", "stream/platform-dev-featurestore-events")
     table = arn("dynamodb", "table/platform-dev-featurestore-features")
-    assert grants(dev_plan, "featurestore-enrich-policy") == _standard("enrich", key_arn) | {
+    assert grants(dev_plan, "feature-store-enrich-policy") == _standard("enrich", key_arn) | {
         *((action, stream) for action in KINESIS_READ),
         ("dynamodb:UpdateItem", table),
         ("dynamodb:BatchGetItem", table),
@@ -194,18 +194,18 @@ def test_enrichment_role_reads_the_stream_and_writes_the_table_only(dev_plan: Pl
 def test_predict_role_may_only_get_items_and_invoke_that_endpoint(dev_plan: PlanGraph) -> None:
     key_arn = mine(dev_plan, "aws:kms/key:Key").outputs["arn"]
     endpoint = mine(dev_plan, "aws:sagemaker/endpoint:Endpoint")
-    assert grants(dev_plan, "featurestore-predict-policy") == _standard("predict", key_arn) | {
+    assert grants(dev_plan, "feature-store-predict-policy") == _standard("predict", key_arn) | {
         ("dynamodb:GetItem", arn("dynamodb", "table/platform-dev-featurestore-features")),
         ("sagemaker:InvokeEndpoint", endpoint.outputs["arn"]),
     }
-    predict = mine(dev_plan, "aws:lambda/function:Function", "featurestore-predict-function").inputs
+    predict = mine(dev_plan, "aws:lambda/function:Function", "feature-store-predict-function").inputs
     assert predict["environment"]["variables"]["ENDPOINT_NAME"] == endpoint.inputs["name"]
     assert predict["environment"]["variables"]["TABLE_NAME"] == "platform-dev-featurestore-features"
 
 
 def test_model_role_pulls_its_image_and_artifact_only(dev_plan: PlanGraph) -> None:
     log_group = arn("logs", "log-group:/aws/sagemaker/Endpoints/platform-dev-featurestore-model:*")
-    assert grants(dev_plan, "featurestore-model-policy") == {
+    assert grants(dev_plan, "feature-store-model-policy") == {
         ("ecr:GetAuthorizationToken", "*"),
         *(
             (action, arn("ecr", "repository/feature-model"))
@@ -215,12 +215,12 @@ def test_model_role_pulls_its_image_and_artifact_only(dev_plan: PlanGraph) -> No
         *((action, log_group) for action in ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")),
         ("cloudwatch:PutMetricData", "*"),
     }
-    trust = json.loads(mine(dev_plan, "aws:iam/role:Role", "featurestore-model-role").inputs["assumeRolePolicy"])
+    trust = json.loads(mine(dev_plan, "aws:iam/role:Role", "feature-store-model-role").inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
 
 
 def test_producer_policy_puts_records_on_this_stream_only(dev_plan: PlanGraph) -> None:
-    policy = mine(dev_plan, "aws:iam/policy:Policy", "featurestore-producer").inputs
+    policy = mine(dev_plan, "aws:iam/policy:Policy", "feature-store-producer").inputs
     statements = json.loads(policy["policy"])["Statement"]
     assert [(s["Action"], s["Resource"]) for s in statements] == [
         (
@@ -306,7 +306,7 @@ def test_api_routes_signed_post_predict_to_the_predict_function(dev_plan: PlanGr
     assert stage["accessLogSettings"]["destinationArn"].endswith(
         ":log-group:/aws/apigateway/platform-dev-featurestore-inference"
     )
-    client = json.loads(mine(dev_plan, "aws:iam/policy:Policy", "featurestore-api-client").inputs["policy"])
+    client = json.loads(mine(dev_plan, "aws:iam/policy:Policy", "feature-store-api-client").inputs["policy"])
     assert client["Statement"][0]["Resource"] == f"{api.outputs['executionArn']}/$default/POST/predict"
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import struct
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,10 +17,17 @@ from botocore.exceptions import ClientError
 from moto.dynamodb.models import DynamoDBBackend
 
 from handlers.feature_store import enrich
-from handlers.feature_store.enrich import process_batch
-from handlers.feature_store.features import UserFeatures, apply_events, decode_record, format_timestamp
+from handlers.feature_store.enrich import feature_write_policy, process_batch
+from handlers.feature_store.features import (
+    MAX_TEXT_FEATURE_BYTES,
+    UserFeatures,
+    apply_events,
+    decode_record,
+    format_timestamp,
+)
 from tests.feature_store.conftest import TABLE, CallCounter, features, new_table, stored
-from tests.feature_store.streams import event, raw_record, record, sequence_number
+from tests.feature_store.streams import T0, event, raw_record, record, sequence_number
+from tests.http_sends import SendCounter
 
 NOW = 1_795_428_000
 
@@ -148,56 +158,43 @@ def test_record_that_cannot_be_reported_fails_the_invocation(dynamodb: Any) -> N
         process_batch([broken], new_table(dynamodb))
 
 
-class ThrottlingClient:
-    """A real (moto) client whose UpdateItem is throttled for the first `throttles` calls per user."""
-
-    def __init__(self, client: Any, throttles: int, users: set[str] | None = None) -> None:
-        self._client = client
-        self._left: dict[str, int] = {}
-        self._throttles = throttles
-        self._users = users
-        self.throttled = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def update_item(self, **kwargs: Any) -> Any:
-        user = kwargs["Key"]["userId"]["S"]
-        left = self._left.setdefault(user, self._throttles)
-        if (self._users is None or user in self._users) and left > 0:
-            self._left[user] = left - 1
-            self.throttled += 1
-            raise ClientError(
-                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "UpdateItem"
-            )
-        return self._client.update_item(**kwargs)
+def test_throttled_write_is_retried_by_the_client_and_lands(
+    http_dynamodb: tuple[Any, SendCounter], no_backoff_sleep: list[float]
+) -> None:
+    client, sends = http_dynamodb
+    sends.throttle_first("UpdateItem", 2)
+    assert process_batch(batch(event("u1", 0)), new_table(client)) == {"batchItemFailures": []}
+    # Retried inside botocore (standard mode, with its backoff), never by a loop of ours on top.
+    assert sends.sends["UpdateItem"] == 3 and sends.throttled["UpdateItem"] == 2
+    assert len(no_backoff_sleep) == 2 and all(0 <= d <= 2 for d in no_backoff_sleep)
+    assert features(client, "u1")["totalCount"] == 1
 
 
-def test_throttled_write_is_retried_with_backoff(dynamodb: Any) -> None:
-    client = ThrottlingClient(dynamodb, throttles=3)
-    delays: list[float] = []
-    table = new_table(client, sleep=delays.append)
-    assert process_batch(batch(event("u1", 0), event("u2", 0)), table) == {"batchItemFailures": []}
-    assert client.throttled == 6 and len(delays) == 6
-    assert features(dynamodb, "u1")["totalCount"] == 1
-
-
-def test_write_throttled_past_its_retries_is_reported_never_dropped(dynamodb: Any, captured) -> None:
+def test_a_throttled_write_costs_exactly_the_configured_sends_and_is_reported(
+    http_dynamodb: tuple[Any, SendCounter], no_backoff_sleep: list[float], captured
+) -> None:
+    client, sends = http_dynamodb
     logger, logs = captured
-    client = ThrottlingClient(dynamodb, throttles=100, users={"hot"})
+    sends.throttle_when(lambda op, body: op == "UpdateItem" and body["Key"]["userId"]["S"] == "hot")
     records = batch(event("hot", 0), event("cool", 0), event("hot", 1))
     response = process_batch(records, new_table(client), logger=logger)
     assert response == {
         "batchItemFailures": [{"itemIdentifier": sequence_number(1)}, {"itemIdentifier": sequence_number(3)}]
     }
-    assert stored(dynamodb, "hot") is None
-    assert features(dynamodb, "cool")["totalCount"] == 1
+    attempts = feature_write_policy(8).attempts
+    assert attempts == 3
+    # "hot": one write for both records, sent `attempts` times in all (not attempts x attempts).
+    assert sends.throttled["UpdateItem"] == attempts
+    assert sends.sends["UpdateItem"] == attempts + 1 and sends.sends["BatchGetItem"] == 1
+    assert stored(client, "hot") is None
+    assert features(client, "cool")["totalCount"] == 1
     failure = next(r for r in logs.records if r.getMessage() == "feature write failed")
     assert failure.userId == "hot" and "ProvisionedThroughputExceededException" in failure.error
     # The retry Lambda makes once the table has capacity again applies them exactly once.
-    process_batch(records, new_table(dynamodb))
-    assert features(dynamodb, "hot")["totalCount"] == 2
-    assert features(dynamodb, "cool")["totalCount"] == 1
+    sends.throttle_when(lambda _op, _body: False)
+    assert process_batch(records, new_table(client)) == {"batchItemFailures": []}
+    assert features(client, "hot")["totalCount"] == 2
+    assert features(client, "cool")["totalCount"] == 1
 
 
 def test_stale_container_recovers_from_the_refused_write_in_one_extra_call(dynamodb: Any) -> None:
@@ -303,6 +300,9 @@ def test_lambda_entry_point_reads_its_settings_from_the_environment(
         class Context:
             aws_request_id = "6f2c1e0a-0000-4000-8000-000000000001"
 
+            def get_remaining_time_in_millis(self) -> int:
+                return 58_000
+
         records = [*batch(event("u1", 0), event("u2", 0)), raw_record("???", sequence=3)]
         before = int(time.time())
         assert enrich.handler({"Records": records}, Context()) == {
@@ -358,3 +358,97 @@ def test_each_writer_thread_gets_its_own_connection(monkeypatch: pytest.MonkeyPa
         assert table.client.meta.config.max_pool_connections == 24
     finally:
         enrich._container.cache_clear()
+
+
+# --- refused at decode: future events, unstorable values; skipped records are counted -------------
+
+
+def emf_lines(out: str) -> list[dict[str, Any]]:
+    return [line for line in map(json.loads, out.strip().splitlines()) if "_aws" in line]
+
+
+def test_future_stamped_event_is_parked_and_never_freezes_the_user(dynamodb: Any, captured, capsys) -> None:
+    logger, logs = captured
+    table = new_table(dynamodb)
+    frozen = {"userId": "u1", "eventType": "bot", "timestamp": "9999-01-01T00:00:00Z"}
+    records = [
+        record(event("u1", 0, eventType="view"), sequence=1),
+        record(frozen, sequence=2, arrival=T0.timestamp() + 1),
+        record(event("u1", 1, eventType="buy"), sequence=3),
+    ]
+    assert process_batch(records, table, logger=logger) == {
+        "batchItemFailures": [{"itemIdentifier": sequence_number(2)}]
+    }
+    reason = next(r.reason for r in logs.records if r.getMessage() == "malformed record")
+    assert "after the record reached the stream" in reason
+    # Later events still move the user's features: nothing is stuck at 9999.
+    process_batch([record(event("u1", 2, eventType="leave"), sequence=4)], table)
+    assert features(dynamodb, "u1")["lastEventTime"] == "2026-11-23T10:02:00.000Z"
+    assert features(dynamodb, "u1")["lastEventType"] == "leave" and features(dynamodb, "u1")["totalCount"] == 3
+    metrics = emf_lines(capsys.readouterr().out)
+    assert metrics[0]["MalformedRecords"] == 1 and metrics[0]["RecordsApplied"] == 2
+
+
+def test_future_skew_comes_from_the_environment(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert enrich.future_skew_from_env({}) == timedelta(minutes=5)
+    assert enrich.future_skew_from_env({"FUTURE_SKEW_SECONDS": "30"}) == timedelta(seconds=30)
+    with pytest.raises(ValueError, match="FUTURE_SKEW_SECONDS must be a whole number of seconds, got '-5'"):
+        enrich.future_skew_from_env({"FUTURE_SKEW_SECONDS": "-5"})
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("FUTURE_SKEW_SECONDS", "30")
+    ahead = record(event("u1", 1), sequence=1, arrival=T0.timestamp())  # 60 s ahead of its arrival
+    enrich._container.cache_clear()
+    try:
+        assert enrich.handler({"Records": [ahead]}, None) == {
+            "batchItemFailures": [{"itemIdentifier": sequence_number(1)}]
+        }
+        monkeypatch.setenv("FUTURE_SKEW_SECONDS", "120")
+        assert enrich.handler({"Records": [ahead]}, None) == {"batchItemFailures": []}
+    finally:
+        enrich._container.cache_clear()
+
+
+def test_unstorable_value_fails_only_its_record_not_the_users_batch(dynamodb: Any) -> None:
+    huge = base64.b64encode(b'{"userId": "u1", "metric": 1e300, "timestamp": "2026-11-23T10:00:30Z"}').decode()
+    records = [
+        record(event("u1", 0, metric=1.5), sequence=1),
+        raw_record(huge, sequence=2, key="u1"),
+        record(event("u1", 1, eventType="x" * (MAX_TEXT_FEATURE_BYTES + 1)), sequence=3),
+        record(event("u1", 2, metric=2.5), sequence=4),
+    ]
+    response = process_batch(records, new_table(dynamodb))
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": sequence_number(2)}, {"itemIdentifier": sequence_number(3)}]
+    }
+    assert features(dynamodb, "u1")["totalCount"] == 2 and features(dynamodb, "u1")["lastMetric"] == Decimal("2.5")
+
+
+def test_records_skipped_behind_the_watermark_are_logged_and_counted(dynamodb: Any, captured, capsys) -> None:
+    logger, logs = captured
+    records = batch(event("u1", 0), event("u2", 0), event("u1", 1))
+    process_batch(records, new_table(dynamodb), logger=logger)
+    capsys.readouterr()
+    # Lambda redelivers the batch (e.g. after a timeout): nothing changes, and it says so.
+    assert process_batch(records, new_table(dynamodb), logger=logger) == {"batchItemFailures": []}
+    skipped = next(r for r in logs.records if r.getMessage().startswith("records skipped behind the shard watermark"))
+    assert sorted(skipped.sequenceNumbers) == [sequence_number(i) for i in (1, 2, 3)]
+    (metric,) = emf_lines(capsys.readouterr().out)
+    assert metric["RecordsSkippedBehindWatermark"] == 3 and metric["RecordsApplied"] == 0
+    assert metric["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Platform/FeatureStore"
+    assert {"Name": "RecordsSkippedBehindWatermark", "Unit": "Count"} in metric["_aws"]["CloudWatchMetrics"][0][
+        "Metrics"
+    ]
+    assert metric["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["FunctionName"]]
+    assert features(dynamodb, "u1")["totalCount"] == 2
+
+
+def test_writes_that_might_outlive_the_invocation_are_not_started_but_reported(dynamodb: Any, captured) -> None:
+    logger, logs = captured
+    assert enrich.WRITE_RESERVE_SECONDS == feature_write_policy(1).worst_case_seconds() + 1 == 16.0
+    clock = iter([40.0, 15.9])  # the first write starts with 40 s left; the second would have 15.9 s
+    records = batch(event("u1", 0), event("u2", 0), event("u2", 1))
+    response = process_batch(records, new_table(dynamodb), logger=logger, time_left=lambda: next(clock))
+    assert response == {"batchItemFailures": [{"itemIdentifier": sequence_number(i)} for i in (2, 3)]}
+    assert features(dynamodb, "u1")["totalCount"] == 1 and stored(dynamodb, "u2") is None
+    skipped = next(r for r in logs.records if r.getMessage().startswith("feature write not attempted"))
+    assert skipped.userId == "u2" and skipped.secondsLeft == 15.9

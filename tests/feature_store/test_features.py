@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import struct
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,6 +12,7 @@ from boto3.dynamodb.types import Binary
 
 from handlers.feature_store.features import (
     FEATURE_ATTRIBUTES,
+    MAX_TEXT_FEATURE_BYTES,
     MalformedRecordError,
     UserFeatures,
     apply_events,
@@ -150,7 +152,8 @@ def test_first_events_build_every_feature() -> None:
 def test_rolling_count_rolls_instead_of_resetting() -> None:
     state = merged(UserFeatures("u1"), *[(event("u1", m), i) for i, m in enumerate([0, 2, 4, 6], start=1)])
     assert state is not None
-    # Newest is minute 6: minutes 2, 4 and 6 lie within 5 minutes of it (the article would say 4, then 1).
+    # Newest is minute 6: minutes 2, 4 and 6 lie within 5 minutes of it. A counter that only increments
+    # would say 4, and one that resets when the window passes would say 1; neither is a rolling count.
     assert state.count_5min == 3
     later = merged(state, (event("u1", 7, seconds=30), 5))
     assert later is not None and later.count_5min == 3  # 4, 6, 7:30
@@ -232,3 +235,67 @@ def test_record_keyed_by_another_partition_key_is_malformed_only_when_users_must
     assert decode_record(data, user_partition_key=True).user_id == "u1"
     with pytest.raises(MalformedRecordError, match="partitionKey 'device-9' is not the event's userId 'u1'"):
         decode_record(foreign, user_partition_key=True)
+
+
+# --- events from the future and values DynamoDB cannot store (refused at decode time) -------------
+
+
+def test_future_event_beyond_arrival_plus_skew_is_malformed() -> None:
+    payload = {"userId": "u1", "eventType": "click", "timestamp": "9999-12-31T23:59:59Z"}
+    frozen = record(payload, sequence=1, arrival=T0.timestamp())
+    with pytest.raises(MalformedRecordError, match=r"9999-12-31T23:59:59.000Z is \d+ s after the record reached"):
+        decode_record(frozen)
+
+
+def test_future_skew_is_the_configured_tolerance_for_producer_clocks() -> None:
+    arrived = T0.timestamp()
+    ahead = record(event("u1", 4, seconds=59), sequence=1, arrival=arrived)  # 299 s ahead of its arrival
+    assert decode_record(ahead).at_ms == T0_MS + 299_000
+    with pytest.raises(MalformedRecordError, match="at most 60 s of producer clock skew"):
+        decode_record(ahead, future_skew=timedelta(seconds=60))
+    too_far = record(event("u1", 5, seconds=1), sequence=2, arrival=arrived)
+    with pytest.raises(MalformedRecordError, match="301 s after the record reached the stream"):
+        decode_record(too_far)
+    # Late events (stamped before their arrival) are normal: they count, they never freeze anything.
+    assert decode_record(record(event("u1", -60), sequence=3, arrival=arrived)).at_ms == T0_MS - 60 * MINUTE
+
+
+def test_future_check_needs_the_arrival_time_lambda_always_sends() -> None:
+    missing = record(event("u1", 0), sequence=1)
+    del missing["kinesis"]["approximateArrivalTimestamp"]
+    with pytest.raises(MalformedRecordError, match="approximateArrivalTimestamp must be epoch seconds, got None"):
+        decode_record(missing)
+
+
+def _raw_json(text: str, sequence: int = 1) -> dict:
+    return raw_record(base64.b64encode(text.encode()).decode(), sequence=sequence, key="u1")
+
+
+@pytest.mark.parametrize(
+    ("metric_json", "reason"),
+    [
+        ("1234567890123456789012345678901234567890", "38 significant digits"),
+        ("1.234567890123456789012345678901234567890", "38 significant digits"),
+        ("1e200", "outside DynamoDB's number range"),
+        ("-1e200", "outside DynamoDB's number range"),
+        ("1e-200", "outside DynamoDB's number range"),
+    ],
+)
+def test_numbers_dynamodb_cannot_store_are_malformed_at_decode(metric_json: str, reason: str) -> None:
+    text = '{"userId": "u1", "metric": ' + metric_json + ', "timestamp": "2026-11-23T10:00:00Z"}'
+    with pytest.raises(MalformedRecordError, match=f"metric cannot be stored: .*{reason}"):
+        decode_record(_raw_json(text))
+
+
+@pytest.mark.parametrize("field", ["eventType", "metric"])
+def test_text_that_would_push_the_item_past_400_kb_is_malformed_at_decode(field: str) -> None:
+    payload = {"userId": "u1", "timestamp": "2026-11-23T10:00:00Z", field: "é" * (MAX_TEXT_FEATURE_BYTES // 2 + 1)}
+    with pytest.raises(MalformedRecordError, match=f"{field} is {MAX_TEXT_FEATURE_BYTES + 2} bytes; at most"):
+        decoded(payload)
+    payload[field] = "x" * MAX_TEXT_FEATURE_BYTES  # exactly at the limit: fine
+    assert decoded(payload).user_id == "u1"
+
+
+def test_deeply_nested_record_data_is_malformed_not_a_crash() -> None:
+    with pytest.raises(MalformedRecordError, match="nests JSON too deeply"):
+        decode_record(_raw_json('{"userId": "u1", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"))

@@ -20,7 +20,7 @@ from tests.feature_store.conftest import REGION, TABLE, new_table
 from tests.feature_store.streams import event, record
 
 ENDPOINT = "platform-test-featurestore-model"
-NOW = 1_795_428_000.0
+NOW = 1_795_428_150.0  # T0 + 2.5 minutes: 30 s after the fixture user's last event
 REQUEST_ID = "JfhS9gUdoAMEPgQ="
 
 
@@ -81,9 +81,14 @@ def clients(dynamodb: Any) -> dict[str, Any]:
     return {"dynamodb": dynamodb, "runtime": runtime}
 
 
-def call(clients: dict[str, Any], http: dict[str, Any], *, now: float = NOW) -> tuple[int, Any]:
+def respond(clients: dict[str, Any], http: dict[str, Any], *, now: float = NOW) -> dict[str, Any]:
     response = predict(http, table_name=TABLE, endpoint_name=ENDPOINT, now=now, **clients)
-    assert response["headers"] == {"content-type": "application/json"}
+    assert response["headers"]["content-type"] == "application/json"
+    return response
+
+
+def call(clients: dict[str, Any], http: dict[str, Any], *, now: float = NOW) -> tuple[int, Any]:
+    response = respond(clients, http, now=now)
     return response["statusCode"], json.loads(response["body"])
 
 
@@ -101,10 +106,33 @@ def test_prediction_sends_features_and_input_and_returns_the_model_json(clients:
                 "lastMetric": 12.5,
                 "totalCount": 3,
                 "count5min": 3,
+                "lastEventAgeSeconds": 30,
             },
             "input": {"basket": 3, "ratio": 0.1},
         }
     ]
+
+
+@pytest.mark.parametrize(
+    ("minutes_later", "count5min", "age"),
+    [
+        (2.5, 3, 30),  # all three events (minutes 0, 1, 2) are within the last 5 minutes
+        (5.5, 2, 210),  # minute 0 left the window
+        (7.5, 0, 330),  # nothing in the last 5 minutes, whatever the item says
+        (60 * 24 * 3, 0, 3 * 86_400 - 120),  # idle for days: not "3 events in the last 5 minutes"
+    ],
+)
+def test_stale_count_is_recounted_against_now_and_the_age_of_the_last_event_is_served(
+    clients: dict[str, Any], minutes_later: float, count5min: int, age: int
+) -> None:
+    configure_model_results('{"score": 0.5}')
+    now = 1_795_428_000.0 + minutes_later * 60
+    response = respond(clients, http_event(json.dumps({"userId": "u1"})), now=now)
+    assert response["statusCode"] == 200
+    assert response["headers"]["x-last-event-age-seconds"] == str(age)
+    served = sent_payloads()[0]["features"]
+    assert (served["count5min"], served["lastEventAgeSeconds"]) == (count5min, age)
+    assert served["totalCount"] == 3 and served["lastEventTime"] == "2026-11-23T10:02:00.000Z"
 
 
 def test_base64_body_is_accepted(clients: dict[str, Any]) -> None:
@@ -132,10 +160,19 @@ def test_expired_features_are_not_served(clients: dict[str, Any]) -> None:
         (None, False, "body is required"),
         ("{not json", False, "body is not JSON"),
         ("[1, 2]", False, "body must be a JSON object"),
+        ("null", False, 'body must be a JSON object {"userId": ...}, got null'),
+        ('"u1"', False, "got string"),
+        ("42", False, "got number"),
+        ("true", False, "got boolean"),
+        ('{"userId": "u1", "input": {"x": NaN}}', False, "body holds NaN, which is not JSON"),
+        ('{"userId": "u1", "input": {"x": Infinity}}', False, "body holds Infinity, which is not JSON"),
+        ('{"userId": "u1", "input": {"x": -Infinity}}', False, "body holds -Infinity, which is not JSON"),
+        ('{"userId": "u1", "input": ' + "[" * 100_000 + "]" * 100_000 + "}", False, "nests deeper than 32"),
+        ('{"userId": "u1", "input": {"a": ' + "[" * 40 + "]" * 40 + "}}", False, "nests deeper than 32"),
         ('{"input": {}}', False, "userId must be non-empty text"),
         ('{"userId": 7}', False, "userId must be non-empty text"),
         ('{"userId": "' + "u" * 2049 + '"}', False, "userId is longer than 2048 bytes"),
-        ('{"userId": "u1", "input": [1]}', False, "input must be a JSON object"),
+        ('{"userId": "u1", "input": [1]}', False, "input must be a JSON object, got array"),
         ('{"userId": "u1", "extra": 1}', False, "unknown keys ['extra']"),
         ("%%%", True, "not base64"),
     ],

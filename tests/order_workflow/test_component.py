@@ -104,7 +104,7 @@ def test_archive_keeps_the_bus_events_for_the_configured_days(dev_plan: PlanGrap
 
 
 def test_tables_on_demand_pitr_cmk_and_protected_in_prod(dev_plan: PlanGraph, prod_plan: PlanGraph) -> None:
-    key_arn = _arn(prod_plan, "aws:kms/key:Key", "key-key")
+    key_arn = _arn(prod_plan, "aws:kms/key:Key", "data-key-key")
     for purpose in ("orders", "inventory", "callbacks"):
         table = _one(prod_plan, "aws:dynamodb/table:Table", purpose)
         assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
@@ -224,7 +224,7 @@ def test_state_machine_logging_tracing_and_encryption(dev_plan: PlanGraph, prod_
             "level": level,
         }
         assert machine.inputs["tracingConfiguration"] == {"enabled": True}
-        key_arn = _arn(plan, "aws:kms/key:Key", "key-key")
+        key_arn = _arn(plan, "aws:kms/key:Key", "data-key-key")
         assert machine.inputs["encryptionConfiguration"]["kmsKeyId"] == key_arn
         assert logs.inputs["kmsKeyId"] == key_arn
         assert logs.inputs["retentionInDays"] == (14 if plan is dev_plan else 90)

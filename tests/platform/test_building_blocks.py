@@ -69,6 +69,15 @@ def test_star_resource_only_for_actions_that_cannot_be_scoped() -> None:
         Statement(actions=["dynamodb:GetItem", "xray:PutTraceSegments"]).check()
 
 
+def test_security_groups_for_a_vpc_are_listed_on_the_vpc_arn_not_star() -> None:
+    """ec2:GetSecurityGroupsForVpc takes the VPC as its resource, so `*` is more than it needs."""
+    with pytest.raises(PolicyError, match=r"\['ec2:GetSecurityGroupsForVpc'\] need resource ARNs"):
+        Statement(actions=["ec2:DescribeVpcs", "ec2:GetSecurityGroupsForVpc"]).check()
+    Statement(
+        actions=["ec2:GetSecurityGroupsForVpc"], resources=["arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0a1b2c3d"]
+    ).check()
+
+
 def test_deny_statements_may_cover_a_whole_service() -> None:
     Statement(effect="Deny", actions=["s3:*"], resources=["arn:aws:s3:::b/*"]).check()
 

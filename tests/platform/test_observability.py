@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pulumi
+import pulumi_aws as aws
 import pytest
 
 from components.config import load_stack_config
@@ -18,8 +19,11 @@ from components.observability import (
     lambda_errors,
     metric_alarm,
     queue_depth,
+    vpc_flow_logs,
 )
+from offline.checkov_plan import evaluate_plan
 from offline.mocks import ACCOUNT_ID
+from offline.policy_run import evaluate
 from offline.runner import PlanGraph, run_program
 from tests.conftest import stack_config
 
@@ -141,3 +145,66 @@ def test_iterator_age_watches_the_worst_minute_five_times_in_a_row() -> None:
     assert iterator_age("fn") == Metric(
         "AWS/Lambda", "IteratorAge", {"FunctionName": "fn"}, "Maximum", period=60, evaluation_periods=5
     )
+
+
+# --- VPC flow logs --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def flow_logs_plan() -> PlanGraph:
+    def program() -> None:
+        ctx = StackContext.create(load_stack_config())
+        opts = pulumi.ResourceOptions(provider=ctx.primary)
+        vpc = aws.ec2.Vpc("demo-vpc", cidr_block="10.9.0.0/16", opts=opts)
+        vpc_flow_logs(
+            "demo-vpc-flow-logs",
+            ctx,
+            component="demo",
+            purpose="vpc",
+            vpc_id=vpc.id,
+            kms_key_arn=KEY_ARN,
+            retention_days=ctx.config.log_retention_days,
+            opts=opts,
+        )
+
+    return run_program("prod", stack_config("prod"), program=program)
+
+
+def test_flow_logs_capture_all_traffic_of_the_vpc_into_an_encrypted_log_group(flow_logs_plan: PlanGraph) -> None:
+    vpc = flow_logs_plan.one("aws:ec2/vpc:Vpc", "demo-vpc")
+    group = flow_logs_plan.one("aws:cloudwatch/logGroup:LogGroup", "demo-vpc-flow-logs-logs")
+    role = flow_logs_plan.one("aws:iam/role:Role", "demo-vpc-flow-logs-role")
+    flow_log = flow_logs_plan.one("aws:ec2/flowLog:FlowLog", "demo-vpc-flow-logs")
+    assert group.inputs["name"] == "/aws/vpc/flow-logs/platform-prod-demo-vpc"
+    assert group.inputs["kmsKeyId"] == KEY_ARN
+    assert group.inputs["retentionInDays"] == stack_config("prod")["platform:logRetentionDays"]
+    assert flow_log.inputs == {
+        "vpcId": vpc.id,
+        "trafficType": "ALL",
+        "logDestinationType": "cloud-watch-logs",
+        "logDestination": group.outputs["arn"],
+        "iamRoleArn": role.outputs["arn"],
+        "maxAggregationInterval": 60,
+    }
+
+
+def test_only_flow_logs_of_this_account_write_and_only_to_their_group(flow_logs_plan: PlanGraph) -> None:
+    role = flow_logs_plan.one("aws:iam/role:Role", "demo-vpc-flow-logs-role")
+    [trust] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    group_arn = flow_logs_plan.one("aws:cloudwatch/logGroup:LogGroup", "demo-vpc-flow-logs-logs").outputs["arn"]
+    delivery = flow_logs_plan.one("aws:iam/rolePolicy:RolePolicy", "demo-vpc-flow-logs-delivery")
+    assert delivery.inputs["role"] == role.id
+    write, find = json.loads(delivery.inputs["policy"])["Statement"]
+    assert write["Resource"] == [group_arn, f"{group_arn}:*"]
+    assert sorted(write["Action"]) == ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+    assert find == {"Effect": "Allow", "Sid": "FindLogGroup", "Action": "logs:DescribeLogGroups", "Resource": "*"}
+
+
+def test_the_pack_and_checkov_see_the_vpc_logged(flow_logs_plan: PlanGraph) -> None:
+    """The plan adapter carries the flow log's vpc_id as a reference: checkov's CKV2_AWS_11 graph check passes."""
+    assert evaluate(flow_logs_plan).violations == []
+    report = evaluate_plan(flow_logs_plan, skips=[])
+    assert ("CKV2_AWS_11", "demo-vpc") in {(f.check, f.resource) for f in report.passed}
+    assert ("CKV2_AWS_11", "demo-vpc") not in {(f.check, f.resource) for f in report.failed}

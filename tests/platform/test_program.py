@@ -7,8 +7,8 @@ import json
 import pulumi
 import pytest
 
-from offline.runner import PlanGraph, run_program
-from tests.conftest import PlanFactory, stack_config
+from offline.runner import PlanGraph
+from tests.conftest import PlanFactory
 
 REQUIRED_TAGS = {"Environment", "Project", "ManagedBy", "Owner", "CostCenter"}
 
@@ -58,7 +58,6 @@ def test_a_bad_config_stops_the_program_before_any_resource(plan_with: PlanFacto
     assert "platform:drRegion" in message and "platform:logRetentionDays" in message
 
 
-def test_adding_a_stack_takes_one_file() -> None:
-    # tests/stacks/Pulumi.staging.yaml is all there is to the staging stack.
-    plan = run_program("staging", stack_config("staging"))
-    assert plan.outputs["environment"] == "staging"
+def test_adding_a_stack_takes_one_file(staging_plan: PlanGraph) -> None:
+    # tests/stacks/Pulumi.staging.yaml is all there is to the staging stack (staging_plan runs just that).
+    assert staging_plan.outputs["environment"] == "staging"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pulumi
 import pytest
@@ -12,6 +13,7 @@ from components.context import StackContext
 from components.iam import Statement
 from components.storage import BucketNames, LifecycleRule, SecureBucket
 from offline.mocks import ACCOUNT_ID
+from offline.policy_run import evaluate
 from offline.runner import PlanGraph, run_program
 from tests.conftest import stack_config
 
@@ -22,6 +24,7 @@ BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
 LOGGING = "aws:s3/bucketLogging:BucketLogging"
+ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 
 
 def storage_program() -> None:
@@ -78,7 +81,9 @@ def of_bucket(plan: PlanGraph, type_token: str, bucket: str) -> list[str]:
 
 def test_bucket_is_named_per_component_protected_in_prod_and_force_destroyed_elsewhere(storage_plan) -> None:
     data = storage_plan.one(BUCKET, "demo-data-bucket")
-    assert data.inputs["bucket"] == f"platform-{storage_plan.stack}-demo-data"
+    region = {"dev": "eu-west-1", "prod": "us-east-1"}[storage_plan.stack]
+    # S3 names are global: the account id and region keep two accounts' stacks apart.
+    assert data.inputs["bucket"] == f"platform-{storage_plan.stack}-demo-data-123456789012-{region}"
     assert data.inputs["forceDestroy"] is (storage_plan.stack != "prod")
     assert {b.protect for b in storage_plan.of_type(BUCKET)} == {storage_plan.stack == "prod"}
 
@@ -157,3 +162,100 @@ def test_optional_parts_are_left_out_when_not_asked_for(storage_plan: PlanGraph)
     assert of_bucket(storage_plan, POLICY, "demo-kept") == ["demo-kept-tls-only"]
     ownership = storage_plan.one(OWNERSHIP, "demo-data-ownership")
     assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+
+
+# --- a target of S3 server access logs ------------------------------------------------------------
+
+
+def access_log_program() -> None:
+    ctx = StackContext.create(load_stack_config())
+    opts = pulumi.ResourceOptions(provider=ctx.primary)
+    logs = SecureBucket(
+        "lake-access-logs",
+        ctx,
+        component="demo",
+        purpose="access-logs",
+        kms_key_arn=None,
+        server_access_log_target=True,
+        lifecycle=[LifecycleRule("expire-access-logs", "", expiration_days=365)],
+        opts=opts,
+    )
+    SecureBucket(
+        "lake-raw",
+        ctx,
+        component="demo",
+        purpose="raw",
+        kms_key_arn=KEY_ARN,
+        lifecycle=[LifecycleRule("tiering", "", transitions=((30, "STANDARD_IA"),))],
+        access_log_bucket=logs,
+        opts=opts,
+    )
+
+
+@pytest.fixture(scope="module")
+def access_log_plan() -> PlanGraph:
+    return run_program("prod", stack_config("prod"), program=access_log_program)
+
+
+def _default_encryption(plan: PlanGraph, bucket: str) -> dict:
+    [config] = [r for r in plan.of_type(ENCRYPTION) if r.inputs["bucket"] == plan.one(BUCKET, f"{bucket}-bucket").id]
+    [rule] = config.inputs["rules"]
+    return rule
+
+
+def test_an_access_log_target_uses_sse_s3_because_log_delivery_cannot_use_kms(access_log_plan: PlanGraph) -> None:
+    assert _default_encryption(access_log_plan, "lake-access-logs") == {
+        "applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}
+    }
+    assert _default_encryption(access_log_plan, "lake-raw") == {
+        "applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": KEY_ARN},
+        "bucketKeyEnabled": True,
+    }
+    [logging] = access_log_plan.of_type(LOGGING)
+    assert logging.inputs["targetBucket"] == access_log_plan.one(BUCKET, "lake-access-logs-bucket").id
+
+
+def test_an_access_log_target_lets_only_the_logging_service_of_this_account_write(access_log_plan: PlanGraph) -> None:
+    bucket = access_log_plan.one(BUCKET, "lake-access-logs-bucket")
+    document = json.loads(access_log_plan.one(POLICY, "lake-access-logs-policy").inputs["policy"])
+    sids = [s.get("Sid") for s in document["Statement"]]
+    assert sids == ["DenyInsecureTransport", "S3ServerAccessLogDelivery"]
+    delivery = document["Statement"][1]
+    assert delivery == {
+        "Sid": "S3ServerAccessLogDelivery",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"{bucket.outputs['arn']}/*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
+    }
+    data_policy = json.loads(access_log_plan.one(POLICY, "lake-raw-policy").inputs["policy"])
+    assert [s.get("Sid") for s in data_policy["Statement"]] == ["DenyInsecureTransport"]
+
+
+def test_the_pack_accepts_sse_s3_on_a_log_target_that_receives_logs_and_nothing_else(
+    access_log_plan: PlanGraph,
+) -> None:
+    report = evaluate(access_log_plan)
+    assert [v for v in report.violations if v.policy.startswith("s3-")] == []
+    without_logging = replace(access_log_plan, resources=[r for r in access_log_plan.resources if r.type != LOGGING])
+    problems = [v.message for v in evaluate(without_logging).violations if v.policy == "s3-bucket-baseline"]
+    assert len(problems) == 1
+    assert "uses SSE-S3, allowed only for a target of S3 server access logs" in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("key", "target"), [(KEY_ARN, True), (None, False)], ids=["kms-key-on-a-log-target", "no-key-on-a-data-bucket"]
+)
+def test_sse_s3_is_for_log_targets_only_and_they_take_no_key(key: str | None, target: bool) -> None:
+    # The arguments are checked before anything is declared, so no stack context is needed.
+    with pytest.raises(ValueError, match="log delivery cannot write to an SSE-KMS bucket"):
+        SecureBucket(
+            "bad",
+            None,  # type: ignore[arg-type]
+            component="demo",
+            purpose="access-logs",
+            kms_key_arn=key,
+            server_access_log_target=target,
+            opts=pulumi.ResourceOptions(),
+        )

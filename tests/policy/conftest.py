@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -18,9 +18,10 @@ from components.iam import Statement, policy_document
 from components.kms import CustomerManagedKey
 from components.lambda_function import FunctionSpec, PythonFunction
 from components.runtime_params import RuntimeParameters
+from offline.checkov_plan import CheckovReport, evaluate_plan
 from offline.mocks import RecordedResource
 from offline.policy_run import PolicyReport, evaluate
-from offline.runner import PlanGraph
+from offline.runner import ROOT, PlanGraph
 from policy.policies import ALL_POLICIES
 from tests.conftest import stack_config
 from tests.policy.harness import run_resources
@@ -334,3 +335,18 @@ def set_path(path: str, value: Any) -> Mutation:
 def with_document(key: str, document: Mapping[str, Any]) -> Mutation:
     """A mutation replacing a JSON document input (policy, assumeRolePolicy)."""
     return set_path(key, json.dumps(document))
+
+
+# The shipped stacks checkov judges: dev, prod, and staging once a top-level Pulumi.staging.yaml exists.
+SHIPPED = ["dev", "prod"] + (["staging"] if (ROOT / "Pulumi.staging.yaml").exists() else [])
+
+
+def shipped_plans(request: pytest.FixtureRequest) -> Iterator[PlanGraph]:
+    for stack in SHIPPED:
+        yield request.getfixturevalue(f"{stack}_plan")
+
+
+@pytest.fixture(scope="session")
+def checkov_reports(request: pytest.FixtureRequest) -> dict[str, CheckovReport]:
+    """checkov's verdict on each shipped stack (about 5 s each)."""
+    return {plan.stack: evaluate_plan(plan) for plan in shipped_plans(request)}

@@ -89,7 +89,7 @@ def test_taggable_is_read_from_the_sdk() -> None:
 # The same rules on what the components really build (prod stack, all components enabled).
 @pytest.mark.parametrize(
     "name",
-    ["featurestore-features", "featurestore-events", "data-lake-raw-bucket", "backup-vault", "eks-cluster-key"],
+    ["feature-store-features", "feature-store-events", "data-lake-raw-bucket", "backup-vault", "eks-cluster-key-key"],
 )
 def test_an_unprotected_component_resource_in_prod_is_a_violation(prod_plan: PlanGraph, name: str) -> None:
     assert messages(check(prod_plan, "stateful-protected-in-prod"), "stateful-protected-in-prod") == []

@@ -17,7 +17,8 @@ from offline.runner import PlanGraph
 from policy.policies import RESOURCE_POLICIES
 from tests.policy.conftest import POLICIES, Mutation, check, messages, mutated, set_path, with_document
 
-# A truncated, fake key: what the article committed to Git, which the Secret policy must catch.
+# A truncated, fake private key in a Secret manifest: a credential committed to Git, which the Secret policy
+# must catch (repository credentials come from Secrets Manager through External Secrets instead).
 FAKE_SSH_KEY = (
     "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----"  # pragma: allowlist secret
 )
@@ -379,7 +380,7 @@ CASES = [
     ),
     Case(
         "k8s-no-key-material-in-secrets",
-        "argocd-in-cluster",
+        "eks-argocd-in-cluster",
         set_path(
             "stringData",
             {"sshPrivateKey": FAKE_SSH_KEY},
@@ -389,20 +390,20 @@ CASES = [
     ),
     Case(
         "k8s-no-key-material-in-secrets",
-        "argocd-in-cluster",
+        "eks-argocd-in-cluster",
         set_path("data", {"identity": base64.b64encode(b"-----BEGIN RSA PRIVATE KEY-----\nMIIE\n").decode()}),
         "'identity'",
         plan="prod_plan",
     ),
     Case(
         "k8s-no-key-material-in-secrets",
-        "argocd-in-cluster",
+        "eks-argocd-in-cluster",
         set_path("type", "kubernetes.io/tls"),
         "kubernetes.io/tls",
         plan="prod_plan",
     ),
-    Case("helm-chart-version-pinned", "argocd", set_path("version", "^9.5.0"), "'^9.5.0'", plan="prod_plan"),
-    Case("helm-chart-version-pinned", "external-secrets", remove("version"), "None", plan="prod_plan"),
+    Case("helm-chart-version-pinned", "eks-argocd", set_path("version", "^9.5.0"), "'^9.5.0'", plan="prod_plan"),
+    Case("helm-chart-version-pinned", "eks-external-secrets", remove("version"), "None", plan="prod_plan"),
     # Backup
     Case("backup-vault-customer-key", "guard-vault", remove("kmsKeyArn"), "no KMS key"),
     Case(

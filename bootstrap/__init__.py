@@ -1,0 +1,1 @@
+"""The account bootstrap: a second, small Pulumi project applied once per AWS account, before the platform."""
