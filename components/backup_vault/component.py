@@ -236,6 +236,14 @@ class BackupVault(pulumi.ComponentResource):
                         actions=["s3:ListBucket"],
                         resources=[pulumi.Output.concat("arn:", ctx.partition, f":s3:::{restored}")],
                     ),
+                    # Failed invocations go to the dead-letter queue, encrypted with the primary CMK.
+                    key_use_through(
+                        "EncryptDeadLetters",
+                        self.primary_key.arn,
+                        ["kms:GenerateDataKey", "kms:Decrypt"],
+                        ["sqs"],
+                        ctx.region,
+                    ),
                 ],
                 environment=environment,
                 timeout=300,
@@ -350,11 +358,8 @@ class BackupVault(pulumi.ComponentResource):
                         actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
                         resources=[stream_arn],
                     ),
-                    Statement(
-                        sid="ListTableStreams",
-                        actions=["dynamodb:ListStreams"],
-                        resources=[pulumi.Output.concat(table.arn, "/stream/*")],
-                    ),
+                    # ListStreams takes no resource ARN: granted on a stream ARN it is refused.
+                    Statement(sid="ListTableStreams", actions=["dynamodb:ListStreams"], resources=["*"]),
                     Statement(
                         sid="WriteReplica", actions=["dynamodb:PutItem", "dynamodb:DeleteItem"], resources=[replica.arn]
                     ),

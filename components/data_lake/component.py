@@ -109,7 +109,10 @@ class DataLake(pulumi.ComponentResource):
             # logs: encrypted log groups; cloudwatch and events: alarms and Glue state events reach the
             # encrypted alert topic (and its dead-letter queue).
             services=["logs", "cloudwatch", "events"],
-            extra_statements=[self._access_log_delivery(ctx)] if args.access_logging else [],
+            extra_statements=[
+                self._eventbridge_to_encrypted_topic(),
+                *([self._access_log_delivery(ctx)] if args.access_logging else []),
+            ],
         )
         self._scope = scope.with_key(self.key.arn)
         self._buckets()
@@ -142,6 +145,19 @@ class DataLake(pulumi.ComponentResource):
         self.register_outputs(self.stack_outputs())
 
     # -- storage -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _eventbridge_to_encrypted_topic() -> Statement:
+        """EventBridge delivering Glue state events to the encrypted alert topic. SNS asks KMS on
+        EventBridge's behalf without aws:SourceAccount/aws:SourceArn, so the `events` statement (which
+        requires them, as the queue path allows) never matches it and the alerts were lost; this one
+        cannot carry them (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html)."""
+        return Statement(
+            sid="AllowEventBridgeToEncryptedTopic",
+            principals={"Service": "events.amazonaws.com"},
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+        )
 
     @staticmethod
     def _access_log_delivery(ctx: StackContext) -> Statement:
@@ -293,7 +309,7 @@ class DataLake(pulumi.ComponentResource):
             f"{name}-glue-role",
             name=self._scope.physical("glue", service="iam"),
             description="Glue crawlers and ETL jobs of the data lake",
-            assume_role_policy=service_trust_policy("glue.amazonaws.com", source_account=ctx.account_id),
+            assume_role_policy=service_trust_policy("glue.amazonaws.com"),
             opts=self._child,
         )
         raw, processed = self.raw.arn, self.processed.arn
@@ -313,6 +329,8 @@ class DataLake(pulumi.ComponentResource):
             listing(processed, *writable),
             Statement(sid="BucketLocation", actions=["s3:GetBucketLocation"], resources=[raw, processed]),
             Statement(sid="UseDataKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[self.key.arn]),
+            # Job bookmarks under CSE-KMS are encrypted by the job itself: Encrypt, not only a data key.
+            Statement(sid="EncryptJobBookmarks", actions=["kms:Encrypt"], resources=[self.key.arn]),
             Statement(
                 sid="ReadCatalog",
                 actions=[

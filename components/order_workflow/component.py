@@ -367,6 +367,15 @@ class OrderWorkflow(pulumi.ComponentResource):
                     ],
                 ),
                 self._state_machine_key_use("kms:Decrypt", "kms:GenerateDataKey", sid="EncryptExecutionData"),
+                # The execution log group is encrypted with the same key: log delivery makes the data key
+                # with this role under the logs encryption context
+                # (https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html).
+                Statement(
+                    sid="EncryptExecutionLogs",
+                    actions=["kms:GenerateDataKey"],
+                    resources=[self.key.arn],
+                    conditions={"StringEquals": {"kms:EncryptionContext:SourceArn": ctx.arn("logs", "*")}},
+                ),
             ),
             opts=self._child,
         )
@@ -437,7 +446,7 @@ class OrderWorkflow(pulumi.ComponentResource):
             f"{self._name}-events-role",
             name=self._scope.physical("start-workflow-events", service="iam"),
             description="EventBridge: start the order workflow",
-            assume_role_policy=service_trust_policy("events.amazonaws.com", source_account=ctx.account_id),
+            assume_role_policy=service_trust_policy("events.amazonaws.com"),
             opts=self._child,
         )
         events_policy = aws.iam.RolePolicy(

@@ -179,6 +179,22 @@ BINDINGS: tuple[Binding, ...] = (
         "backupVaultName": "BackupVaultName", "minRetentionDays": "MinRetentionDays",
         "maxRetentionDays": "MaxRetentionDays", "changeableForDays": "ChangeableForDays",
     }),
+    Binding("aws:backup/framework:Framework", "backup", "CreateFramework", {
+        "name": "FrameworkName", "description": "FrameworkDescription",
+        "controls[].name": "FrameworkControls[].ControlName",
+        "controls[].inputParameters[].name": "FrameworkControls[].ControlInputParameters[].ParameterName",
+        "controls[].inputParameters[].value": "FrameworkControls[].ControlInputParameters[].ParameterValue",
+        "controls[].scope.complianceResourceTypes": "FrameworkControls[].ControlScope.ComplianceResourceTypes",
+    }),
+    Binding("aws:backup/reportPlan:ReportPlan", "backup", "CreateReportPlan", {
+        "name": "ReportPlanName", "description": "ReportPlanDescription",
+        "reportSetting.reportTemplate": "ReportSetting.ReportTemplate",
+        "reportSetting.frameworkArns": "ReportSetting.FrameworkArns",
+        "reportSetting.numberOfFrameworks": "ReportSetting.NumberOfFrameworks",
+        "reportDeliveryChannel.formats": "ReportDeliveryChannel.Formats",
+        "reportDeliveryChannel.s3BucketName": "ReportDeliveryChannel.S3BucketName",
+        "reportDeliveryChannel.s3KeyPrefix": "ReportDeliveryChannel.S3KeyPrefix",
+    }),
     Binding("aws:backup/plan:Plan", "backup", "CreateBackupPlan", {
         "name": "BackupPlan.BackupPlanName", "rules[].ruleName": "BackupPlan.Rules[].RuleName",
         "rules[].schedule": "BackupPlan.Rules[].ScheduleExpression",

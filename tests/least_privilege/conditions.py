@@ -41,6 +41,8 @@ SERVICE_USES: tuple[ServiceUse, ...] = (
                "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Monitoring.OS.Enabling.html"),
     ServiceUse("sagemaker.amazonaws.com", "trust", "SageMaker assuming the model execution role", BOTH,
                "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html"),
+    ServiceUse("vpc-flow-logs.amazonaws.com", "trust", "VPC Flow Logs publishing to CloudWatch Logs", BOTH,
+               "https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html"),
     ServiceUse("lambda.amazonaws.com", "trust", "Lambda assuming the execution role", NONE,
                "https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html"),
     ServiceUse("glue.amazonaws.com", "trust", "Glue assuming the job/crawler role", NONE,

@@ -94,7 +94,9 @@ def record_handler_calls(handlers: Iterable[str]) -> list[RecordedCall]:
             "PYTHONPATH": str(ROOT),
         }
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
-        command += ["-p", "no:xdist", "-p", "tests.least_privilege.recorder", *map(str, handler_test_files())]
+        # One process: the recorder's attribution is per thread of this process (`-n 0` keeps xdist's
+        # plugin loaded for the project's addopts but starts no workers).
+        command += ["-n", "0", "-p", "tests.least_privilege.recorder", *map(str, handler_test_files())]
         result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
         if result.returncode != 0 or not output.exists():
             raise RuntimeError(

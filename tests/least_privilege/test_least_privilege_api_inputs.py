@@ -10,6 +10,9 @@ import pytest
 from tests.least_privilege.api_inputs import BINDINGS, UNCONSTRAINED_TYPES, Binding, api_shape, check_resource
 from tests.least_privilege.conftest import SHIPPED_STACKS
 
+# One xdist worker runs them all: they share the session plans of every stack and one recording.
+pytestmark = pytest.mark.xdist_group(name="least_privilege")
+
 
 def test_least_privilege_bindings_name_real_api_members() -> None:
     for binding in BINDINGS:

@@ -18,11 +18,8 @@ from tests.least_privilege.conftest import SHIPPED_STACKS
 from tests.least_privilege.grants import RecordedCall, Verdict, deployed_settings, function_verdicts
 from tests.least_privilege.plan_model import PermissionModel
 
-# Requests the components do not grant today, reported in issue 19 and left to the component owners:
-# action -> why AWS needs it. A fix makes the test below fail until the entry goes.
-KNOWN_MISSING = {
-    ("dynamodb:ListStreams", "event source mapping"): "takes only `*`; the role grants it on the stream ARN",
-}
+# One xdist worker runs them all: they share the session plans of every stack and one recording.
+pytestmark = pytest.mark.xdist_group(name="least_privilege")
 
 
 def _verdicts(models: dict[str, PermissionModel], calls: list[RecordedCall], stack: str) -> dict[str, Verdict]:
@@ -32,16 +29,8 @@ def _verdicts(models: dict[str, PermissionModel], calls: list[RecordedCall], sta
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_least_privilege_every_function_call_is_granted(stack, permission_models, recorded_calls) -> None:
     verdicts = _verdicts(permission_models, recorded_calls, stack)
-    failures = [line for v in verdicts.values() for line in v.failures(KNOWN_MISSING)]
+    failures = [line for v in verdicts.values() for line in v.failures()]
     assert not failures, "calls the role does not allow:\n" + "\n".join(failures)
-
-
-@pytest.mark.parametrize("stack", SHIPPED_STACKS)
-def test_least_privilege_known_missing_grants_are_still_missing(stack, permission_models, recorded_calls) -> None:
-    verdicts = _verdicts(permission_models, recorded_calls, stack)
-    still_missing = set().union(*(v.known_found(KNOWN_MISSING) for v in verdicts.values()))
-    fixed = sorted(set(KNOWN_MISSING) - still_missing)
-    assert not fixed, f"now granted: remove {fixed} from KNOWN_MISSING"
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)

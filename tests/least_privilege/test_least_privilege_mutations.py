@@ -13,14 +13,15 @@ import pytest
 
 from offline.iam_eval import as_list
 from tests.least_privilege.conftest import SHIPPED_STACKS
-from tests.least_privilege.grants import RecordedCall, Verdict, deployed_settings, function_verdicts, is_known
+from tests.least_privilege.grants import RecordedCall, Verdict, deployed_settings, function_verdicts
 from tests.least_privilege.plan_model import PermissionModel
 from tests.least_privilege.service_roles import ALL_SERVICE_CHECKS
-from tests.least_privilege.test_least_privilege_functions import KNOWN_MISSING as FUNCTION_KNOWN
-from tests.least_privilege.test_least_privilege_service_roles import KNOWN_MISSING as SERVICE_KNOWN
+
+# One xdist worker runs them all: they share the session plans of every stack and one recording.
+pytestmark = pytest.mark.xdist_group(name="least_privilege")
+
 
 COMPONENTS = ["FeatureStorePipeline", "DataLake", "BackupVault", "OrderWorkflow", "EksGitOpsCluster"]
-KNOWN = {**FUNCTION_KNOWN, **SERVICE_KNOWN}
 
 
 def role_verdicts(model: PermissionModel, calls: list[RecordedCall], settings: Any) -> list[Verdict]:
@@ -29,7 +30,7 @@ def role_verdicts(model: PermissionModel, calls: list[RecordedCall], settings: A
 
 
 def failing_roles(verdicts: list[Verdict]) -> set[str]:
-    return {v.role.name for v in verdicts if any(not is_known(need, KNOWN) for need, _ in v.missing)}
+    return {v.role.name for v in verdicts if v.failures()}
 
 
 def without_action(
