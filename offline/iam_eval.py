@@ -214,10 +214,6 @@ def evaluate(
     return Decision.ALLOWED if allowed else Decision.IMPLICIT_DENY
 
 
-def allowing_statements(documents: Iterable[Mapping[str, Any] | str], request: Request) -> list[Mapping[str, Any]]:
-    return [s for d in documents for s in statements(d) if s.get("Effect") == "Allow" and statement_applies(s, request)]
-
-
 def key_policy_allows(
     key_policy: Mapping[str, Any] | str,
     request: Request,
@@ -252,26 +248,10 @@ def _names_principal_directly(principal_element: Any, principal: str) -> bool:
     return any(v == principal or v == "*" for values in principal_element.values() for v in as_list(values))
 
 
-def action_granted_names(documents: Iterable[Mapping[str, Any] | str]) -> list[tuple[str, str, str]]:
-    """(statement id or index, action pattern, resource pattern) of every Allow, for over-grant reports."""
-    grants: list[tuple[str, str, str]] = []
-    for d_index, document in enumerate(documents):
-        for s_index, statement in enumerate(statements(document)):
-            if statement.get("Effect") != "Allow":
-                continue
-            sid = str(statement.get("Sid") or f"#{d_index}.{s_index}")
-            for action in as_list(statement.get("Action")):
-                for resource in as_list(statement.get("Resource")) or ["*"]:
-                    grants.append((sid, action, resource))
-    return grants
-
-
 __all__ = [
     "Decision",
     "Request",
-    "action_granted_names",
     "action_matches",
-    "allowing_statements",
     "as_list",
     "evaluate",
     "key_policy_allows",

@@ -55,20 +55,12 @@ class Verdict:
     used: set[tuple[int, int, str]] = field(default_factory=set)  # (document, statement, action) grants used
     necessary: set[tuple[int, int, str]] = field(default_factory=set)  # the only grant allowing some request
 
-    def failures(self, known: Mapping[tuple[str, str], str] | None = None) -> list[str]:
-        """One line per request the role does not allow, except known defects ((action, why) -> reason)."""
+    def failures(self) -> list[str]:
+        """One line per request the role does not allow: subject, what needs it, the request, the decision."""
         return [
             f"{self.subject} (role {self.role.name}): {need.origin} needs {need.request.describe()}: {decision.value}"
             for need, decision in self.missing
-            if not is_known(need, known or {})
         ]
-
-    def known_found(self, known: Mapping[tuple[str, str], str]) -> set[tuple[str, str]]:
-        return {k for need, _ in self.missing for k in known if is_known(need, {k: ""})}
-
-
-def is_known(need: Need, known: Mapping[tuple[str, str], str]) -> bool:
-    return any(need.request.action == action and fragment in need.origin for action, fragment in known)
 
 
 def handler_test_files() -> list[Path]:

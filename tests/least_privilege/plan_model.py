@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,14 +42,6 @@ class Role:
     @property
     def policies(self) -> list[dict[str, Any]]:
         return [doc for _, doc in self.documents]
-
-    def trusted_services(self) -> list[str]:
-        services: list[str] = []
-        for statement in self.trust.get("Statement", []):
-            principal = statement.get("Principal", {})
-            value = principal.get("Service", []) if isinstance(principal, Mapping) else []
-            services.extend([value] if isinstance(value, str) else value)
-        return services
 
 
 @dataclass(frozen=True)
@@ -234,10 +226,3 @@ def _parameter_arn(parameter: RecordedResource) -> str:
 def permission_model(plan: PlanGraph) -> PermissionModel:
     keys, refs = _keys(plan)
     return PermissionModel(plan, _roles(plan), _functions(plan), keys, refs, _encrypted(plan, refs))
-
-
-def iter_statements(role: Role) -> Iterator[tuple[str, int, dict[str, Any]]]:
-    for source, document in role.documents:
-        statements = document.get("Statement", [])
-        for index, statement in enumerate(statements if isinstance(statements, list) else [statements]):
-            yield source, index, statement
