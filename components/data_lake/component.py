@@ -109,10 +109,7 @@ class DataLake(pulumi.ComponentResource):
             # logs: encrypted log groups; cloudwatch and events: alarms and Glue state events reach the
             # encrypted alert topic (and its dead-letter queue).
             services=["logs", "cloudwatch", "events"],
-            extra_statements=[
-                self._eventbridge_to_encrypted_topic(),
-                *([self._access_log_delivery(ctx)] if args.access_logging else []),
-            ],
+            extra_statements=[self._eventbridge_to_encrypted_topic()],
         )
         self._scope = scope.with_key(self.key.arn)
         self._buckets()
@@ -159,42 +156,20 @@ class DataLake(pulumi.ComponentResource):
             resources=["*"],
         )
 
-    @staticmethod
-    def _access_log_delivery(ctx: StackContext) -> Statement:
-        """S3 server access logging writes into the SSE-KMS log bucket as this service principal."""
-        return Statement(
-            sid="AllowS3ServerAccessLogDelivery",
-            principals={"Service": "logging.s3.amazonaws.com"},
-            actions=["kms:GenerateDataKey"],
-            resources=["*"],
-            conditions={"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-        )
-
     def _buckets(self) -> None:
         ctx, args, name = self._ctx, self._args, self._name
         self.log_bucket: LakeBucket | None = None
         if args.access_logging:
-
-            def log_delivery(arn: pulumi.Output[str]) -> list[Statement]:
-                return [
-                    Statement(
-                        sid="S3ServerAccessLogDelivery",
-                        principals={"Service": "logging.s3.amazonaws.com"},
-                        actions=["s3:PutObject"],
-                        resources=[pulumi.Output.concat(arn, "/*")],
-                        conditions={"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-                    )
-                ]
-
             self.log_bucket = LakeBucket(
                 f"{name}-access-logs",
                 ctx,
                 component=self._scope.slug,
                 purpose="access-logs",
-                kms_key_arn=self.key.arn,
+                # Server access logging delivers only into SSE-S3 buckets (SecureBucket adds its write policy).
+                kms_key_arn=None,
+                server_access_log_target=True,
                 lifecycle=[LifecycleRule("expire-access-logs", "", expiration_days=args.access_log_expiration_days)],
                 noncurrent_version_expiration_days=args.noncurrent_version_expiration_days,
-                policy_statements=log_delivery,
                 opts=self._child,
             )
         common: dict[str, Any] = {

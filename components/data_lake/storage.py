@@ -30,10 +30,11 @@ class LakeBucket(pulumi.ComponentResource):
         *,
         component: str,
         purpose: str,
-        kms_key_arn: pulumi.Input[str],
+        kms_key_arn: pulumi.Input[str] | None,
         lifecycle: Sequence[LifecycleRule],
         noncurrent_version_expiration_days: int,
         access_log_bucket: LakeBucket | None = None,
+        server_access_log_target: bool = False,
         policy_statements: Callable[[pulumi.Output[str]], Sequence[Statement]] = lambda _arn: (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -47,6 +48,7 @@ class LakeBucket(pulumi.ComponentResource):
             lifecycle=lifecycle,
             noncurrent_version_expiration_days=noncurrent_version_expiration_days,
             access_log_bucket=access_log_bucket.storage if access_log_bucket is not None else None,
+            server_access_log_target=server_access_log_target,
             policy_statements=policy_statements,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -47,7 +47,6 @@ KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 # S3 server access logging cannot deliver to an SSE-KMS bucket: log targets (components.storage.SecureBucket
 # with server_access_log_target, purpose `access-logs`) use SSE-S3, and the stack policy checks that each
 # SSE-S3 bucket does receive access logs.
-ACCESS_LOG_BUCKET = re.compile(r"-access-logs$")
 SSE_S3 = "AES256"
 LOGGING_TYPE = "aws:s3/bucketLogging:BucketLogging"
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
@@ -56,6 +55,8 @@ PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read")
 # Buckets named for these purposes hold derived, re-creatable output: no versioning required.
 # Bucket names end in `-<purpose>`, then (components' buckets) `-<account id>-<region>`.
 _GLOBAL_SUFFIX = r"(-\d{12}-[a-z]{2}(-[a-z]+)+-\d+)?$"
+# (components.storage.SecureBucket log targets, see above; named like every component bucket.)
+ACCESS_LOG_BUCKET = re.compile(r"-access-logs" + _GLOBAL_SUFFIX)
 SCRATCH_PURPOSES = re.compile(r"-(athena-)?results" + _GLOBAL_SUFFIX)
 # Buckets whose objects must age out or move to colder storage.
 LIFECYCLE_PURPOSES = re.compile(r"-(raw|(athena-)?results)" + _GLOBAL_SUFFIX)

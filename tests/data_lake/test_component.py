@@ -135,8 +135,14 @@ def test_prod_logs_bucket_access_and_protects_stateful_resources(dev_plan, prod_
     ]
     assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
     assert delivery["Resource"] == f"arn:aws:s3:::{bucket(PROD, 'access-logs')}/*"
+    # Log delivery writes only into SSE-S3 buckets: the log bucket is not under the lake key.
     key_policy = statements(prod_plan.one("aws:kms/key:Key", "data-lake-data-key-key"))
-    assert key_policy["AllowS3ServerAccessLogDelivery"]["Action"] == "kms:GenerateDataKey"
+    assert "AllowS3ServerAccessLogDelivery" not in key_policy
+    encryption = prod_plan.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "data-lake-access-logs-encryption",
+    )
+    assert encryption.inputs["rules"][0]["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
     assert not [r for r in dev_plan.of_type("aws:s3/bucketLogging:BucketLogging") if r.name.startswith("data-lake")]
 
     stateful = [

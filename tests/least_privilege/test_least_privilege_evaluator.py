@@ -1,4 +1,3 @@
-# ruff: noqa: E501 -- the cases are a table, one case per line.
 """offline/iam_eval.py decides as the IAM policy evaluation logic documents it."""
 
 from __future__ import annotations

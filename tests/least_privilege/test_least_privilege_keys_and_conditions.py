@@ -24,11 +24,9 @@ pytestmark = pytest.mark.xdist_group(name="least_privilege")
 KNOWN_KEY_POLICY_DEFECTS = {
     "AWS Backup publishing vault events to a CMK-encrypted SNS topic": "AllowBackup requires aws:SourceAccount, "
     "which the Backup notification docs do not say it sends",
-    "S3 server access logs into an SSE-KMS bucket": "server access logging delivers only to SSE-S3 buckets",
 }
 KNOWN_UNBACKED_CONDITIONS = {
     ("kms", "backup.amazonaws.com", "aws:SourceAccount"),
-    ("kms", "logging.s3.amazonaws.com", "aws:SourceAccount"),
 }
 
 
