@@ -436,11 +436,9 @@ def _load_balancer_controller_needs(model: PermissionModel, release: RecordedRes
     where = Where(model.region)
     tag = {"aws:RequestTag/elbv2.k8s.aws/cluster": cluster}
     owned = {"aws:ResourceTag/elbv2.k8s.aws/cluster": cluster}
-    lb = where.arn("elasticloadbalancing", "loadbalancer/app/k8s-default-web-0123456789/0123456789abcdef")
-    tg = where.arn("elasticloadbalancing", "targetgroup/k8s-default-web-0123456789/0123456789abcdef")
-    listener = where.arn(
-        "elasticloadbalancing", "listener/app/k8s-default-web-0123456789/0123456789abcdef/0123456789abcdef"
-    )
+    lb = where.arn("elasticloadbalancing", "loadbalancer/app/k8s-default-web/lb-id")
+    tg = where.arn("elasticloadbalancing", "targetgroup/k8s-default-web/tg-id")
+    listener = where.arn("elasticloadbalancing", "listener/app/k8s-default-web/lb-id/listener-id")
     sg = where.arn("ec2", "security-group/sg-0123456789abcdef0")
     vpc_arn = where.arn("ec2", f"vpc/{vpc}")
     calls = [
