@@ -80,6 +80,8 @@ UNSCOPED_ACTIONS: frozenset[str] = frozenset(
         "backup:DescribeRestoreJob",
         "backup:PutRestoreValidationResult",
         "rds:DescribeDBInstances",
+        # Lambda's DynamoDB stream poller lists the table's streams; ListStreams has no resource type.
+        "dynamodb:ListStreams",
         "sagemaker:ListEndpoints",
         "ecr:GetAuthorizationToken",
         # Route 53 zone discovery (external-dns) and VPC builds' DHCP lookup (CodeBuild in a VPC).

@@ -51,6 +51,18 @@ def service_use_statement(ctx: StackContext, service: str, region: str) -> State
     )
 
 
+# EventBridge delivering to a CMK-encrypted SNS topic: SNS asks KMS on EventBridge's behalf without
+# aws:SourceAccount / aws:SourceArn, so the conditioned `events` service statement never matches and the
+# events are lost; this grant cannot carry those conditions (SNS developer guide, "sns-key-management").
+# The topic policy still limits publishing to this account's rules.
+EVENTBRIDGE_TO_ENCRYPTED_TOPIC = Statement(
+    sid="AllowEventBridgeToEncryptedTopic",
+    principals={"Service": "events.amazonaws.com"},
+    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+    resources=["*"],
+)
+
+
 class CustomerManagedKey(pulumi.ComponentResource):
     """A symmetric CMK with yearly rotation and an alias `alias/<project>-<stack>-<component>-<purpose>`."""
 

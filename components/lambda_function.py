@@ -99,7 +99,7 @@ class PythonFunction(pulumi.ComponentResource):
             f"{name}-role",
             name=ctx.name(spec.component, f"{spec.purpose}-fn", service="iam"),
             description=f"Execution role of {function_name}",
-            assume_role_policy=service_trust_policy("lambda.amazonaws.com", source_account=ctx.account_id),
+            assume_role_policy=service_trust_policy("lambda.amazonaws.com"),
             opts=child,
         )
         statements = [

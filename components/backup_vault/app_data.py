@@ -203,7 +203,7 @@ def app_buckets(
         scope.child("s3-replication-role"),
         name=scope.physical("s3-replication", service="iam"),
         description="S3 cross-region replication of the BackupVault data bucket",
-        assume_role_policy=service_trust_policy("s3.amazonaws.com", source_account=ctx.account_id),
+        assume_role_policy=service_trust_policy("s3.amazonaws.com"),
         opts=child,
     )
     policy = aws.iam.RolePolicy(

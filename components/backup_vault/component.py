@@ -28,7 +28,7 @@ from components.backup_vault.protection import (
 )
 from components.context import StackContext
 from components.iam import Statement
-from components.kms import key_use_through
+from components.kms import EVENTBRIDGE_TO_ENCRYPTED_TOPIC, key_use_through
 from components.lambda_function import FunctionSpec, PythonFunction
 from components.observability import CLOUDWATCH_ALARMS, Metric, Publisher, iterator_age, lambda_errors, queue_depth
 from components.queues import allow_service_to_send
@@ -36,15 +36,6 @@ from components.scope import Scope, component_options
 
 # Physical-name slug of a backup vault unless the program gives another one.
 COMPONENT = "backup"
-# EventBridge delivering to a CMK-encrypted SNS topic sends neither aws:SourceAccount nor aws:SourceArn to
-# KMS, so a conditioned grant (the `events` service statement) would deny it; the topic policy still limits
-# publishing to this account's rules.
-EVENTBRIDGE_TO_ENCRYPTED_TOPIC = Statement(
-    sid="AllowEventBridgeToEncryptedTopic",
-    principals={"Service": "events.amazonaws.com"},
-    actions=["kms:Decrypt", "kms:GenerateDataKey"],
-    resources=["*"],
-)
 # Stream records live 24 h; older ones can no longer be read, so stop retrying them by then.
 STREAM_RETENTION_SECONDS = 86400
 
@@ -238,6 +229,14 @@ class BackupVault(pulumi.ComponentResource):
                         actions=["s3:ListBucket"],
                         resources=[pulumi.Output.concat("arn:", ctx.partition, f":s3:::{restored}")],
                     ),
+                    # Failed invocations go to the dead-letter queue, encrypted with the primary CMK.
+                    key_use_through(
+                        "EncryptDeadLetters",
+                        self.primary_key.arn,
+                        ["kms:GenerateDataKey", "kms:Decrypt"],
+                        ["sqs"],
+                        ctx.region,
+                    ),
                 ],
                 environment=environment,
                 timeout=300,
@@ -352,11 +351,8 @@ class BackupVault(pulumi.ComponentResource):
                         actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
                         resources=[stream_arn],
                     ),
-                    Statement(
-                        sid="ListTableStreams",
-                        actions=["dynamodb:ListStreams"],
-                        resources=[pulumi.Output.concat(table.arn, "/stream/*")],
-                    ),
+                    # ListStreams takes no resource ARN: granted on a stream ARN it is refused.
+                    Statement(sid="ListTableStreams", actions=["dynamodb:ListStreams"], resources=["*"]),
                     Statement(
                         sid="WriteReplica", actions=["dynamodb:PutItem", "dynamodb:DeleteItem"], resources=[replica.arn]
                     ),

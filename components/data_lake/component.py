@@ -29,6 +29,7 @@ from components.data_lake.firehose import EventBusRef, EventsDelivery, deliver_e
 from components.data_lake.ingestion import ingestion
 from components.data_lake.orchestration import Refresh, RefreshInputs, refresh
 from components.data_lake.queries import EVENTS_QUERIES_DIR, named_queries
+from components.kms import EVENTBRIDGE_TO_ENCRYPTED_TOPIC
 from components.scope import Scope, component_options
 
 # Physical-name slug of a data lake unless the program gives another one.
@@ -60,6 +61,7 @@ class DataLake(pulumi.ComponentResource):
             # logs: encrypted log groups; cloudwatch and events: alarms and Glue state events reach the
             # encrypted alert topic (and its dead-letter queue).
             services=["logs", "cloudwatch", "events"],
+            extra_statements=[EVENTBRIDGE_TO_ENCRYPTED_TOPIC],
         )
         key_arn = self.key.arn
         scope = scope.with_key(key_arn)

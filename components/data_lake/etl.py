@@ -153,7 +153,7 @@ def glue_role(
         scope.child("glue-role"),
         name=role_name,
         description="Glue crawlers and ETL jobs of the data lake",
-        assume_role_policy=service_trust_policy("glue.amazonaws.com", source_account=scope.ctx.account_id),
+        assume_role_policy=service_trust_policy("glue.amazonaws.com"),
         opts=scope.opts(),
     )
     policy = aws.iam.RolePolicy(

@@ -173,7 +173,7 @@ def deliver_events(
         scope.child("events-rule-role"),
         name=scope.physical("events-to-firehose", service="iam"),
         description="EventBridge putting the bus's events into the lake's delivery stream",
-        assume_role_policy=service_trust_policy("events.amazonaws.com", source_account=ctx.account_id),
+        assume_role_policy=service_trust_policy("events.amazonaws.com"),
         opts=scope.opts(),
     )
     aws.iam.RolePolicy(

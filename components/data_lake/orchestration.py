@@ -257,9 +257,8 @@ def refresh(scope: Scope, inputs: RefreshInputs) -> Refresh:
         scope.child("refresh-starter-role"),
         name=scope.physical("refresh-start", service="iam"),
         description=f"EventBridge Scheduler and rules starting {name}",
-        assume_role_policy=service_trust_policy(
-            "scheduler.amazonaws.com", "events.amazonaws.com", source_account=ctx.account_id
-        ),
+        # One trust for both starters; EventBridge documents no aws:SourceAccount on role assumption.
+        assume_role_policy=service_trust_policy("scheduler.amazonaws.com", "events.amazonaws.com"),
         opts=scope.opts(),
     )
     aws.iam.RolePolicy(

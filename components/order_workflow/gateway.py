@@ -98,7 +98,7 @@ def payment_gateway_path(
         scope.child("gateway-role"),
         name=scope.physical("gateway-events", service="iam"),
         description="EventBridge: call the payment gateway's API destination",
-        assume_role_policy=service_trust_policy("events.amazonaws.com", source_account=scope.ctx.account_id),
+        assume_role_policy=service_trust_policy("events.amazonaws.com"),
         opts=scope.opts(),
     )
     invoke = aws.iam.RolePolicy(

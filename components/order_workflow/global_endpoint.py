@@ -112,7 +112,7 @@ def dr_intake(
         scope.child("dr-forward-role"),
         name=scope.physical("dr-forward-events", service="iam"),
         description="EventBridge: forward events from the DR intake bus to the primary bus",
-        assume_role_policy=service_trust_policy("events.amazonaws.com", source_account=ctx.account_id),
+        assume_role_policy=service_trust_policy("events.amazonaws.com"),
         opts=scope.opts(),
     )
     forward_policy = aws.iam.RolePolicy(

@@ -81,7 +81,7 @@ def order_rules(
         scope.child("events-role"),
         name=scope.physical("start-workflow-events", service="iam"),
         description="EventBridge: start the order workflow",
-        assume_role_policy=service_trust_policy("events.amazonaws.com", source_account=scope.ctx.account_id),
+        assume_role_policy=service_trust_policy("events.amazonaws.com"),
         opts=scope.opts(),
     )
     events_policy = aws.iam.RolePolicy(

@@ -701,7 +701,7 @@ def test_replication_function_may_read_the_stream_and_write_the_replica_only(pro
         "dynamodb:DescribeStream": {table["streamArn"]},
         "dynamodb:GetRecords": {table["streamArn"]},
         "dynamodb:GetShardIterator": {table["streamArn"]},
-        "dynamodb:ListStreams": {f"{table['arn']}/stream/*"},
+        "dynamodb:ListStreams": {"*"},
         "dynamodb:PutItem": {replica},
         "dynamodb:DeleteItem": {replica},
         "sqs:SendMessage": {one(prod_plan, "aws:sqs/queue:Queue", "backup-failures").outputs["arn"]},

@@ -170,3 +170,26 @@ def test_expectations_come_from_the_function_environment() -> None:
     )
     assert expect == Expectations(5, "mysql", "8")
     assert Expectations.from_environment({}) == Expectations(1, None, None)
+
+
+def test_the_handler_validates_the_job_of_its_event_and_reports_it(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entry point end to end (and so under tests/least_privilege's recorder): event -> DescribeRestoreJob
+    -> the restored copy, named as AWS Backup names restore-test copies -> PutRestoreValidationResult."""
+    name = "awsbackup-restore-test-app-data-1"
+    dynamodb = boto3.client("dynamodb", region_name=PRIMARY_REGION)
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.put_item(TableName=name, Item={"id": {"S": "item-0"}})
+    backup = boto3.client("backup", region_name=PRIMARY_REGION)
+    monkeypatch.setattr(module, "_client", {"backup": backup, **clients()}.__getitem__)
+    monkeypatch.setenv("MIN_RESTORED_ITEMS", "1")
+    created = f"arn:aws:dynamodb:{PRIMARY_REGION}:{ACCOUNT}:table/{name}"
+    with Stubber(backup) as stub:
+        expect_job(stub, "DynamoDB", created, "SUCCESSFUL", f"restored table {name} is ACTIVE with 1")
+        result = module.handler({"detail": {"restoreJobId": JOB, "status": "COMPLETED"}}, None)
+        stub.assert_no_pending_responses()
+    assert (result["restoreJobId"], result["status"]) == (JOB, "SUCCESSFUL")
