@@ -32,6 +32,10 @@ SERVICE_LINKED_ROLES: tuple[str, ...] = (
     "elasticloadbalancing.amazonaws.com",
 )
 MANAGE: tuple[str, ...] = ("Create*", "Delete*", "Update*", "Put*", "Tag*", "Untag*", "Describe*", "Get*", "List*")
+# Secrets Manager: the secrets only. Their values are written by people, never read nor put by a deployment.
+SECRET_VERBS: tuple[str, ...] = (
+    "Create*", "Delete*", "Update*", "Tag*", "Untag*", "Describe*", "List*", "GetResourcePolicy", "PutResourcePolicy",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class NameScope:
             "h": f"{self.project}-{self.stacks}*",
             "u": f"{self.project}_{self.stacks.replace('-', '_')}*",
             "s": f"/{self.project}/{self.stacks}*",
+            "t": f"{self.project}/{self.stacks}*",
         }
 
 
@@ -76,8 +81,10 @@ class ServiceScope:
 
 
 # ARN patterns: {p} partition, {a} account, {h} `platform-<stacks>*`, {u} `platform_<stacks>*` (Glue,
-# restore tests), {s} `/platform/<stacks>*` (SSM parameters). Services whose resources are named by id
-# (KMS keys, VPCs, API Gateway APIs, Backup plans) are scoped to the account.
+# restore tests, Backup frameworks and report plans), {s} `/platform/<stacks>*` (SSM parameters),
+# {t} `platform/<stacks>*` (Secrets Manager). Services whose resources are named by id (KMS keys, VPCs,
+# API Gateway APIs, Backup plans) are scoped to the account; Route 53 health checks carry neither an
+# account nor a name (global, by id).
 SERVICES: tuple[ServiceScope, ...] = (
     ServiceScope("s3", ("arn:{p}:s3:::{h}", "arn:{p}:s3:::{h}/*")),
     ServiceScope("dynamodb", ("arn:{p}:dynamodb:*:{a}:table/{h}",)),
@@ -92,6 +99,14 @@ SERVICES: tuple[ServiceScope, ...] = (
         "events",
         ("arn:{p}:events:*:{a}:rule/{h}", "arn:{p}:events:*:{a}:event-bus/{h}", "arn:{p}:events:*:{a}:archive/{h}"),
         (*MANAGE, "RemoveTargets", "EnableRule", "DisableRule"),
+        deploy_resources=("arn:{p}:events:*:{a}:endpoint/{h}",),  # prod's global endpoint of the orders bus
+    ),
+    ServiceScope("scheduler", ("arn:{p}:scheduler:*:{a}:schedule/*/{h}",)),  # schedules of any group
+    ServiceScope(
+        "firehose",
+        ("arn:{p}:firehose:*:{a}:deliverystream/{h}",),
+        (*MANAGE, "StartDeliveryStreamEncryption", "StopDeliveryStreamEncryption"),
+        review=False,
     ),
     ServiceScope(
         "kinesis", ("arn:{p}:kinesis:*:{a}:stream/{h}",), (*MANAGE, "AddTagsToStream", "RemoveTagsFromStream")
@@ -116,6 +131,8 @@ SERVICES: tuple[ServiceScope, ...] = (
             "arn:{p}:backup:*:{a}:backup-vault:{h}",
             "arn:{p}:backup:*:{a}:backup-plan:*",
             "arn:{p}:backup:*:{a}:restore-testing-plan:{u}",
+            "arn:{p}:backup:*:{a}:framework:{u}",
+            "arn:{p}:backup:*:{a}:report-plan:{u}",
         ),
         review=False,
     ),
@@ -164,6 +181,33 @@ SERVICES: tuple[ServiceScope, ...] = (
         deploy_resources=("arn:{p}:iam::{a}:oidc-provider/oidc.eks.*",),  # the EKS clusters' IRSA providers
     ),
     ServiceScope(
+        "secretsmanager",
+        ("arn:{p}:secretsmanager:*:{a}:secret:{t}",),
+        # The secrets only: their values are written by people, never read by the deployment.
+        (
+            "Create*",
+            "Delete*",
+            "Update*",
+            "Tag*",
+            "Untag*",
+            "Describe*",
+            "List*",
+            "GetResourcePolicy",
+            "PutResourcePolicy",
+        ),
+        review=False,
+    ),
+    ServiceScope("ecr", ("arn:{p}:ecr:*:{a}:repository/{h}",), review=False),
+    ServiceScope(
+        "codebuild", ("arn:{p}:codebuild:*:{a}:project/{h}",), (*MANAGE, "BatchGetProjects"), review=False
+    ),  # the private-endpoint EKS deployer
+    ServiceScope(
+        "route53",
+        ("arn:{p}:route53:::healthcheck/*",),
+        ("GetHealthCheck*", "UpdateHealthCheck", "DeleteHealthCheck", "ChangeTagsForResource", "ListTagsForResource"),
+        review=False,
+    ),  # the orders global endpoint's health check
+    ServiceScope(
         "ec2",
         ("arn:{p}:ec2:*:{a}:*",),
         (
@@ -188,6 +232,7 @@ SERVICES: tuple[ServiceScope, ...] = (
             "arn:{p}:eks:*:{a}:nodegroup/{h}/*",
             "arn:{p}:eks:*:{a}:addon/{h}/*",
             "arn:{p}:eks:*:{a}:access-entry/{h}/*",
+            "arn:{p}:eks:*:{a}:podidentityassociation/{h}/*",
         ),
         (*MANAGE, "Associate*", "Disassociate*"),
         review=False,
@@ -236,6 +281,7 @@ DEPLOY_WIDE_ACTIONS: tuple[str, ...] = (
     "ec2:DescribeAddressesAttribute",
     "ec2:DescribeInstanceTypes",
     "eks:DescribeAddonVersions",
+    "route53:CreateHealthCheck",
     "application-autoscaling:DescribeScalableTargets",
     "application-autoscaling:DescribeScalingPolicies",
 )
