@@ -60,6 +60,11 @@ class BootstrapConfig(ConfigModel):
     lambda_concurrent_executions: int | None = Field(
         None, ge=1000, description="Lambda concurrency quota to request in every region; null requests nothing."
     )
+    backup_reports_role: bool = Field(
+        True,
+        description="Create AWS Backup's reports service-linked role (AWSServiceRoleForBackupReports), which the "
+        "platform's backup key policy names; false when the account already has it.",
+    )
     tags: TagsConfig
     policy: PolicyArgs = Field(PolicyArgs(), description="Waivers of the platform's policy pack, with reasons.")
 

@@ -12,6 +12,7 @@ import yaml
 
 from bootstrap.config import BACKUP_RESOURCE_TYPES
 from bootstrap.permissions import Protected, document, pack, preview_statements
+from components.backup_vault.compliance import REPORTS_ROLE
 from components.iam import PolicyError, Statement
 from offline.mocks import ACCOUNT_ID
 from offline.policy_run import evaluate
@@ -402,3 +403,18 @@ def test_the_bootstrap_passes_the_platforms_policy_pack_with_its_written_waiver(
     assert waived == [("iam-no-wildcard-resource", "deploy-policy-2"), ("iam-no-wildcard-resource", "review-policy-2")]
     for violation, _ in report.waived:  # only the calls AWS cannot scope are on '*'
         assert "glue:CreateSecurityConfiguration" in violation.message and "s3:" not in violation.message
+
+
+def test_the_backup_reports_service_linked_role_exists_before_any_stack_names_it(bootstrap_plan: PlanGraph) -> None:
+    linked = bootstrap_plan.one("aws:iam/serviceLinkedRole:ServiceLinkedRole")
+    assert linked.inputs["awsServiceName"] == "reports.backup.amazonaws.com"
+    assert linked.protect
+    # The role the platform's key policy and report plan name is the one the bootstrap creates.
+    assert f"aws-service-role/{linked.inputs['awsServiceName']}/AWSServiceRoleForBackupReports" == REPORTS_ROLE
+    assert bootstrap_plan.outputs["backupReportsRoleArn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/{REPORTS_ROLE}"
+
+
+def test_an_account_that_has_the_backup_reports_role_does_not_create_it(bootstrap_with: BootstrapPlan) -> None:
+    plan = bootstrap_with({f"{PROJECT}:backupReportsRole": False})
+    assert plan.of_type("aws:iam/serviceLinkedRole:ServiceLinkedRole") == []
+    assert "backupReportsRoleArn" not in plan.outputs
