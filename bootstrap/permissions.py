@@ -31,6 +31,8 @@ SERVICE_LINKED_ROLES: tuple[str, ...] = (
     "sagemaker.application-autoscaling.amazonaws.com",
     "elasticloadbalancing.amazonaws.com",
 )
+# Run the in-VPC EKS deployer of a private-endpoint stack and wait for its result (.github/workflows).
+DEPLOYER_BUILD_ACTIONS: tuple[str, ...] = ("codebuild:StartBuild", "codebuild:BatchGetBuilds")
 MANAGE: tuple[str, ...] = ("Create*", "Delete*", "Update*", "Put*", "Tag*", "Untag*", "Describe*", "Get*", "List*")
 # Secrets Manager: the secrets only. Their values are written by people, never read nor put by a deployment.
 SECRET_VERBS: tuple[str, ...] = (
@@ -199,8 +201,11 @@ SERVICES: tuple[ServiceScope, ...] = (
     ),
     ServiceScope("ecr", ("arn:{p}:ecr:*:{a}:repository/{h}",), review=False),
     ServiceScope(
-        "codebuild", ("arn:{p}:codebuild:*:{a}:project/{h}",), (*MANAGE, "BatchGetProjects"), review=False
-    ),  # the private-endpoint EKS deployer
+        "codebuild",
+        ("arn:{p}:codebuild:*:{a}:project/{h}",),
+        (*MANAGE, "BatchGetProjects", *(a.split(":")[1] for a in DEPLOYER_BUILD_ACTIONS)),
+        review=False,
+    ),  # the private-endpoint EKS deployer: built by the stack, started by the pipeline
     ServiceScope(
         "route53",
         ("arn:{p}:route53:::healthcheck/*",),
@@ -303,8 +308,20 @@ class Protected:
     oidc_provider_arn: str
 
 
-def preview_statements(state: StateBackend | None) -> list[Statement]:
+def preview_statements(
+    state: StateBackend | None, scope: NameScope | None = None, partition: str = "aws", account: str = ""
+) -> list[Statement]:
     statements = [Statement(sid="ProgramDataSources", actions=list(PROGRAM_EC2_CALLS))]
+    if scope is not None:
+        # Private-endpoint stacks preview inside their VPC: the pull request starts the stack's deployer
+        # with PULUMI_OPERATION=preview and waits for it. The build then previews as this role.
+        statements.append(
+            Statement(
+                sid="StartInVpcPreviews",
+                actions=list(DEPLOYER_BUILD_ACTIONS),
+                resources=[f"arn:{partition}:codebuild:*:{account}:project/{scope.project}-*-eks-deployer"],
+            )
+        )
     if state is not None:
         statements += [
             Statement(

@@ -17,7 +17,14 @@ from bootstrap.config import (
     Role,
     load_bootstrap_config,
 )
-from bootstrap.github import GITHUB_OIDC_HOST, GITHUB_OIDC_URL, STS_AUDIENCE, role_subjects, trust_policy_json
+from bootstrap.github import (
+    GITHUB_OIDC_HOST,
+    GITHUB_OIDC_URL,
+    STS_AUDIENCE,
+    deployer_principals,
+    role_subjects,
+    trust_policy_json,
+)
 from bootstrap.permissions import (
     NameScope,
     Protected,
@@ -109,7 +116,7 @@ def role_statements(
     role: Role, config: BootstrapConfig, partition: str, account: str, state: StateBackend | None, protected: Protected
 ) -> list[Statement]:
     if role == "preview":
-        return preview_statements(state)
+        return preview_statements(state, NameScope(config.platform_project), partition, account)
     scope = NameScope(config.platform_project, "" if role == "deploy" else "pr-")
     return manage_statements(scope, partition, account, state, protected)
 
@@ -136,7 +143,7 @@ def github_role(
         f"{role}-role",
         name=name,
         description=ROLE_DESCRIPTIONS[role],
-        assume_role_policy=trust_policy_json(oidc_arn, role_subjects(config, role)),
+        assume_role_policy=trust_policy_json(oidc_arn, role_subjects(config, role), deployer_principals(config, role)),
         max_session_duration=3600,
         opts=opts,
     )

@@ -108,6 +108,39 @@ def test_the_trust_follows_the_configured_repository_branch_and_environments(boo
     }
 
 
+DEPLOYER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/platform-prod-eks-deployer-3f2a1b"
+
+
+def test_no_deployer_is_trusted_unless_configured(bootstrap_plan: PlanGraph) -> None:
+    assert "deployerRoleArns" not in json.dumps(bootstrap_config())
+    for name in ("preview", "deploy", "review"):
+        trust, _ = role(bootstrap_plan, name)
+        assert len(trust["Statement"]) == 1, name
+
+
+def test_the_deploy_and_preview_roles_trust_the_configured_in_vpc_deployers(bootstrap_with: BootstrapPlan) -> None:
+    plan = bootstrap_with({f"{PROJECT}:deployerRoleArns": [DEPLOYER_ROLE]})
+    for name in ("deploy", "preview"):
+        trust, _ = role(plan, name)
+        github, deployer = trust["Statement"]
+        assert github["Principal"] == {"Federated": OIDC_ARN} and "Condition" in github
+        assert deployer == {
+            "Sid": "InVpcDeployers",
+            "Effect": "Allow",
+            "Principal": {"AWS": [DEPLOYER_ROLE]},
+            "Action": "sts:AssumeRole",
+        }
+    review_trust, _ = role(plan, "review")
+    assert [s["Principal"] for s in review_trust["Statement"]] == [{"Federated": OIDC_ARN}]
+
+
+def test_a_deployer_that_is_not_a_role_arn_is_refused(bootstrap_with: BootstrapPlan) -> None:
+    with pytest.raises(
+        pulumi.RunError, match=r"deployerRoleArns: .*not IAM role ARNs: \['platform-prod-eks-deployer'\]"
+    ):
+        bootstrap_with({f"{PROJECT}:deployerRoleArns": ["platform-prod-eks-deployer", DEPLOYER_ROLE]})
+
+
 def test_the_workflows_use_the_environments_the_roles_trust() -> None:
     workflows = ROOT / ".github" / "workflows"
     deploy = yaml.safe_load((workflows / "deploy.yml").read_text())["jobs"]
@@ -122,9 +155,19 @@ def test_the_workflows_use_the_environments_the_roles_trust() -> None:
 # --- what each role may do -----------------------------------------------------------------------
 
 
+DEPLOYER_PROJECTS = f"arn:aws:codebuild:*:{ACCOUNT_ID}:project/platform-*-eks-deployer"
+
+
 def test_the_preview_role_cannot_write(bootstrap_plan: PlanGraph) -> None:
     _, policy = role(bootstrap_plan, "preview")
-    granted = actions(policy)
+    # Its one exception: starting (and reading) the in-VPC deployers' builds, which preview private-endpoint
+    # stacks as this same role; on those projects only.
+    [builds] = [s for s in allows(policy) if s["Sid"] == "StartInVpcPreviews"]
+    assert (builds["Action"], builds["Resource"]) == (
+        ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
+        DEPLOYER_PROJECTS,
+    )
+    granted = [a for s in allows(policy) if s is not builds for a in as_list(s["Action"])]
     assert granted, "the preview role needs its reads"
     for action in granted:
         verb = action.split(":")[1]
@@ -146,6 +189,7 @@ def test_the_preview_role_reads_exactly_the_state_and_the_programs_data_sources(
         "ProgramDataSources": ("ec2:DescribeAvailabilityZones", "*"),
         "ReadState": (["s3:GetObject", "s3:ListBucket"], [bucket, f"{bucket}/*"]),
         "DecryptStackSecrets": (["kms:Decrypt", "kms:DescribeKey"], key),
+        "StartInVpcPreviews": (["codebuild:BatchGetBuilds", "codebuild:StartBuild"], DEPLOYER_PROJECTS),
     }
 
 
