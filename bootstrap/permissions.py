@@ -3,7 +3,8 @@
 - preview: read only. `pulumi preview` evaluates the program, whose only AWS calls are its data
   sources (caller identity, partition, region: no permission needed; availability zones:
   ec2:DescribeAvailabilityZones), and reads the stack's state and secrets when the state lives in the
-  bootstrap bucket. Nothing it holds can change a resource.
+  bootstrap bucket. Nothing it holds can change a resource itself; its one other grant starts (and reads)
+  the builds of the platform's in-VPC EKS deployers, which preview private-endpoint stacks as this role.
 - deploy / review: manage the resources of the services the platform uses, scoped to the account and,
   wherever the ARN carries the name, to the platform's names: `platform-*` for the deploy role,
   `platform-pr-*` (review stacks only) for the review role. The review role has no EC2, EKS or RDS:
