@@ -25,6 +25,7 @@ BACKUP_RESOURCE_TYPES: tuple[str, ...] = (
 # What the platform's BackupVault protects: the app table, the app bucket and the optional MySQL database.
 PLATFORM_BACKUP_TYPES: tuple[str, ...] = ("DynamoDB", "S3", "RDS")
 _REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 _ENVIRONMENT = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
 
 
@@ -54,11 +55,21 @@ class BootstrapConfig(ConfigModel):
         pattern=r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$",
         description="An existing GitHub OIDC provider of the account (one per account); null creates it.",
     )
+    deployer_role_arns: list[str] = Field(
+        [],
+        description="Roles of the platform's in-VPC EKS deployers (`eks.deployerRoleArn` stack output of each "
+        "private-endpoint stack) that the deploy and preview roles also trust; set after the stack's first up.",
+    )
     state_backend: bool = Field(True, description="Create the S3 state bucket and KMS secrets key (no Pulumi Cloud).")
     regions: list[AwsRegion] = Field(min_length=2, description="Regions the stacks use: Backup settings in each.")
     backup_opt_in: list[str] = Field(list(PLATFORM_BACKUP_TYPES), description="AWS Backup resource types opted in.")
     lambda_concurrent_executions: int | None = Field(
         None, ge=1000, description="Lambda concurrency quota to request in every region; null requests nothing."
+    )
+    backup_reports_role: bool = Field(
+        True,
+        description="Create AWS Backup's reports service-linked role (AWSServiceRoleForBackupReports), which the "
+        "platform's backup key policy names; false when the account already has it.",
     )
     tags: TagsConfig
     policy: PolicyArgs = Field(PolicyArgs(), description="Waivers of the platform's policy pack, with reasons.")
@@ -77,7 +88,15 @@ class BootstrapConfig(ConfigModel):
             raise ValueError("a GitHub environment name: letters, digits, '.', '_' and '-'")
         return value
 
-    @field_validator("roles", "regions", "backup_opt_in")
+    @field_validator("deployer_role_arns")
+    @classmethod
+    def _role_arns(cls, value: list[str] | None) -> list[str] | None:
+        wrong = [v for v in value or [] if not _ROLE_ARN.match(v)]
+        if wrong:
+            raise ValueError(f"not IAM role ARNs: {wrong}")
+        return value
+
+    @field_validator("roles", "regions", "backup_opt_in", "deployer_role_arns")
     @classmethod
     def _unique(cls, value: list[str] | None) -> list[str] | None:
         duplicates = sorted({v for v in value or [] if value.count(v) > 1})

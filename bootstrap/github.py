@@ -36,10 +36,26 @@ def role_subjects(config: BootstrapConfig, role: Role) -> list[str]:
     return [f"{repo}:environment:{config.review_environment}"]
 
 
-def trust_policy(provider_arn: str, subjects: Sequence[str]) -> dict[str, Any]:
-    """AssumeRoleWithWebIdentity for exactly these subjects of the GitHub OIDC provider."""
+def deployer_principals(config: BootstrapConfig, role: Role) -> list[str]:
+    """The in-VPC EKS deployers' roles (CodeBuild) that may assume `role`: they run `pulumi up` as the deploy
+    role and pull requests' `pulumi preview` as the preview role, where GitHub's runners cannot reach a
+    private Kubernetes API."""
+    return list(config.deployer_role_arns) if role in ("deploy", "preview") else []
+
+
+def trust_policy(provider_arn: str, subjects: Sequence[str], deployers: Sequence[str] = ()) -> dict[str, Any]:
+    """AssumeRoleWithWebIdentity for exactly these subjects of the GitHub OIDC provider, and AssumeRole for
+    exactly these deployer roles (none by default)."""
     if not subjects:
         raise ValueError("a GitHub OIDC trust policy needs at least one subject")
+    in_vpc = [
+        {
+            "Sid": "InVpcDeployers",
+            "Effect": "Allow",
+            "Principal": {"AWS": list(deployers)},
+            "Action": "sts:AssumeRole",
+        }
+    ]
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -54,10 +70,13 @@ def trust_policy(provider_arn: str, subjects: Sequence[str]) -> dict[str, Any]:
                         f"{GITHUB_OIDC_HOST}:sub": list(subjects),
                     }
                 },
-            }
+            },
+            *(in_vpc if deployers else []),
         ],
     }
 
 
-def trust_policy_json(provider_arn: pulumi.Input[str], subjects: Sequence[str]) -> pulumi.Output[str]:
-    return pulumi.Output.from_input(provider_arn).apply(lambda arn: json.dumps(trust_policy(arn, subjects)))
+def trust_policy_json(
+    provider_arn: pulumi.Input[str], subjects: Sequence[str], deployers: Sequence[str] = ()
+) -> pulumi.Output[str]:
+    return pulumi.Output.from_input(provider_arn).apply(lambda arn: json.dumps(trust_policy(arn, subjects, deployers)))

@@ -3,7 +3,8 @@
 - preview: read only. `pulumi preview` evaluates the program, whose only AWS calls are its data
   sources (caller identity, partition, region: no permission needed; availability zones:
   ec2:DescribeAvailabilityZones), and reads the stack's state and secrets when the state lives in the
-  bootstrap bucket. Nothing it holds can change a resource.
+  bootstrap bucket. Nothing it holds can change a resource itself; its one other grant starts (and reads)
+  the builds of the platform's in-VPC EKS deployers, which preview private-endpoint stacks as this role.
 - deploy / review: manage the resources of the services the platform uses, scoped to the account and,
   wherever the ARN carries the name, to the platform's names: `platform-*` for the deploy role,
   `platform-pr-*` (review stacks only) for the review role. The review role has no EC2, EKS or RDS:
@@ -31,7 +32,13 @@ SERVICE_LINKED_ROLES: tuple[str, ...] = (
     "sagemaker.application-autoscaling.amazonaws.com",
     "elasticloadbalancing.amazonaws.com",
 )
+# Run the in-VPC EKS deployer of a private-endpoint stack and wait for its result (.github/workflows).
+DEPLOYER_BUILD_ACTIONS: tuple[str, ...] = ("codebuild:StartBuild", "codebuild:BatchGetBuilds")
 MANAGE: tuple[str, ...] = ("Create*", "Delete*", "Update*", "Put*", "Tag*", "Untag*", "Describe*", "Get*", "List*")
+# Secrets Manager: the secrets only. Their values are written by people, never read nor put by a deployment.
+SECRET_VERBS: tuple[str, ...] = (
+    "Create*", "Delete*", "Update*", "Tag*", "Untag*", "Describe*", "List*", "GetResourcePolicy", "PutResourcePolicy",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class NameScope:
             "h": f"{self.project}-{self.stacks}*",
             "u": f"{self.project}_{self.stacks.replace('-', '_')}*",
             "s": f"/{self.project}/{self.stacks}*",
+            "t": f"{self.project}/{self.stacks}*",
         }
 
 
@@ -76,8 +84,10 @@ class ServiceScope:
 
 
 # ARN patterns: {p} partition, {a} account, {h} `platform-<stacks>*`, {u} `platform_<stacks>*` (Glue,
-# restore tests), {s} `/platform/<stacks>*` (SSM parameters). Services whose resources are named by id
-# (KMS keys, VPCs, API Gateway APIs, Backup plans) are scoped to the account.
+# restore tests, Backup frameworks and report plans), {s} `/platform/<stacks>*` (SSM parameters),
+# {t} `platform/<stacks>*` (Secrets Manager). Services whose resources are named by id (KMS keys, VPCs,
+# API Gateway APIs, Backup plans) are scoped to the account; Route 53 health checks carry neither an
+# account nor a name (global, by id).
 SERVICES: tuple[ServiceScope, ...] = (
     ServiceScope("s3", ("arn:{p}:s3:::{h}", "arn:{p}:s3:::{h}/*")),
     ServiceScope("dynamodb", ("arn:{p}:dynamodb:*:{a}:table/{h}",)),
@@ -92,6 +102,14 @@ SERVICES: tuple[ServiceScope, ...] = (
         "events",
         ("arn:{p}:events:*:{a}:rule/{h}", "arn:{p}:events:*:{a}:event-bus/{h}", "arn:{p}:events:*:{a}:archive/{h}"),
         (*MANAGE, "RemoveTargets", "EnableRule", "DisableRule"),
+        deploy_resources=("arn:{p}:events:*:{a}:endpoint/{h}",),  # prod's global endpoint of the orders bus
+    ),
+    ServiceScope("scheduler", ("arn:{p}:scheduler:*:{a}:schedule/*/{h}",)),  # schedules of any group
+    ServiceScope(
+        "firehose",
+        ("arn:{p}:firehose:*:{a}:deliverystream/{h}",),
+        (*MANAGE, "StartDeliveryStreamEncryption", "StopDeliveryStreamEncryption"),
+        review=False,
     ),
     ServiceScope(
         "kinesis", ("arn:{p}:kinesis:*:{a}:stream/{h}",), (*MANAGE, "AddTagsToStream", "RemoveTagsFromStream")
@@ -116,6 +134,8 @@ SERVICES: tuple[ServiceScope, ...] = (
             "arn:{p}:backup:*:{a}:backup-vault:{h}",
             "arn:{p}:backup:*:{a}:backup-plan:*",
             "arn:{p}:backup:*:{a}:restore-testing-plan:{u}",
+            "arn:{p}:backup:*:{a}:framework:{u}",
+            "arn:{p}:backup:*:{a}:report-plan:{u}",
         ),
         review=False,
     ),
@@ -164,6 +184,36 @@ SERVICES: tuple[ServiceScope, ...] = (
         deploy_resources=("arn:{p}:iam::{a}:oidc-provider/oidc.eks.*",),  # the EKS clusters' IRSA providers
     ),
     ServiceScope(
+        "secretsmanager",
+        ("arn:{p}:secretsmanager:*:{a}:secret:{t}",),
+        # The secrets only: their values are written by people, never read by the deployment.
+        (
+            "Create*",
+            "Delete*",
+            "Update*",
+            "Tag*",
+            "Untag*",
+            "Describe*",
+            "List*",
+            "GetResourcePolicy",
+            "PutResourcePolicy",
+        ),
+        review=False,
+    ),
+    ServiceScope("ecr", ("arn:{p}:ecr:*:{a}:repository/{h}",), review=False),
+    ServiceScope(
+        "codebuild",
+        ("arn:{p}:codebuild:*:{a}:project/{h}",),
+        (*MANAGE, "BatchGetProjects", *(a.split(":")[1] for a in DEPLOYER_BUILD_ACTIONS)),
+        review=False,
+    ),  # the private-endpoint EKS deployer: built by the stack, started by the pipeline
+    ServiceScope(
+        "route53",
+        ("arn:{p}:route53:::healthcheck/*",),
+        ("GetHealthCheck*", "UpdateHealthCheck", "DeleteHealthCheck", "ChangeTagsForResource", "ListTagsForResource"),
+        review=False,
+    ),  # the orders global endpoint's health check
+    ServiceScope(
         "ec2",
         ("arn:{p}:ec2:*:{a}:*",),
         (
@@ -188,6 +238,7 @@ SERVICES: tuple[ServiceScope, ...] = (
             "arn:{p}:eks:*:{a}:nodegroup/{h}/*",
             "arn:{p}:eks:*:{a}:addon/{h}/*",
             "arn:{p}:eks:*:{a}:access-entry/{h}/*",
+            "arn:{p}:eks:*:{a}:podidentityassociation/{h}/*",
         ),
         (*MANAGE, "Associate*", "Disassociate*"),
         review=False,
@@ -236,6 +287,7 @@ DEPLOY_WIDE_ACTIONS: tuple[str, ...] = (
     "ec2:DescribeAddressesAttribute",
     "ec2:DescribeInstanceTypes",
     "eks:DescribeAddonVersions",
+    "route53:CreateHealthCheck",
     "application-autoscaling:DescribeScalableTargets",
     "application-autoscaling:DescribeScalingPolicies",
 )
@@ -257,8 +309,20 @@ class Protected:
     oidc_provider_arn: str
 
 
-def preview_statements(state: StateBackend | None) -> list[Statement]:
+def preview_statements(
+    state: StateBackend | None, scope: NameScope | None = None, partition: str = "aws", account: str = ""
+) -> list[Statement]:
     statements = [Statement(sid="ProgramDataSources", actions=list(PROGRAM_EC2_CALLS))]
+    if scope is not None:
+        # Private-endpoint stacks preview inside their VPC: the pull request starts the stack's deployer
+        # with PULUMI_OPERATION=preview and waits for it. The build then previews as this role.
+        statements.append(
+            Statement(
+                sid="StartInVpcPreviews",
+                actions=list(DEPLOYER_BUILD_ACTIONS),
+                resources=[f"arn:{partition}:codebuild:*:{account}:project/{scope.project}-*-eks-deployer"],
+            )
+        )
     if state is not None:
         statements += [
             Statement(

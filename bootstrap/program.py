@@ -17,7 +17,14 @@ from bootstrap.config import (
     Role,
     load_bootstrap_config,
 )
-from bootstrap.github import GITHUB_OIDC_HOST, GITHUB_OIDC_URL, STS_AUDIENCE, role_subjects, trust_policy_json
+from bootstrap.github import (
+    GITHUB_OIDC_HOST,
+    GITHUB_OIDC_URL,
+    STS_AUDIENCE,
+    deployer_principals,
+    role_subjects,
+    trust_policy_json,
+)
 from bootstrap.permissions import (
     NameScope,
     Protected,
@@ -33,6 +40,8 @@ from components.iam import Statement
 from components.kms import CustomerManagedKey
 from components.storage import SecureBucket
 
+# AWS Backup Audit Manager delivers report plans' reports as this service-linked role.
+BACKUP_REPORTS_SERVICE = "reports.backup.amazonaws.com"
 # Lambda "Concurrent executions" (Service Quotas code of the lambda service).
 LAMBDA_CONCURRENCY_QUOTA = "L-B99A9384"
 STATE_NONCURRENT_DAYS = 90
@@ -107,7 +116,7 @@ def role_statements(
     role: Role, config: BootstrapConfig, partition: str, account: str, state: StateBackend | None, protected: Protected
 ) -> list[Statement]:
     if role == "preview":
-        return preview_statements(state)
+        return preview_statements(state, NameScope(config.platform_project), partition, account)
     scope = NameScope(config.platform_project, "" if role == "deploy" else "pr-")
     return manage_statements(scope, partition, account, state, protected)
 
@@ -134,7 +143,7 @@ def github_role(
         f"{role}-role",
         name=name,
         description=ROLE_DESCRIPTIONS[role],
-        assume_role_policy=trust_policy_json(oidc_arn, role_subjects(config, role)),
+        assume_role_policy=trust_policy_json(oidc_arn, role_subjects(config, role), deployer_principals(config, role)),
         max_session_duration=3600,
         opts=opts,
     )
@@ -196,6 +205,20 @@ def backup_region_settings(config: BootstrapConfig, ctx: StackContext) -> None:
         )
 
 
+def backup_reports_role(config: BootstrapConfig, ctx: StackContext) -> aws.iam.ServiceLinkedRole | None:
+    """AWS Backup's reports service-linked role, before any stack: the BackupVault's key policy names it for
+    its compliance report plan, and KMS refuses a key policy whose principal does not exist yet (AWS would
+    only create the role with the first report plan, which needs the key first)."""
+    if not config.backup_reports_role:
+        return None
+    return aws.iam.ServiceLinkedRole(
+        "backup-reports-service-role",
+        aws_service_name=BACKUP_REPORTS_SERVICE,
+        description="AWS Backup Audit Manager report delivery (the platform's BackupVault report plans)",
+        opts=pulumi.ResourceOptions(provider=ctx.primary, protect=True),
+    )
+
+
 def lambda_concurrency_requests(config: BootstrapConfig, ctx: StackContext) -> None:
     if config.lambda_concurrent_executions is None:
         return
@@ -220,6 +243,7 @@ def main() -> None:
     state = state_backend(ctx) if config.state_backend else None
     roles = {role: github_role(role, config, ctx, oidc_arn, state) for role in config.roles}
     backup_region_settings(config, ctx)
+    reports_role = backup_reports_role(config, ctx)
     lambda_concurrency_requests(config, ctx)
 
     pulumi.export("githubOidcProviderArn", oidc_arn)
@@ -230,3 +254,5 @@ def main() -> None:
         pulumi.export("backendUrl", pulumi.Output.concat("s3://", bucket.name))
         pulumi.export("secretsProvider", pulumi.Output.concat("awskms://", key.alias.name, f"?region={config.region}"))
     pulumi.export("backupRegions", config.regions)
+    if reports_role is not None:
+        pulumi.export("backupReportsRoleArn", reports_role.arn)

@@ -126,6 +126,23 @@ def _oidc_provider(logical: str, inputs: dict[str, Any], where: _Where) -> tuple
     return arn, {"arn": arn}
 
 
+# The names AWS gives the service-linked roles the platform and the bootstrap create.
+SERVICE_LINKED_ROLE_NAMES: dict[str, str] = {"reports.backup.amazonaws.com": "AWSServiceRoleForBackupReports"}
+
+
+def _service_linked_role(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
+    """AWS names the role after its service, under the path `/aws-service-role/<service>/`."""
+    service = str(inputs["awsServiceName"])
+    name = SERVICE_LINKED_ROLE_NAMES.get(service, f"AWSServiceRoleFor{service.split('.')[0].title()}")
+    arn = f"arn:{PARTITION}:iam::{where.account}:role/aws-service-role/{service}/{name}"
+    return arn, {
+        "name": name,
+        "arn": arn,
+        "path": f"/aws-service-role/{service}/",
+        "uniqueId": "AROA" + short_hash(logical, length=17).upper(),
+    }
+
+
 def _lambda(logical: str, inputs: dict[str, Any], where: _Where) -> tuple[str, dict[str, Any]]:
     name = _physical_name(logical, inputs)
     arn = where.arn("lambda", f"function:{name}")
@@ -321,6 +338,7 @@ OUTPUT_BUILDERS: dict[str, OutputBuilder] = {
     "aws:iam/role:Role": _iam("role", "AROA"),
     "aws:iam/policy:Policy": _iam("policy", "ANPA"),
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
+    "aws:iam/serviceLinkedRole:ServiceLinkedRole": _service_linked_role,
     "aws:lambda/function:Function": _lambda,
     "aws:cloudwatch/logGroup:LogGroup": _named("logs", "log-group:{name}"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": _named("cloudwatch", "alarm:{name}"),

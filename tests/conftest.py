@@ -12,17 +12,13 @@ import os
 import pickle
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from _pytest.nodeid import coerce_node_id
 from moto import mock_aws
 
 from offline.runner import PlanGraph, merge_config, read_stack_config, run_program
-
-STACKS_DIR = Path(__file__).parent / "stacks"
 
 PlanFactory = Callable[..., PlanGraph]
 
@@ -44,10 +40,7 @@ def moto_account(monkeypatch: pytest.MonkeyPatch, region: str) -> Iterator[None]
 
 
 def stack_config(stack: str) -> dict[str, Any]:
-    """Config of a shipped stack (`Pulumi.<stack>.yaml`) or of a test-only stack in tests/stacks/."""
-    test_only = STACKS_DIR / f"Pulumi.{stack}.yaml"
-    if test_only.exists():
-        return dict(yaml.safe_load(test_only.read_text())["config"])
+    """Config of a shipped stack: `Pulumi.<stack>.yaml` at the repository root (dev, staging, prod, review)."""
     return read_stack_config(stack)
 
 

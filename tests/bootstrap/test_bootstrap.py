@@ -12,6 +12,7 @@ import yaml
 
 from bootstrap.config import BACKUP_RESOURCE_TYPES
 from bootstrap.permissions import Protected, document, pack, preview_statements
+from components.backup_vault.compliance import REPORTS_ROLE
 from components.iam import PolicyError, Statement
 from offline.mocks import ACCOUNT_ID
 from offline.policy_run import evaluate
@@ -107,6 +108,39 @@ def test_the_trust_follows_the_configured_repository_branch_and_environments(boo
     }
 
 
+DEPLOYER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/platform-prod-eks-deployer-3f2a1b"
+
+
+def test_no_deployer_is_trusted_unless_configured(bootstrap_plan: PlanGraph) -> None:
+    assert "deployerRoleArns" not in json.dumps(bootstrap_config())
+    for name in ("preview", "deploy", "review"):
+        trust, _ = role(bootstrap_plan, name)
+        assert len(trust["Statement"]) == 1, name
+
+
+def test_the_deploy_and_preview_roles_trust_the_configured_in_vpc_deployers(bootstrap_with: BootstrapPlan) -> None:
+    plan = bootstrap_with({f"{PROJECT}:deployerRoleArns": [DEPLOYER_ROLE]})
+    for name in ("deploy", "preview"):
+        trust, _ = role(plan, name)
+        github, deployer = trust["Statement"]
+        assert github["Principal"] == {"Federated": OIDC_ARN} and "Condition" in github
+        assert deployer == {
+            "Sid": "InVpcDeployers",
+            "Effect": "Allow",
+            "Principal": {"AWS": [DEPLOYER_ROLE]},
+            "Action": "sts:AssumeRole",
+        }
+    review_trust, _ = role(plan, "review")
+    assert [s["Principal"] for s in review_trust["Statement"]] == [{"Federated": OIDC_ARN}]
+
+
+def test_a_deployer_that_is_not_a_role_arn_is_refused(bootstrap_with: BootstrapPlan) -> None:
+    with pytest.raises(
+        pulumi.RunError, match=r"deployerRoleArns: .*not IAM role ARNs: \['platform-prod-eks-deployer'\]"
+    ):
+        bootstrap_with({f"{PROJECT}:deployerRoleArns": ["platform-prod-eks-deployer", DEPLOYER_ROLE]})
+
+
 def test_the_workflows_use_the_environments_the_roles_trust() -> None:
     workflows = ROOT / ".github" / "workflows"
     deploy = yaml.safe_load((workflows / "deploy.yml").read_text())["jobs"]
@@ -121,9 +155,19 @@ def test_the_workflows_use_the_environments_the_roles_trust() -> None:
 # --- what each role may do -----------------------------------------------------------------------
 
 
+DEPLOYER_PROJECTS = f"arn:aws:codebuild:*:{ACCOUNT_ID}:project/platform-*-eks-deployer"
+
+
 def test_the_preview_role_cannot_write(bootstrap_plan: PlanGraph) -> None:
     _, policy = role(bootstrap_plan, "preview")
-    granted = actions(policy)
+    # Its one exception: starting (and reading) the in-VPC deployers' builds, which preview private-endpoint
+    # stacks as this same role; on those projects only.
+    [builds] = [s for s in allows(policy) if s["Sid"] == "StartInVpcPreviews"]
+    assert (builds["Action"], builds["Resource"]) == (
+        ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
+        DEPLOYER_PROJECTS,
+    )
+    granted = [a for s in allows(policy) if s is not builds for a in as_list(s["Action"])]
     assert granted, "the preview role needs its reads"
     for action in granted:
         verb = action.split(":")[1]
@@ -145,6 +189,7 @@ def test_the_preview_role_reads_exactly_the_state_and_the_programs_data_sources(
         "ProgramDataSources": ("ec2:DescribeAvailabilityZones", "*"),
         "ReadState": (["s3:GetObject", "s3:ListBucket"], [bucket, f"{bucket}/*"]),
         "DecryptStackSecrets": (["kms:Decrypt", "kms:DescribeKey"], key),
+        "StartInVpcPreviews": (["codebuild:BatchGetBuilds", "codebuild:StartBuild"], DEPLOYER_PROJECTS),
     }
 
 
@@ -165,7 +210,8 @@ def test_managing_roles_name_their_actions_and_stay_in_the_account_and_the_platf
         in_account = f":{ACCOUNT_ID}:" in resource
         global_name = resource.startswith(f"arn:aws:s3:::{names}-") or resource.startswith("arn:aws:s3:::account-")
         api_gateway = resource.startswith("arn:aws:apigateway:*::/")  # API ARNs carry no account
-        assert in_account or global_name or api_gateway, f"{name} {sid}: {resource}"
+        health_checks = resource == "arn:aws:route53:::healthcheck/*"  # global, by id
+        assert in_account or global_name or api_gateway or health_checks, f"{name} {sid}: {resource}"
 
 
 def test_the_review_role_only_reaches_review_stack_names(bootstrap_plan: PlanGraph) -> None:
@@ -200,9 +246,12 @@ MODULE_SERVICE = {
     "s3": "s3", "kms": "kms", "iam": "iam", "lambda": "lambda", "dynamodb": "dynamodb", "kinesis": "kinesis",
     "sqs": "sqs", "sns": "sns", "sfn": "states", "glue": "glue", "athena": "athena", "backup": "backup",
     "sagemaker": "sagemaker", "apigatewayv2": "apigateway", "appautoscaling": "application-autoscaling",
-    "ssm": "ssm", "ec2": "ec2", "rds": "rds", "eks": "eks",
+    "ssm": "ssm", "ec2": "ec2", "vpc": "ec2", "rds": "rds", "eks": "eks", "route53": "route53",
+    "secretsmanager": "secretsmanager", "ecr": "ecr", "codebuild": "codebuild", "scheduler": "scheduler",
 }  # fmt: skip
 CLOUDWATCH = {"logGroup": "logs", "metricAlarm": "cloudwatch", "dashboard": "cloudwatch"}
+# Resource types whose IAM service is not their module's: Firehose lives in the provider's kinesis module.
+KIND_SERVICE = {"firehoseDeliveryStream": "firehose"}
 
 
 def services_of(plan: PlanGraph) -> set[str]:
@@ -213,7 +262,10 @@ def services_of(plan: PlanGraph) -> set[str]:
         if not resource.type.startswith("aws:"):
             continue
         module, kind = resource.type.split(":")[1].split("/")
-        found.add(CLOUDWATCH.get(kind, "events") if module == "cloudwatch" else MODULE_SERVICE[module])
+        if module == "cloudwatch":
+            found.add(CLOUDWATCH.get(kind, "events"))
+        else:
+            found.add(KIND_SERVICE.get(kind) or MODULE_SERVICE[module])
     return found
 
 
@@ -241,7 +293,7 @@ def test_every_role_policy_fits_iams_managed_policy_limits(bootstrap_plan: PlanG
         for document_ in documents:
             size = len(json.dumps(document_, separators=(",", ":")))
             assert size <= 6_144, f"{name}: a policy of {size} characters (IAM allows 6,144)"
-    assert len(role_policies(bootstrap_plan, "deploy")) == 2
+    assert len(role_policies(bootstrap_plan, "deploy")) == 3  # grows with the platform's services
 
 
 def test_statements_are_packed_in_order_into_policies_that_fit() -> None:
@@ -395,3 +447,18 @@ def test_the_bootstrap_passes_the_platforms_policy_pack_with_its_written_waiver(
     assert waived == [("iam-no-wildcard-resource", "deploy-policy-2"), ("iam-no-wildcard-resource", "review-policy-2")]
     for violation, _ in report.waived:  # only the calls AWS cannot scope are on '*'
         assert "glue:CreateSecurityConfiguration" in violation.message and "s3:" not in violation.message
+
+
+def test_the_backup_reports_service_linked_role_exists_before_any_stack_names_it(bootstrap_plan: PlanGraph) -> None:
+    linked = bootstrap_plan.one("aws:iam/serviceLinkedRole:ServiceLinkedRole")
+    assert linked.inputs["awsServiceName"] == "reports.backup.amazonaws.com"
+    assert linked.protect
+    # The role the platform's key policy and report plan name is the one the bootstrap creates.
+    assert f"aws-service-role/{linked.inputs['awsServiceName']}/AWSServiceRoleForBackupReports" == REPORTS_ROLE
+    assert bootstrap_plan.outputs["backupReportsRoleArn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/{REPORTS_ROLE}"
+
+
+def test_an_account_that_has_the_backup_reports_role_does_not_create_it(bootstrap_with: BootstrapPlan) -> None:
+    plan = bootstrap_with({f"{PROJECT}:backupReportsRole": False})
+    assert plan.of_type("aws:iam/serviceLinkedRole:ServiceLinkedRole") == []
+    assert "backupReportsRoleArn" not in plan.outputs

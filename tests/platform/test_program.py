@@ -59,5 +59,5 @@ def test_a_bad_config_stops_the_program_before_any_resource(plan_with: PlanFacto
 
 
 def test_adding_a_stack_takes_one_file(staging_plan: PlanGraph) -> None:
-    # tests/stacks/Pulumi.staging.yaml is all there is to the staging stack (staging_plan runs just that).
+    # Pulumi.staging.yaml is all there is to the staging stack (staging_plan runs just that).
     assert staging_plan.outputs["environment"] == "staging"

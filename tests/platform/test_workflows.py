@@ -70,6 +70,16 @@ def deployed_stacks() -> dict[str, str]:
     return {s: read_stack_config(s)["aws:region"] for s in stacks if s != REVIEW_TEMPLATE and not s.startswith("pr-")}
 
 
+def private_api_stacks() -> set[str]:
+    """Deployed stacks whose Kubernetes API is private (the default): GitHub's runners cannot reach it."""
+    private = set()
+    for stack in deployed_stacks():
+        eks = read_stack_config(stack).get("platform:eks") or {}
+        if eks.get("enabled", False) and not eks.get("endpointPublicAccess", False):
+            private.add(stack)
+    return private
+
+
 def matrix_regions(job: dict) -> dict[str, str]:
     return {entry["stack"]: entry["region"] for entry in job["strategy"]["matrix"]["include"]}
 
@@ -231,6 +241,117 @@ def test_every_job_that_changes_a_stack_queues_behind_the_others_of_that_stack()
         assert concurrency == {"group": group, "cancel-in-progress": False}, (name, job_name)
     # The review stacks' group can never collide with a deployed stack's: `pr-<n>` is no deployed stack.
     assert not any(stack.startswith("pr-") for stack in deployed_stacks())
+
+
+# --- private Kubernetes API: the in-VPC deployer -------------------------------------------------
+
+DEPLOYER_SCRIPT = 'scripts/in-vpc-deployer.sh "$STACK" {operation} "$REVISION"'
+
+
+def test_stacks_with_a_private_kubernetes_api_deploy_through_their_in_vpc_deployer() -> None:
+    assert private_api_stacks() == {"prod"}
+    jobs = load("deploy.yml")["jobs"]
+    for stack, job in jobs.items():
+        assert job["with"].get("in-vpc-deployer", False) is (stack in private_api_stacks()), stack
+    reusable = load("pulumi-up.yml")
+    flag = triggers(reusable)["workflow_call"]["inputs"]["in-vpc-deployer"]
+    assert (flag["type"], flag["default"]) == ("boolean", False)
+    job = reusable["jobs"]["up"]
+    [pulumi] = steps_using(job, "pulumi/actions@")
+    assert pulumi["if"] == "${{ !inputs.in-vpc-deployer }}"
+    [deployer] = [s for s in job["steps"] if "in-vpc-deployer.sh" in s.get("run", "")]
+    assert deployer["if"] == "${{ inputs.in-vpc-deployer }}"
+    assert deployer["run"] == DEPLOYER_SCRIPT.format(operation="up")
+    assert deployer["env"] == {"STACK": "${{ inputs.stack }}", "REVISION": "${{ github.sha }}"}
+    [setup] = steps_using(job, "./.github/actions/pulumi-setup")
+    runs = [s for s in job["steps"] if "make plan" in s.get("run", "")]
+    assert job["steps"].index(runs[0]) < job["steps"].index(setup) < job["steps"].index(deployer)
+
+
+def test_pull_requests_preview_private_api_stacks_in_their_vpc_at_the_head_commit() -> None:
+    preview = load("pull-request.yml")["jobs"]["preview"]
+    flags = {entry["stack"]: entry["in-vpc-deployer"] for entry in preview["strategy"]["matrix"]["include"]}
+    assert flags == {stack: stack in private_api_stacks() for stack in deployed_stacks()}
+    [pulumi] = steps_using(preview, "pulumi/actions@")
+    assert pulumi["if"] == "${{ !matrix.in-vpc-deployer }}"
+    [deployer] = [s for s in preview["steps"] if "in-vpc-deployer.sh" in s.get("run", "")]
+    assert deployer["if"] == "${{ matrix.in-vpc-deployer }}"
+    assert deployer["run"] == DEPLOYER_SCRIPT.format(operation="preview")
+    assert deployer["env"] == {"STACK": "${{ matrix.stack }}", "REVISION": "${{ github.event.pull_request.head.sha }}"}
+    [setup] = steps_using(preview, "./.github/actions/pulumi-setup")
+    assert setup["with"]["role-to-assume"] == "${{ secrets.AWS_PREVIEW_ROLE_ARN }}"
+
+
+def test_the_deployer_project_the_workflows_start_is_the_one_the_stack_builds(prod_plan: PlanGraph) -> None:
+    [project] = prod_plan.of_type("aws:codebuild/project:Project")
+    assert project.inputs["name"] == "platform-prod-eks-deployer"
+    variables = {v["name"]: v["value"] for v in project.inputs["environment"]["environmentVariables"]}
+    assert variables["PULUMI_OPERATION"] == "up" and "GIT_REVISION" in variables  # what the script overrides
+    assert prod_plan.outputs["eks"]["deployerProjectName"] == "platform-prod-eks-deployer"
+
+
+SHA = "0123456789abcdef0123456789abcdef01234567"  # pragma: allowlist secret (a commit SHA)
+# A fake `aws`: start-build answers a build id; batch-get-builds answers the statuses listed in
+# $STATUSES, one per call (the last one repeated).
+FAKE_AWS = """
+case "$2" in
+  start-build) echo "platform-prod-eks-deployer:8d2c" ;;
+  batch-get-builds)
+    n=$(grep -c batch-get-builds "$LOG")
+    set -- $STATUSES; shift $(( n > $# ? $# - 1 : n - 1 )); echo "$1" ;;
+esac
+"""
+
+
+def run_deployer(tmp_path: Path, statuses: str, *args: str, max_wait: str = "60") -> subprocess.CompletedProcess:
+    env = fake_cli(tmp_path, "aws", FAKE_AWS)
+    env |= {"LOG": str(tmp_path / "aws.log"), "STATUSES": statuses, "POLL_SECONDS": "0", "MAX_WAIT_SECONDS": max_wait}
+    script = str(ROOT / "scripts" / "in-vpc-deployer.sh")
+    return subprocess.run([script, *args], env=env, capture_output=True, text=True, check=False)
+
+
+def test_the_deployer_script_starts_the_stacks_build_and_waits_for_success(tmp_path: Path) -> None:
+    result = run_deployer(tmp_path, "IN_PROGRESS IN_PROGRESS SUCCEEDED", "prod", "up", SHA)
+    assert result.returncode == 0, result.stderr
+    assert calls(tmp_path, "aws") == [
+        "codebuild start-build --project-name platform-prod-eks-deployer --environment-variables-override "
+        f"name=GIT_REVISION,value={SHA},type=PLAINTEXT --query build.id --output text",
+        *["codebuild batch-get-builds --ids platform-prod-eks-deployer:8d2c --query builds[0].buildStatus "
+          "--output text"] * 3,
+    ]  # fmt: skip
+
+
+def test_a_preview_build_is_started_as_a_preview(tmp_path: Path) -> None:
+    result = run_deployer(tmp_path, "SUCCEEDED", "prod", "preview", SHA)
+    assert result.returncode == 0, result.stderr
+    assert calls(tmp_path, "aws")[0] == (
+        "codebuild start-build --project-name platform-prod-eks-deployer --environment-variables-override "
+        f"name=GIT_REVISION,value={SHA},type=PLAINTEXT name=PULUMI_OPERATION,value=preview,type=PLAINTEXT "
+        "--query build.id --output text"
+    )
+
+
+@pytest.mark.parametrize("status", ["FAILED", "FAULT", "TIMED_OUT", "STOPPED"])
+def test_a_build_that_does_not_succeed_fails_the_job(tmp_path: Path, status: str) -> None:
+    result = run_deployer(tmp_path, f"IN_PROGRESS {status}", "prod", "up", SHA)
+    assert result.returncode == 1
+    assert f"ended {status}" in result.stderr and "/aws/codebuild/platform-prod-eks-deployer" in result.stderr
+
+
+def test_the_wait_is_bounded(tmp_path: Path) -> None:
+    result = run_deployer(tmp_path, "IN_PROGRESS", "prod", "up", SHA, max_wait="0")
+    assert result.returncode == 1
+    assert "still IN_PROGRESS after 0s" in result.stderr
+    assert len(calls(tmp_path, "aws")) == 2
+
+
+@pytest.mark.parametrize(
+    "args", [("Prod", "up", SHA), ("prod", "destroy", SHA), ("prod", "up", "main"), ("prod", "up", f"{SHA};id")]
+)
+def test_the_deployer_script_refuses_bad_arguments(tmp_path: Path, args: tuple[str, str, str]) -> None:
+    result = run_deployer(tmp_path, "SUCCEEDED", *args)
+    assert result.returncode == 2
+    assert calls(tmp_path, "aws") == []
 
 
 # --- review stacks ------------------------------------------------------------------------------

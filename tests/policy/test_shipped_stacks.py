@@ -1,4 +1,4 @@
-"""Every shipped stack (dev, prod, and the test-only staging) passes the whole pack."""
+"""Every shipped stack (dev, staging and prod) passes the whole pack."""
 
 from __future__ import annotations
 
