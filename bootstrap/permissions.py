@@ -313,16 +313,9 @@ def preview_statements(
     state: StateBackend | None, scope: NameScope | None = None, partition: str = "aws", account: str = ""
 ) -> list[Statement]:
     statements = [Statement(sid="ProgramDataSources", actions=list(PROGRAM_EC2_CALLS))]
-    if scope is not None:
-        # Private-endpoint stacks preview inside their VPC: the pull request starts the stack's deployer
-        # with PULUMI_OPERATION=preview and waits for it. The build then previews as this role.
-        statements.append(
-            Statement(
-                sid="StartInVpcPreviews",
-                actions=list(DEPLOYER_BUILD_ACTIONS),
-                resources=[f"arn:{partition}:codebuild:*:{account}:project/{scope.project}-*-eks-deployer"],
-            )
-        )
+    # No codebuild:StartBuild here: a build's settings (PULUMI_OPERATION) cannot be limited by IAM, and the
+    # deployer's own role may become the deploy role, so a role that can start it could deploy prod without
+    # the production approvers. Pull requests plan private-endpoint stacks offline only (pull-request.yml).
     if state is not None:
         statements += [
             Statement(
