@@ -163,6 +163,13 @@ class FeatureStoreArgs(ComponentConfig):
     feature_ttl_days: int = Field(
         30, ge=1, le=3650, description="Features of a user without events for this long expire (TTL)."
     )
+    future_skew_seconds: int = Field(
+        300,
+        ge=0,
+        le=86_400,
+        description="How far after its arrival in the stream an event may be stamped; later ones are malformed "
+        "(parked, never applied).",
+    )
     enrich_memory_mb: int = Field(512, ge=128, le=10_240, description="Memory of the enrichment function.")
     enrich_timeout_seconds: int = Field(60, ge=3, le=900, description="Timeout of the enrichment function.")
     enrich_reserved_concurrency: int | None = Field(

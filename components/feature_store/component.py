@@ -106,7 +106,9 @@ class FeatureStorePipeline(pulumi.ComponentResource):
                     Statement(sid="ReadStream", actions=KINESIS_READ_ACTIONS, resources=[self.stream.arn]),
                     Statement(
                         sid="WriteFeatures",
-                        actions=["dynamodb:UpdateItem", "dynamodb:BatchGetItem"],
+                        # store.FeatureTable: BatchGetItem reads the users' items, PutItem writes each one back
+                        # under a condition on its version.
+                        actions=["dynamodb:PutItem", "dynamodb:BatchGetItem"],
                         resources=[self.table.arn],
                     ),
                     Statement(sid="SendFailedRecords", actions=["sqs:SendMessage"], resources=[self.failure_queue.arn]),
@@ -121,6 +123,8 @@ class FeatureStorePipeline(pulumi.ComponentResource):
                     "WRITE_CONCURRENCY": str(args.write_concurrency),
                     # Above 1 the handler requires records keyed by userId (order is kept per key only).
                     "PARALLELIZATION_FACTOR": str(args.parallelization_factor),
+                    # Events stamped later than their arrival plus this are malformed (parked, never applied).
+                    "FUTURE_SKEW_SECONDS": str(args.future_skew_seconds),
                 },
                 timeout=args.enrich_timeout_seconds,
                 memory_size=args.enrich_memory_mb,

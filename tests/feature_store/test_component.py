@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -88,13 +90,14 @@ def test_prod_mapping_follows_its_stack_file(prod_plan: PlanGraph) -> None:
     enrich = mine(prod_plan, "aws:lambda/function:Function", "feature-store-enrich-function").inputs
     assert enrich["reservedConcurrentExecutions"] == 8  # shards x parallelization factor = 4, with headroom
     variables = enrich["environment"]["variables"]
-    names = ("TABLE_NAME", "FEATURE_TTL_DAYS", "WRITE_CONCURRENCY", "PARALLELIZATION_FACTOR")
+    names = ("TABLE_NAME", "FEATURE_TTL_DAYS", "WRITE_CONCURRENCY", "PARALLELIZATION_FACTOR", "FUTURE_SKEW_SECONDS")
     assert {k: variables[k] for k in names} == {
         "TABLE_NAME": "platform-prod-featurestore-features",
         "FEATURE_TTL_DAYS": "30",
         "WRITE_CONCURRENCY": "16",
         # The handler then refuses records not keyed by userId (order is kept per partition key only).
         "PARALLELIZATION_FACTOR": "2",
+        "FUTURE_SKEW_SECONDS": "300",
     }
 
 
@@ -111,7 +114,7 @@ def test_enrichment_function_ships_its_sibling_modules() -> None:
         "handlers/feature_store/features.py",
         "handlers/feature_store/store.py",
         "handlers/feature_store/__init__.py",
-        "handlers/common/retry.py",
+        "handlers/common/aws.py",
     } <= names
     assert "handlers/feature_store/predict.py" not in names
 
@@ -184,11 +187,22 @@ def test_enrichment_role_reads_the_stream_and_writes_the_table_only(dev_plan: Pl
     table = arn("dynamodb", "table/platform-dev-featurestore-features")
     assert grants(dev_plan, "feature-store-enrich-policy") == _standard("enrich", key_arn) | {
         *((action, stream) for action in KINESIS_READ),
-        ("dynamodb:UpdateItem", table),
+        ("dynamodb:PutItem", table),
         ("dynamodb:BatchGetItem", table),
         ("sqs:SendMessage", arn("sqs", "platform-dev-featurestore-enrich-failures")),
         ("kms:GenerateDataKey", key_arn),
     }
+
+
+def test_enrichment_role_grants_exactly_the_dynamodb_calls_its_handler_makes(dev_plan: PlanGraph) -> None:
+    handlers = Path(__file__).resolve().parents[2] / "handlers" / "feature_store"
+    source = "".join((handlers / f"{module}.py").read_text() for module in ("enrich", "store"))
+    called = {
+        "dynamodb:" + "".join(part.title() for part in operation.split("_"))
+        for operation in re.findall(r"client\.(\w+)\(", source)
+    }
+    granted = {a for a, _ in grants(dev_plan, "feature-store-enrich-policy") if a.startswith("dynamodb:")}
+    assert called == granted == {"dynamodb:BatchGetItem", "dynamodb:PutItem"}
 
 
 def test_predict_role_may_only_get_items_and_invoke_that_endpoint(dev_plan: PlanGraph) -> None:
@@ -407,6 +421,7 @@ INFERENCE = {"image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/m:1", "model
             "platform:featureStore.inference.serverlessMemoryMb",
         ),
         ({"batchSize": 0}, "platform:featureStore.batchSize: got 0"),
+        ({"futureSkewSeconds": -1}, "platform:featureStore.futureSkewSeconds: got -1"),
         ({"streamMode": "AUTO"}, "platform:featureStore.streamMode"),
     ],
 )
