@@ -21,9 +21,6 @@ from components.storage import LifecycleRule, SecureBucket
 # Physical-name slug of a feature store unless the program gives another one.
 COMPONENT = "featurestore"
 TTL_ATTRIBUTE = "expiresAt"
-# What Lambda's stream poller calls with the function's role to park a batch in an S3 on-failure
-# destination (Lambda developer guide, "Retaining records of failed invocations": PutObject, ListBucket).
-PARK_ACTIONS = ["s3:PutObject", "s3:ListBucket"]
 # What Lambda's Kinesis poller calls with the function's role (AWSLambdaKinesisExecutionRole minus
 # ListStreams, which cannot be scoped and is not needed when the mapping names the stream).
 KINESIS_READ_ACTIONS = [
@@ -142,10 +139,13 @@ class FeatureStorePipeline(pulumi.ComponentResource):
                         actions=["dynamodb:PutItem", "dynamodb:BatchGetItem"],
                         resources=[self.table.arn],
                     ),
+                    # What Lambda's stream poller calls with this role to park a batch in an S3 on-failure
+                    # destination (Lambda developer guide: s3:PutObject and s3:ListBucket).
+                    Statement(sid="FindParkedBatches", actions=["s3:ListBucket"], resources=[self.failure_bucket.arn]),
                     Statement(
                         sid="ParkFailedBatches",
-                        actions=PARK_ACTIONS,
-                        resources=[self.failure_bucket.arn, pulumi.Output.concat(self.failure_bucket.arn, "/*")],
+                        actions=["s3:PutObject"],
+                        resources=[pulumi.Output.concat(self.failure_bucket.arn, "/*")],
                     ),
                     # Decrypt the stream's records; encrypt parked batches into the bucket (SSE-KMS).
                     Statement(

@@ -221,8 +221,8 @@ def test_enrichment_role_reads_the_stream_and_writes_the_table_only(dev_plan: Pl
         *((action, stream) for action in KINESIS_READ),
         ("dynamodb:PutItem", table),
         ("dynamodb:BatchGetItem", table),
-        *((action, bucket) for action in ("s3:PutObject", "s3:ListBucket")),
-        *((action, f"{bucket}/*") for action in ("s3:PutObject", "s3:ListBucket")),
+        ("s3:ListBucket", bucket),
+        ("s3:PutObject", f"{bucket}/*"),
         ("kms:GenerateDataKey", key_arn),
     }
 
@@ -355,6 +355,8 @@ def test_api_routes_signed_post_predict_to_the_predict_function(dev_plan: PlanGr
     integration = mine(dev_plan, "aws:apigatewayv2/integration:Integration").inputs
     assert (integration["integrationType"], integration["payloadFormatVersion"]) == ("AWS_PROXY", "2.0")
     assert integration["integrationUri"] == arn("lambda", "function:platform-dev-featurestore-predict")
+    predict = mine(dev_plan, "aws:lambda/function:Function", "feature-store-predict-function").inputs
+    assert (predict["timeout"], integration["timeoutMilliseconds"]) == (15, 15_000)
     route = mine(dev_plan, "aws:apigatewayv2/route:Route")
     assert (route.inputs["routeKey"], route.inputs["authorizationType"]) == ("POST /predict", "AWS_IAM")
     integration_id = mine(dev_plan, "aws:apigatewayv2/integration:Integration").id
