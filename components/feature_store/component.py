@@ -50,7 +50,7 @@ class FeatureStorePipeline(pulumi.ComponentResource):
         scope = Scope.of(self, ctx, name, slug)
         self.key = scope.key(
             "data",
-            description=f"{ctx.project}-{ctx.stack} {slug}: stream, table, queues, topic and logs",
+            description=f"{ctx.project}-{ctx.stack} {slug}: stream, table, failure bucket, topic and logs",
             services=["logs", "cloudwatch"],
         )
         self._scope = scope = scope.with_key(self.key.arn)
