@@ -116,6 +116,18 @@ class StackConfig(ConfigModel):
             ]
         return []
 
+    @rule("environment", "feature_store")
+    def _prod_alarms_reach_someone(self) -> list[RuleProblem]:
+        if self.is_prod and self.feature_store.enabled and self.feature_store.alarm_email is None:
+            return [
+                (
+                    ("feature_store", "alarmEmail"),
+                    "required in prod: the feature store's alarm topic needs a subscriber (e.g. the on-call mailbox), "
+                    "or its alarms reach nobody",
+                )
+            ]
+        return []
+
     @rule("data_lake", "orders")
     def _lake_events_need_the_orders_bus(self) -> list[RuleProblem]:
         if self.data_lake.enabled and self.data_lake.events_to_lake and not self.orders.enabled:

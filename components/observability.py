@@ -10,6 +10,7 @@ account may assume.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from components.context import StackContext
 from components.iam import Statement, policy_document, service_trust_policy
 
 FLOW_LOGS_SERVICE = "vpc-flow-logs.amazonaws.com"
+PERCENTILE = re.compile(r"^p\d{1,2}(\.\d+)?$")
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,8 @@ def alarm_topic(
 
 @dataclass(frozen=True)
 class Metric:
-    """A CloudWatch metric, its statistic, and the window an alarm evaluates it over."""
+    """A CloudWatch metric, its statistic (Sum, Maximum, ... or a percentile such as p99), and the window
+    an alarm evaluates it over."""
 
     namespace: str
     name: str
@@ -146,7 +149,9 @@ def metric_alarm(
         namespace=metric.namespace,
         metric_name=metric.name,
         dimensions=dict(metric.dimensions),
-        statistic=metric.statistic,
+        # Percentiles (p99, p99.9) are extended statistics; Sum, Maximum, ... plain ones.
+        statistic=None if PERCENTILE.match(metric.statistic) else metric.statistic,
+        extended_statistic=metric.statistic if PERCENTILE.match(metric.statistic) else None,
         period=metric.period,
         evaluation_periods=metric.evaluation_periods,
         threshold=threshold,

@@ -78,10 +78,14 @@ STACK_OUTPUTS: dict[str, tuple[str, str]] = {
     "featureStore.streamName": (FEATURE_STORE, "Kinesis stream producers write events to (partition key userId)."),
     "featureStore.streamArn": (FEATURE_STORE, "ARN of that stream."),
     "featureStore.tableName": (FEATURE_STORE, "DynamoDB table of the features per user."),
-    "featureStore.failureQueueUrl": (FEATURE_STORE, "SQS queue of the records enrichment gave up on: inspect and "
-                                     "replay from here."),
+    "featureStore.failureBucket": (FEATURE_STORE, "S3 bucket (SSE-KMS) where enrichment parks the batches it gave up "
+                                   "on: replay them with `python -m handlers.feature_store.replay --bucket`."),
     "featureStore.producerPolicyArn": (FEATURE_STORE, "Managed policy to attach to producers: put records on the "
                                        "stream, with its key."),
+    "featureStore.replayPolicyArn": (FEATURE_STORE, "Managed policy for operators who run the replay command: read "
+                                     "the failure bucket, read/write the feature table, decrypt with the key."),
+    "featureStore.dashboardName": (FEATURE_STORE, "CloudWatch dashboard of the pipeline: lag, record counts, "
+                                   "errors, throttles, API and model latency."),
     "featureStore.alarmTopicArn": (FEATURE_STORE, "SNS topic of the component's alarms: subscribe the on-call."),
     "featureStore.endpointName": (INFERENCE, "SageMaker endpoint serving the model."),
     "featureStore.apiUrl": (INFERENCE, "`POST` here with `{\"userId\": ...}` for a prediction."),

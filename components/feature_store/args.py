@@ -88,6 +88,12 @@ class InferenceArgs(ConfigModel):
     )
     api_throttle_rate: float = Field(50.0, gt=0, le=10_000, description="Steady requests per second on the API.")
     api_throttle_burst: int = Field(100, ge=1, le=5_000, description="Burst requests on the API.")
+    api_latency_alarm_ms: int = Field(
+        3000, ge=100, le=30_000, description="Alarm when the API's p99 latency stays above this (3 minutes)."
+    )
+    model_latency_alarm_ms: int = Field(
+        1000, ge=10, le=60_000, description="Alarm when the model's p99 latency stays above this (3 minutes)."
+    )
     predict_reserved_concurrency: int | None = Field(
         None, ge=1, le=1000, description="Reserved concurrency of the predict function (None: unreserved)."
     )
@@ -155,13 +161,26 @@ class FeatureStoreArgs(ComponentConfig):
         description="Concurrent batches per shard; above 1, producers must use the userId as partition key.",
     )
     maximum_retry_attempts: int = Field(
-        5, ge=0, le=10_000, description="Retries of a failing batch before it goes to the failure queue."
+        5, ge=0, le=10_000, description="Retries of a failing batch before it is parked in the failure bucket."
     )
     maximum_record_age_seconds: int = Field(
-        3600, ge=60, le=604_800, description="Records older than this go to the failure queue unprocessed."
+        3600, ge=60, le=604_800, description="Records older than this are parked in the failure bucket unprocessed."
+    )
+    failure_retention_days: int = Field(
+        14,
+        ge=1,
+        le=3650,
+        description="Days a parked batch stays in the failure bucket (for the replay command) before it expires.",
     )
     feature_ttl_days: int = Field(
         30, ge=1, le=3650, description="Features of a user without events for this long expire (TTL)."
+    )
+    future_skew_seconds: int = Field(
+        300,
+        ge=0,
+        le=86_400,
+        description="How far after its arrival in the stream an event may be stamped; later ones are malformed "
+        "(parked, never applied).",
     )
     enrich_memory_mb: int = Field(512, ge=128, le=10_240, description="Memory of the enrichment function.")
     enrich_timeout_seconds: int = Field(60, ge=3, le=900, description="Timeout of the enrichment function.")
@@ -173,7 +192,9 @@ class FeatureStoreArgs(ComponentConfig):
         300, ge=60, le=86_400, description="Alarm when the oldest unprocessed record is older than this."
     )
     alarm_email: str | None = Field(
-        None, pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", description="Subscribe this address to the alarm topic."
+        None,
+        pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$",
+        description="Subscribe this address to the alarm topic (required in prod: alarms nobody receives help no one).",
     )
     inference: InferenceArgs | None = Field(
         None, description="SageMaker endpoint and inference API; omit for a features-only pipeline."

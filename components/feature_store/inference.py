@@ -17,6 +17,10 @@ from components.scope import Scope
 
 VARIANT = "AllTraffic"
 PREDICT_ROUTE = "POST /predict"
+# Both the predict function's and the API integration's timeout: predict's worst case (every attempt of
+# every call timing out, tests/feature_store/test_predict_budget.py) ends inside it with the handler's own
+# 502/503; API Gateway's HTTP API allows at most 30 s.
+PREDICT_TIMEOUT_SECONDS = 15
 # One JSON line per request in the API access log (API Gateway $context variables).
 ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -212,7 +216,7 @@ class InferenceApi:
                     ),
                 ],
                 environment={"TABLE_NAME": table_name, "ENDPOINT_NAME": endpoint.endpoint_name},
-                timeout=15,
+                timeout=PREDICT_TIMEOUT_SECONDS,
                 memory_size=256,
                 reserved_concurrency=args.predict_reserved_concurrency,
             )
@@ -231,7 +235,7 @@ class InferenceApi:
             integration_uri=self.function.arn,
             integration_method="POST",
             payload_format_version="2.0",
-            timeout_milliseconds=15_000,
+            timeout_milliseconds=PREDICT_TIMEOUT_SECONDS * 1000,
             opts=child,
         )
         self.route = aws.apigatewayv2.Route(

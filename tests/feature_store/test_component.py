@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -61,7 +63,7 @@ def arn(service: str, resource: str, region: str = "eu-west-1") -> str:
 # --- stream -> enrichment ------------------------------------------------------------------------
 
 
-def test_mapping_reads_from_the_start_with_partial_failures_and_a_failure_queue(dev_plan: PlanGraph) -> None:
+def test_mapping_reads_from_the_start_with_partial_failures_and_a_failure_bucket(dev_plan: PlanGraph) -> None:
     mapping = mine(dev_plan, "aws:lambda/eventSourceMapping:EventSourceMapping").inputs
     assert mapping["eventSourceArn"] == mine(dev_plan, "aws:kinesis/stream:Stream").outputs["arn"]
     assert mapping["functionName"] == arn("lambda", "function:platform-dev-featurestore-enrich")
@@ -74,9 +76,41 @@ def test_mapping_reads_from_the_start_with_partial_failures_and_a_failure_queue(
         1,
     )
     assert (mapping["maximumRetryAttempts"], mapping["maximumRecordAgeInSeconds"]) == (3, 3600)
-    queue = mine(dev_plan, "aws:sqs/queue:Queue", "feature-store-enrich-failures")
-    assert mapping["destinationConfig"] == {"onFailure": {"destinationArn": queue.outputs["arn"]}}
-    assert queue.inputs["messageRetentionSeconds"] == 14 * 24 * 3600
+    bucket = mine(dev_plan, "aws:s3/bucket:Bucket", "feature-store-enrich-failures-bucket")
+    assert bucket.outputs["arn"] == f"arn:aws:s3:::platform-dev-featurestore-failures-{ACCOUNT_ID}-eu-west-1"
+    assert mapping["destinationConfig"] == {"onFailure": {"destinationArn": bucket.outputs["arn"]}}
+    assert all_mine(dev_plan, "aws:sqs/queue:Queue") == []
+
+
+def test_failure_bucket_is_cmk_encrypted_tls_only_private_and_expires_parked_batches(dev_plan: PlanGraph) -> None:
+    key_arn = mine(dev_plan, "aws:kms/key:Key").outputs["arn"]
+    bucket = mine(dev_plan, "aws:s3/bucket:Bucket", "feature-store-enrich-failures-bucket")
+    encryption = mine(
+        dev_plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    )
+    assert encryption.inputs["rules"] == [
+        {
+            "applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key_arn},
+            "bucketKeyEnabled": True,
+        }
+    ]
+    (deny,) = json.loads(mine(dev_plan, "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Resource"] == [bucket.outputs["arn"], bucket.outputs["arn"] + "/*"]
+    block = mine(dev_plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    assert all(block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    rules = {
+        r["id"]: r
+        for r in mine(dev_plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
+    }
+    assert rules["expire-parked-batches"]["expiration"] == {"days": 14}
+    assert rules["expire-noncurrent-versions"]["noncurrentVersionExpiration"] == {"noncurrentDays": 1}
+
+
+def test_failure_retention_follows_the_config(plan_with: PlanFactory) -> None:
+    plan = plan_with("dev", {"platform:featureStore": {"failureRetentionDays": 3}})
+    lifecycle = mine(plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs
+    assert {r["id"]: r.get("expiration") for r in lifecycle["rules"]}["expire-parked-batches"] == {"days": 3}
 
 
 def test_prod_mapping_follows_its_stack_file(prod_plan: PlanGraph) -> None:
@@ -88,13 +122,14 @@ def test_prod_mapping_follows_its_stack_file(prod_plan: PlanGraph) -> None:
     enrich = mine(prod_plan, "aws:lambda/function:Function", "feature-store-enrich-function").inputs
     assert enrich["reservedConcurrentExecutions"] == 8  # shards x parallelization factor = 4, with headroom
     variables = enrich["environment"]["variables"]
-    names = ("TABLE_NAME", "FEATURE_TTL_DAYS", "WRITE_CONCURRENCY", "PARALLELIZATION_FACTOR")
+    names = ("TABLE_NAME", "FEATURE_TTL_DAYS", "WRITE_CONCURRENCY", "PARALLELIZATION_FACTOR", "FUTURE_SKEW_SECONDS")
     assert {k: variables[k] for k in names} == {
         "TABLE_NAME": "platform-prod-featurestore-features",
         "FEATURE_TTL_DAYS": "30",
         "WRITE_CONCURRENCY": "16",
         # The handler then refuses records not keyed by userId (order is kept per partition key only).
         "PARALLELIZATION_FACTOR": "2",
+        "FUTURE_SKEW_SECONDS": "300",
     }
 
 
@@ -111,7 +146,7 @@ def test_enrichment_function_ships_its_sibling_modules() -> None:
         "handlers/feature_store/features.py",
         "handlers/feature_store/store.py",
         "handlers/feature_store/__init__.py",
-        "handlers/common/retry.py",
+        "handlers/common/aws.py",
     } <= names
     assert "handlers/feature_store/predict.py" not in names
 
@@ -119,13 +154,12 @@ def test_enrichment_function_ships_its_sibling_modules() -> None:
 # --- encryption and protection ---------------------------------------------------------------------
 
 
-def test_stream_table_queue_topic_and_logs_use_the_component_key(dev_plan: PlanGraph) -> None:
+def test_stream_table_topic_and_logs_use_the_component_key(dev_plan: PlanGraph) -> None:
     key_arn = mine(dev_plan, "aws:kms/key:Key").outputs["arn"]
     stream = mine(dev_plan, "aws:kinesis/stream:Stream").inputs
     assert (stream["encryptionType"], stream["kmsKeyId"]) == ("KMS", key_arn)
     table = mine(dev_plan, "aws:dynamodb/table:Table").inputs
     assert table["serverSideEncryption"] == {"enabled": True, "kmsKeyArn": key_arn}
-    assert mine(dev_plan, "aws:sqs/queue:Queue").inputs["kmsMasterKeyId"] == key_arn
     assert mine(dev_plan, "aws:sns/topic:Topic").inputs["kmsMasterKeyId"] == key_arn
     log_groups = all_mine(dev_plan, "aws:cloudwatch/logGroup:LogGroup")
     assert {g.inputs["name"] for g in log_groups} == {
@@ -158,7 +192,7 @@ def test_table_is_keyed_by_user_on_demand_with_pitr_ttl_and_backup_tag(dev_plan:
 @pytest.mark.parametrize(("plan_fixture", "protected"), [("dev_plan", False), ("prod_plan", True)])
 def test_stateful_resources_are_protected_in_prod_only(request, plan_fixture: str, protected: bool) -> None:
     plan: PlanGraph = request.getfixturevalue(plan_fixture)
-    for type_token in ("aws:kinesis/stream:Stream", "aws:dynamodb/table:Table", "aws:sqs/queue:Queue"):
+    for type_token in ("aws:kinesis/stream:Stream", "aws:dynamodb/table:Table", "aws:s3/bucket:Bucket"):
         assert mine(plan, type_token).protect is protected, type_token
     assert mine(plan, "aws:kms/key:Key").protect is protected
     assert mine(plan, "aws:dynamodb/table:Table").inputs["deletionProtectionEnabled"] is protected
@@ -182,13 +216,26 @@ def test_enrichment_role_reads_the_stream_and_writes_the_table_only(dev_plan: Pl
     key_arn = mine(dev_plan, "aws:kms/key:Key").outputs["arn"]
     stream = arn("kinesis", "stream/platform-dev-featurestore-events")
     table = arn("dynamodb", "table/platform-dev-featurestore-features")
+    bucket = mine(dev_plan, "aws:s3/bucket:Bucket").outputs["arn"]
     assert grants(dev_plan, "feature-store-enrich-policy") == _standard("enrich", key_arn) | {
         *((action, stream) for action in KINESIS_READ),
-        ("dynamodb:UpdateItem", table),
+        ("dynamodb:PutItem", table),
         ("dynamodb:BatchGetItem", table),
-        ("sqs:SendMessage", arn("sqs", "platform-dev-featurestore-enrich-failures")),
+        ("s3:ListBucket", bucket),
+        ("s3:PutObject", f"{bucket}/*"),
         ("kms:GenerateDataKey", key_arn),
     }
+
+
+def test_enrichment_role_grants_exactly_the_dynamodb_calls_its_handler_makes(dev_plan: PlanGraph) -> None:
+    handlers = Path(__file__).resolve().parents[2] / "handlers" / "feature_store"
+    source = "".join((handlers / f"{module}.py").read_text() for module in ("enrich", "store"))
+    called = {
+        "dynamodb:" + "".join(part.title() for part in operation.split("_"))
+        for operation in re.findall(r"client\.(\w+)\(", source)
+    }
+    granted = {a for a, _ in grants(dev_plan, "feature-store-enrich-policy") if a.startswith("dynamodb:")}
+    assert called == granted == {"dynamodb:BatchGetItem", "dynamodb:PutItem"}
 
 
 def test_predict_role_may_only_get_items_and_invoke_that_endpoint(dev_plan: PlanGraph) -> None:
@@ -229,6 +276,20 @@ def test_producer_policy_puts_records_on_this_stream_only(dev_plan: PlanGraph) -
         ),
         ("kms:GenerateDataKey", mine(dev_plan, "aws:kms/key:Key").outputs["arn"]),
     ]
+
+
+def test_replay_policy_reads_parked_batches_and_writes_the_table_only(dev_plan: PlanGraph) -> None:
+    bucket = mine(dev_plan, "aws:s3/bucket:Bucket").outputs["arn"]
+    policy = json.loads(mine(dev_plan, "aws:iam/policy:Policy", "feature-store-replay").inputs["policy"])
+    assert [(s["Action"], s["Resource"]) for s in policy["Statement"]] == [
+        ("s3:ListBucket", bucket),
+        ("s3:GetObject", f"{bucket}/*"),
+        (["dynamodb:BatchGetItem", "dynamodb:PutItem"], arn("dynamodb", "table/platform-dev-featurestore-features")),
+        ("kms:Decrypt", mine(dev_plan, "aws:kms/key:Key").outputs["arn"]),
+    ]
+    assert dev_plan.outputs["featureStore"]["replayPolicyArn"] == arn(
+        "iam", "policy/platform-dev-featurestore-replay", ""
+    )
 
 
 # --- endpoint by environment -----------------------------------------------------------------------------
@@ -294,6 +355,8 @@ def test_api_routes_signed_post_predict_to_the_predict_function(dev_plan: PlanGr
     integration = mine(dev_plan, "aws:apigatewayv2/integration:Integration").inputs
     assert (integration["integrationType"], integration["payloadFormatVersion"]) == ("AWS_PROXY", "2.0")
     assert integration["integrationUri"] == arn("lambda", "function:platform-dev-featurestore-predict")
+    predict = mine(dev_plan, "aws:lambda/function:Function", "feature-store-predict-function").inputs
+    assert (predict["timeout"], integration["timeoutMilliseconds"]) == (15, 15_000)
     route = mine(dev_plan, "aws:apigatewayv2/route:Route")
     assert (route.inputs["routeKey"], route.inputs["authorizationType"]) == ("POST /predict", "AWS_IAM")
     integration_id = mine(dev_plan, "aws:apigatewayv2/integration:Integration").id
@@ -313,28 +376,99 @@ def test_api_routes_signed_post_predict_to_the_predict_function(dev_plan: PlanGr
 # --- alarms and outputs ----------------------------------------------------------------------------------
 
 
-def test_alarms_watch_iterator_age_errors_throttles_and_failures(dev_plan: PlanGraph) -> None:
+def _alarms(plan: PlanGraph, stack: str = "dev") -> dict[str, dict[str, Any]]:
+    prefix = f"platform-{stack}-featurestore-"
+    alarms = all_mine(plan, "aws:cloudwatch/metricAlarm:MetricAlarm")
+    return {a.inputs["name"].removeprefix(prefix): a.inputs for a in alarms}
+
+
+def test_alarms_watch_lag_errors_throttles_parked_records_api_and_model(dev_plan: PlanGraph) -> None:
     topic = mine(dev_plan, "aws:sns/topic:Topic").outputs["arn"]
-    alarms = {a.inputs["name"]: a.inputs for a in all_mine(dev_plan, "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    alarms = _alarms(dev_plan)
+    enrich = {"FunctionName": "platform-dev-featurestore-enrich"}
+    predict = {"FunctionName": "platform-dev-featurestore-predict"}
+    api = mine(dev_plan, "aws:apigatewayv2/api:Api").id
+    stage = {"ApiId": api, "Stage": "$default"}
+    model = {"EndpointName": "platform-dev-featurestore-model", "VariantName": "AllTraffic"}
     watched = {
-        name.removeprefix("platform-dev-featurestore-"): (a["namespace"], a["metricName"]) for name, a in alarms.items()
+        name: (a["namespace"], a["metricName"], a["dimensions"], a.get("statistic") or a.get("extendedStatistic"))
+        for name, a in alarms.items()
     }
     assert watched == {
-        "iterator-age": ("AWS/Lambda", "IteratorAge"),
-        "enrich-errors": ("AWS/Lambda", "Errors"),
-        "table-write-throttles": ("AWS/DynamoDB", "WriteThrottleEvents"),
-        "table-read-throttles": ("AWS/DynamoDB", "ReadThrottleEvents"),
-        "enrich-failures": ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
-        "predict-errors": ("AWS/Lambda", "Errors"),
-        "model-errors": ("AWS/SageMaker", "Invocation5XXErrors"),
+        "iterator-age": ("AWS/Lambda", "IteratorAge", enrich, "Maximum"),
+        "enrich-errors": ("AWS/Lambda", "Errors", enrich, "Sum"),
+        "enrich-throttles": ("AWS/Lambda", "Throttles", enrich, "Sum"),
+        "table-write-throttles": (
+            "AWS/DynamoDB",
+            "WriteThrottleEvents",
+            {"TableName": "platform-dev-featurestore-features"},
+            "Sum",
+        ),
+        "table-read-throttles": (
+            "AWS/DynamoDB",
+            "ReadThrottleEvents",
+            {"TableName": "platform-dev-featurestore-features"},
+            "Sum",
+        ),
+        "enrich-failed-records": ("Platform/FeatureStore", "RecordsFailed", enrich, "Sum"),
+        "enrich-malformed-records": ("Platform/FeatureStore", "MalformedRecords", enrich, "Sum"),
+        "enrich-parking-failures": ("AWS/Lambda", "DestinationDeliveryFailures", enrich, "Sum"),
+        "predict-errors": ("AWS/Lambda", "Errors", predict, "Sum"),
+        "predict-throttles": ("AWS/Lambda", "Throttles", predict, "Sum"),
+        "model-errors": ("AWS/SageMaker", "Invocation5XXErrors", model, "Sum"),
+        "model-latency": ("AWS/SageMaker", "ModelLatency", model, "p99"),
+        "api-5xx": ("AWS/ApiGateway", "5xx", stage, "Sum"),
+        "api-latency": ("AWS/ApiGateway", "Latency", stage, "p99"),
     }
-    iterator = alarms["platform-dev-featurestore-iterator-age"]
-    assert iterator["threshold"] == 600_000 and iterator["statistic"] == "Maximum"
-    assert iterator["dimensions"] == {"FunctionName": "platform-dev-featurestore-enrich"}
-    assert alarms["platform-dev-featurestore-table-write-throttles"]["dimensions"] == {
-        "TableName": "platform-dev-featurestore-features"
-    }
+    thresholds = {name: (a["threshold"], a["comparisonOperator"]) for name, a in alarms.items()}
+    assert thresholds["iterator-age"] == (600_000, "GreaterThanThreshold")
+    assert thresholds["model-latency"] == (1_000_000, "GreaterThanThreshold")  # 1000 ms in microseconds
+    assert thresholds["api-latency"] == (3000, "GreaterThanThreshold")
+    for name in ("enrich-failed-records", "enrich-malformed-records", "enrich-parking-failures", "api-5xx"):
+        assert thresholds[name] == (0, "GreaterThanThreshold"), name
+    assert "statistic" not in alarms["api-latency"]
     assert all(a["alarmActions"] == [topic] for a in alarms.values())
+
+
+def test_latency_alarm_thresholds_follow_the_config(plan_with: PlanFactory) -> None:
+    plan = plan_with(
+        "dev", {"platform:featureStore": {"inference": {"apiLatencyAlarmMs": 800, "modelLatencyAlarmMs": 250}}}
+    )
+    alarms = _alarms(plan)
+    assert (alarms["api-latency"]["threshold"], alarms["model-latency"]["threshold"]) == (800, 250_000)
+
+
+def test_one_dashboard_shows_what_the_alarms_watch(dev_plan: PlanGraph) -> None:
+    dashboard = mine(dev_plan, "aws:cloudwatch/dashboard:Dashboard").inputs
+    assert dashboard["dashboardName"] == "platform-dev-featurestore-pipeline"
+    widgets = json.loads(dashboard["dashboardBody"])["widgets"]
+    shown = {(m[0], m[1]) for w in widgets for m in w["properties"]["metrics"]}
+    watched = {(a["namespace"], a["metricName"]) for a in _alarms(dev_plan).values()}
+    assert watched <= shown
+    assert all(w["properties"]["region"] == "eu-west-1" for w in widgets)
+    latency = next(w for w in widgets if w["properties"]["metrics"][0][:2] == ["AWS/ApiGateway", "Latency"])
+    api = mine(dev_plan, "aws:apigatewayv2/api:Api").id
+    assert latency["properties"]["stat"] == "p99"
+    assert latency["properties"]["metrics"][0][2:] == ["ApiId", api, "Stage", "$default"]
+    assert dev_plan.outputs["featureStore"]["dashboardName"] == "platform-dev-featurestore-pipeline"
+
+
+def test_prod_alarm_topic_mails_the_on_call(prod_plan: PlanGraph) -> None:
+    topic = mine(prod_plan, "aws:sns/topic:Topic").outputs["arn"]
+    subscription = mine(prod_plan, "aws:sns/topicSubscription:TopicSubscription").inputs
+    assert (subscription["topic"], subscription["protocol"], subscription["endpoint"]) == (
+        topic,
+        "email",
+        "platform-oncall@example.com",
+    )
+
+
+def test_prod_without_an_alarm_subscriber_is_refused() -> None:
+    config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in stack_config("prod").items()}
+    section = {k: v for k, v in json.loads(config["platform:featureStore"]).items() if k != "alarmEmail"}
+    parse_stack_config(config, project="platform", stack="prod")  # as shipped: valid
+    with pytest.raises(ConfigError, match=r"featureStore.alarmEmail: required in prod"):
+        parse_stack_config({**config, "platform:featureStore": json.dumps(section)}, project="platform", stack="prod")
 
 
 def test_stack_exports_what_callers_use(dev_plan: PlanGraph) -> None:
@@ -345,6 +479,7 @@ def test_stack_exports_what_callers_use(dev_plan: PlanGraph) -> None:
     api = mine(dev_plan, "aws:apigatewayv2/api:Api").outputs["apiEndpoint"]
     assert outputs["apiUrl"] == f"{api}/predict"
     assert outputs["streamArn"] == arn("kinesis", "stream/platform-dev-featurestore-events")
+    assert outputs["failureBucket"] == f"platform-dev-featurestore-failures-{ACCOUNT_ID}-eu-west-1"
 
 
 def test_features_only_pipeline_has_no_endpoint_or_api(plan_with: PlanFactory) -> None:
@@ -356,11 +491,22 @@ def test_features_only_pipeline_has_no_endpoint_or_api(plan_with: PlanFactory) -
         "streamName",
         "streamArn",
         "tableName",
-        "failureQueueUrl",
+        "failureBucket",
         "producerPolicyArn",
+        "replayPolicyArn",
+        "dashboardName",
         "alarmTopicArn",
     }
-    assert len(all_mine(plan, "aws:cloudwatch/metricAlarm:MetricAlarm")) == 5
+    assert set(_alarms(plan)) == {
+        "iterator-age",
+        "enrich-errors",
+        "enrich-throttles",
+        "table-write-throttles",
+        "table-read-throttles",
+        "enrich-failed-records",
+        "enrich-malformed-records",
+        "enrich-parking-failures",
+    }
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod", "staging"])
@@ -407,6 +553,7 @@ INFERENCE = {"image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/m:1", "model
             "platform:featureStore.inference.serverlessMemoryMb",
         ),
         ({"batchSize": 0}, "platform:featureStore.batchSize: got 0"),
+        ({"futureSkewSeconds": -1}, "platform:featureStore.futureSkewSeconds: got -1"),
         ({"streamMode": "AUTO"}, "platform:featureStore.streamMode"),
     ],
 )

@@ -9,14 +9,12 @@ from decimal import Decimal
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from handlers.common import aws, dynamo, metrics, params
 from handlers.common.batch import batch_response, record_id
 from handlers.common.jsonutil import dumps, loads
 from handlers.common.log import get_logger
-from handlers.common.retry import with_backoff
 
 
 def test_batch_response_reports_each_failed_item_once_in_order() -> None:
@@ -43,45 +41,6 @@ def test_json_round_trip_keeps_exact_numbers_for_dynamodb() -> None:
         "s": ["a", "b"],
         "raw": "AAE=",
     }
-
-
-def throttled() -> ClientError:
-    return ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "UpdateItem")
-
-
-def test_backoff_retries_throttles_then_succeeds() -> None:
-    calls: list[int] = []
-    sleeps: list[float] = []
-
-    def flaky() -> str:
-        calls.append(1)
-        if len(calls) < 3:
-            raise throttled()
-        return "ok"
-
-    assert with_backoff(flaky, sleep=sleeps.append, base_delay=0.1) == "ok"
-    assert len(calls) == 3
-    assert 0 <= sleeps[0] <= 0.1 and 0 <= sleeps[1] <= 0.2
-
-
-def test_backoff_gives_up_after_its_attempts_and_never_retries_other_errors() -> None:
-    attempts: list[int] = []
-
-    def always_throttled() -> None:
-        attempts.append(1)
-        raise throttled()
-
-    with pytest.raises(ClientError):
-        with_backoff(always_throttled, attempts=4, sleep=lambda _: None)
-    assert len(attempts) == 4
-
-    def broken() -> None:
-        attempts.append(2)
-        raise ValueError("bad input")
-
-    with pytest.raises(ValueError, match="bad input"):
-        with_backoff(broken, sleep=lambda _: None)
-    assert attempts.count(2) == 1
 
 
 @mock_aws
