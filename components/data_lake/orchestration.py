@@ -274,8 +274,8 @@ def refresh(scope: Scope, inputs: RefreshInputs) -> Refresh:
                 resources=[inputs.key_arn],
                 conditions={"StringEquals": {"kms:EncryptionContext:aws:states:stateMachineArn": state_machine.arn}},
             ),
-            # The schedule itself is encrypted with the key: Scheduler decrypts it as this role to run it.
-            Statement(sid="ReadEncryptedSchedule", actions=["kms:Decrypt"], resources=[inputs.key_arn]),
+            # The schedule's target input is encrypted with the lake key; Scheduler decrypts it as this role.
+            Statement(sid="DecryptScheduleInput", actions=["kms:Decrypt"], resources=[inputs.key_arn]),
         ),
         opts=scope.opts(),
     )

@@ -677,6 +677,12 @@ def test_orchestration_runs_on_a_schedule_and_on_new_raw_feeds(dev_plan):
         "kms:Decrypt",
         key_arn(dev_plan),
     )
+    # Starting the CMK-encrypted state machine encrypts its input under the state machine's ARN.
+    encrypt = start["EncryptExecutionInput"]
+    assert (encrypt["Action"], encrypt["Resource"]) == ("kms:GenerateDataKey", key_arn(dev_plan))
+    assert encrypt["Condition"] == {
+        "StringEquals": {"kms:EncryptionContext:aws:states:stateMachineArn": machine.outputs["arn"]}
+    }
 
 
 def test_failed_refreshes_raise_an_alarm(prod_plan):

@@ -625,7 +625,9 @@ def test_argocd_logs_in_through_sso_in_prod_and_keeps_admin_in_dev(dev_plan: Pla
 
 def test_secrets_exist_empty_encrypted_and_are_outputs(prod_plan: PlanGraph) -> None:
     key = prod_plan.one("aws:kms/key:Key", "eks-data-key-key").outputs["arn"]
-    found = {s.inputs["name"]: s for s in prod_plan.of_type("aws:secretsmanager/secret:Secret")}
+    found = {
+        s.inputs["name"]: s for s in prod_plan.of_type("aws:secretsmanager/secret:Secret") if s.name.startswith("eks-")
+    }
     assert set(found) == {
         "platform/prod/eks/argocd/repository",
         "platform/prod/eks/argocd/slack",
