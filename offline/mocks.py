@@ -458,7 +458,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "id": f"{secret_id}|AWSCURRENT",
                 "arn": secret_id,
                 "secretId": secret_id,
-                "secretString": "offline-placeholder-not-a-credential",
+                "secretString": "offline-placeholder-not-a-credential",  # pragma: allowlist secret
                 "secretBinary": "",
                 "versionId": "00000000-0000-4000-8000-000000000000",
                 "versionStage": "AWSCURRENT",

@@ -291,7 +291,7 @@ def test_consumer_knows_whether_tokens_wait_and_has_callback_grants_only_then(
 
 DESTINATION = "aws:cloudwatch/eventApiDestination:EventApiDestination"
 CONNECTION = "aws:cloudwatch/eventConnection:EventConnection"
-SECRET = "aws:secretsmanager/secret:Secret"
+SECRET = "aws:secretsmanager/secret:Secret"  # pragma: allowlist secret
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 
