@@ -239,7 +239,8 @@ MODULE_SERVICE = {
     "sqs": "sqs", "sns": "sns", "sfn": "states", "glue": "glue", "athena": "athena", "backup": "backup",
     "sagemaker": "sagemaker", "apigatewayv2": "apigateway", "appautoscaling": "application-autoscaling",
     "ssm": "ssm", "ec2": "ec2", "vpc": "ec2", "rds": "rds", "eks": "eks", "route53": "route53",
-    "secretsmanager": "secretsmanager", "ecr": "ecr", "codebuild": "codebuild", "scheduler": "scheduler",  # pragma: allowlist secret
+    "secretsmanager": "secretsmanager",  # pragma: allowlist secret
+    "ecr": "ecr", "codebuild": "codebuild", "scheduler": "scheduler",
 }  # fmt: skip
 CLOUDWATCH = {"logGroup": "logs", "metricAlarm": "cloudwatch", "dashboard": "cloudwatch"}
 # Resource types whose IAM service is not their module's: Firehose lives in the provider's kinesis module.
