@@ -272,6 +272,87 @@ BINDINGS: tuple[Binding, ...] = (
         "identifier": "DBInstanceIdentifier", "instanceClass": "DBInstanceClass", "engine": "Engine",
         "backupRetentionPeriod": "BackupRetentionPeriod", "storageType": "StorageType",
     }),
+    Binding("aws:codebuild/project:Project", "codebuild", "CreateProject", {
+        "name": "name", "description": "description", "serviceRole": "serviceRole",
+        "buildTimeout": "timeoutInMinutes", "queuedTimeout": "queuedTimeoutInMinutes",
+        "environment.type": "environment.type", "environment.computeType": "environment.computeType",
+        "environment.image": "environment.image", "source.type": "source.type", "artifacts.type": "artifacts.type",
+    }),
+    Binding("aws:ec2/flowLog:FlowLog", "ec2", "CreateFlowLogs", {
+        "trafficType": "TrafficType", "logDestinationType": "LogDestinationType",
+        "maxAggregationInterval": "MaxAggregationInterval",
+    }),
+    Binding("aws:ecr/repository:Repository", "ecr", "CreateRepository", {
+        "name": "repositoryName", "imageTagMutability": "imageTagMutability",
+        "encryptionConfigurations[].encryptionType": "encryptionConfiguration.encryptionType",
+    }),
+    Binding("aws:ecr/lifecyclePolicy:LifecyclePolicy", "ecr", "PutLifecyclePolicy", {
+        "repository": "repositoryName", "policy": "lifecyclePolicyText",
+    }),
+    Binding("aws:eks/accessEntry:AccessEntry", "eks", "CreateAccessEntry", {
+        "principalArn": "principalArn", "type": "type", "kubernetesGroups": "kubernetesGroups",
+    }),
+    Binding("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "eks", "AssociateAccessPolicy", {
+        "principalArn": "principalArn", "policyArn": "policyArn", "accessScope.type": "accessScope.type",
+        "accessScope.namespaces": "accessScope.namespaces",
+    }),
+    Binding("aws:eks/addon:Addon", "eks", "CreateAddon", {
+        "addonName": "addonName", "addonVersion": "addonVersion", "resolveConflictsOnCreate": "resolveConflicts",
+    }),
+    Binding("aws:scheduler/schedule:Schedule", "scheduler", "CreateSchedule", {
+        "name": "Name", "description": "Description", "scheduleExpression": "ScheduleExpression",
+        "scheduleExpressionTimezone": "ScheduleExpressionTimezone", "state": "State", "kmsKeyArn": "KmsKeyArn",
+        "flexibleTimeWindow.mode": "FlexibleTimeWindow.Mode",
+        "flexibleTimeWindow.maximumWindowInMinutes": "FlexibleTimeWindow.MaximumWindowInMinutes",
+        "target.arn": "Target.Arn", "target.roleArn": "Target.RoleArn",
+        "target.retryPolicy.maximumRetryAttempts": "Target.RetryPolicy.MaximumRetryAttempts",
+        "target.retryPolicy.maximumEventAgeInSeconds": "Target.RetryPolicy.MaximumEventAgeInSeconds",
+    }),
+    Binding("aws:secretsmanager/secret:Secret", "secretsmanager", "CreateSecret", {
+        "name": "Name", "description": "Description", "kmsKeyId": "KmsKeyId",
+        "replicas[].region": "AddReplicaRegions[].Region", "replicas[].kmsKeyId": "AddReplicaRegions[].KmsKeyId",
+    }),
+    Binding("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "ec2", "AuthorizeSecurityGroupIngress", {
+        "ipProtocol": "IpPermissions[].IpProtocol", "fromPort": "IpPermissions[].FromPort",
+        "toPort": "IpPermissions[].ToPort", "cidrIpv4": "IpPermissions[].IpRanges[].CidrIp",
+        "description": "IpPermissions[].IpRanges[].Description",
+    }),
+    Binding("aws:cloudwatch/eventApiDestination:EventApiDestination", "events", "CreateApiDestination", {
+        "name": "Name", "description": "Description", "connectionArn": "ConnectionArn",
+        "invocationEndpoint": "InvocationEndpoint", "httpMethod": "HttpMethod",
+        "invocationRateLimitPerSecond": "InvocationRateLimitPerSecond",
+    }),
+    Binding("aws:cloudwatch/eventConnection:EventConnection", "events", "CreateConnection", {
+        "name": "Name", "description": "Description", "authorizationType": "AuthorizationType",
+        "kmsKeyIdentifier": "KmsKeyIdentifier",
+    }),
+    Binding("aws:cloudwatch/eventEndpoint:EventEndpoint", "events", "CreateEndpoint", {
+        "name": "Name", "description": "Description", "roleArn": "RoleArn",
+        "eventBuses[].eventBusArn": "EventBuses[].EventBusArn",
+        "replicationConfig.state": "ReplicationConfig.State",
+        "routingConfig.failoverConfig.primary.healthCheck": "RoutingConfig.FailoverConfig.Primary.HealthCheck",
+        "routingConfig.failoverConfig.secondary.route": "RoutingConfig.FailoverConfig.Secondary.Route",
+    }),
+    Binding("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream", "firehose", "CreateDeliveryStream", {
+        "name": "DeliveryStreamName",
+        "serverSideEncryption.keyType": "DeliveryStreamEncryptionConfigurationInput.KeyType",
+        "extendedS3Configuration.bucketArn": "ExtendedS3DestinationConfiguration.BucketARN",
+        "extendedS3Configuration.roleArn": "ExtendedS3DestinationConfiguration.RoleARN",
+        "extendedS3Configuration.prefix": "ExtendedS3DestinationConfiguration.Prefix",
+        "extendedS3Configuration.errorOutputPrefix": "ExtendedS3DestinationConfiguration.ErrorOutputPrefix",
+        "extendedS3Configuration.bufferingSize": "ExtendedS3DestinationConfiguration.BufferingHints.SizeInMBs",
+        "extendedS3Configuration.bufferingInterval": "ExtendedS3DestinationConfiguration.BufferingHints.IntervalInSeconds",
+        "extendedS3Configuration.compressionFormat": "ExtendedS3DestinationConfiguration.CompressionFormat",
+    }),
+    Binding("aws:rds/parameterGroup:ParameterGroup", "rds", "CreateDBParameterGroup", {
+        "name": "DBParameterGroupName", "family": "DBParameterGroupFamily", "description": "Description",
+    }),
+    Binding("aws:route53/healthCheck:HealthCheck", "route53", "CreateHealthCheck", {
+        "type": "HealthCheckConfig.Type", "fqdn": "HealthCheckConfig.FullyQualifiedDomainName",
+        "port": "HealthCheckConfig.Port", "resourcePath": "HealthCheckConfig.ResourcePath",
+        "requestInterval": "HealthCheckConfig.RequestInterval", "failureThreshold": "HealthCheckConfig.FailureThreshold",
+        "regions": "HealthCheckConfig.Regions",
+    }),
 )  # fmt: skip
 
 # Types the program declares whose inputs carry no value the API models constrain (links, ids, JSON
@@ -285,6 +366,10 @@ UNCONSTRAINED_TYPES = frozenset({
     "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip", "aws:ec2/routeTable:RouteTable",
     "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:backup/restoreTestingPlan:RestoreTestingPlan",
     "aws:backup/restoreTestingSelection:RestoreTestingSelection",
+    # Only removes every rule of the VPC's default group (no inputs besides the VPC id).
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+    # A resource policy document (judged by the IAM checks), no modelled scalar inputs.
+    "aws:cloudwatch/eventBusPolicy:EventBusPolicy",
 })  # fmt: skip
 
 
