@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,14 +37,41 @@ SYNC_EXTRA_OPERATIONS = {
 SDK_SERVICE = {"states": "stepfunctions", "sfn": "stepfunctions"}
 
 
-def _states(definition: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+Items = Mapping[str, list[Any]]  # JSONPath in a Map iteration's input -> every value it takes
+
+
+def _plan_lists(definition: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Literal lists Pass states put on the execution's state (`$.key`), e.g. the crawlers to run."""
+    lists: dict[str, list[Any]] = {}
+    for state in definition.get("States", {}).values():
+        if state.get("Type") == "Pass":
+            for key, value in (state.get("Parameters") or state.get("Result") or {}).items():
+                if isinstance(value, (list, str)) and not key.endswith(".$"):
+                    lists[f"$.{key}"] = value
+    return lists
+
+
+def _map_items(state: Mapping[str, Any], lists: Mapping[str, list[Any]]) -> dict[str, list[Any]]:
+    """What a Map state's iterations see: `ItemSelector` fields set from `$$.Map.Item.Value` of a known list."""
+    values = lists.get(str(state.get("ItemsPath")))
+    if not isinstance(values, list):
+        return {}
+    selector = state.get("ItemSelector") or state.get("Parameters") or {}
+    return {f"$.{k.removesuffix('.$')}": values for k, v in selector.items() if v == "$$.Map.Item.Value"}
+
+
+def _states(
+    definition: Mapping[str, Any], items: Items | None = None
+) -> Iterator[tuple[str, Mapping[str, Any], Items]]:
+    items = items or {}
+    lists = {**_plan_lists(definition), **items}
     for name, state in definition.get("States", {}).items():
-        yield name, state
+        yield name, state, items
         for branch in state.get("Branches", []):
-            yield from _states(branch)
+            yield from _states(branch, lists)  # every branch gets the state's input
         for key in ("Iterator", "ItemProcessor"):
             if key in state:
-                yield from _states(state[key])
+                yield from _states(state[key], _map_items(state, lists))
 
 
 def _static(parameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,7 +79,43 @@ def _static(parameters: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in parameters.items() if not k.endswith(".$")}
 
 
-def task_calls(resource: str, parameters: Mapping[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+# The one execution name the check substitutes for `$$.Execution.Name` (the console's default form).
+EXAMPLE_EXECUTION_NAME = "0f3c2a9e-5b1d-4e8f-9a7c-1d2e3f4a5b6c"
+_FORMAT = re.compile(r"^States\.Format\('([^']*)',\s*(.*)\)$")
+
+
+def _values(path: str, items: Items) -> list[Any] | None:
+    """Every value a JSONPath (or a States.Format of known paths) takes; None when not known."""
+    if path == "$$.Execution.Name":
+        return [EXAMPLE_EXECUTION_NAME]
+    if path in items:
+        value = items[path]
+        return value if isinstance(value, list) else [value]
+    match = _FORMAT.match(path)
+    if match is None:
+        return None
+    texts = [match.group(1)]
+    for argument in (a.strip() for a in match.group(2).split(",")):
+        values = _values(argument, items)
+        if values is None:
+            return None
+        texts = [text.replace("{}", str(v), 1) for text in texts for v in values]
+    return texts
+
+
+def _expand(parameters: Mapping[str, Any], items: Items) -> list[dict[str, Any]]:
+    """One parameter set per value the JSONPath parameters take, when the definition fixes them."""
+    expanded = [_static(parameters)]
+    for key, path in parameters.items():
+        values = _values(path, items) if key.endswith(".$") and isinstance(path, str) else None
+        if values is not None:
+            expanded = [{**p, key.removesuffix(".$"): v} for p in expanded for v in values]
+    return expanded
+
+
+def task_calls(
+    resource: str, parameters: Mapping[str, Any], items: Items | None = None
+) -> list[tuple[str, str, dict[str, Any]]]:
     """(botocore service, operation, parameters) the service makes for one Task state."""
     if resource.startswith("arn:aws:lambda:"):
         return [("lambda", "Invoke", {"FunctionName": resource})]
@@ -64,10 +128,11 @@ def task_calls(resource: str, parameters: Mapping[str, Any]) -> list[tuple[str, 
         service, action = integration.split(":")
     service = SDK_SERVICE.get(service, service)
     operation = action[0].upper() + action[1:]
-    params = _static(parameters)
-    calls = [(service, operation, params)]
-    if resource.endswith(".sync") or ".sync:" in resource:
-        calls += [(service, extra, params) for extra in SYNC_EXTRA_OPERATIONS.get(integration, ())]
+    calls = []
+    for params in _expand(parameters, items or {}):
+        calls.append((service, operation, params))
+        if resource.endswith(".sync") or ".sync:" in resource:
+            calls += [(service, extra, params) for extra in SYNC_EXTRA_OPERATIONS.get(integration, ())]
     return calls
 
 
@@ -78,11 +143,11 @@ def state_machine_verdicts(model: PermissionModel) -> list[Verdict]:
         definition = machine.inputs["definition"]
         definition = json.loads(definition) if isinstance(definition, str) else definition
         needs: list[Need] = []
-        for name, state in _states(definition):
+        for name, state, items in _states(definition):
             if state.get("Type") != "Task":
                 continue
             parameters = state.get("Parameters") or state.get("Arguments") or {}
-            for service, operation, params in task_calls(state["Resource"], parameters):
+            for service, operation, params in task_calls(state["Resource"], parameters, items):
                 for request in requests_for(service, operation, params, where):
                     needs.append(Need(f"Task {name} ({state['Resource']})", request))
                     needs += [Need(f"Task {name} (key)", k) for k in kms_requests(request, model.encrypted, where)]
