@@ -259,19 +259,27 @@ def event_target_verdicts(model: PermissionModel) -> list[Verdict]:
 class ScriptIO:
     """What one Glue entry script reads and writes (read from glue/jobs/<script>)."""
 
-    reads_raw: tuple[tables.TableSpec, ...] = ()  # create_dynamic_frame.from_options on --raw-bucket
-    reads_catalog_args: tuple[str, ...] = ()  # create_dynamic_frame.from_catalog on these table arguments
-    writes: tuple[tables.TableSpec, ...] = ()  # Parquet under --processed-bucket (dynamic partition overwrite)
-    registers_partitions: tuple[tables.TableSpec, ...] = ()  # getSink(enableUpdateCatalog=True)
+    reads_raw: tuple[tables.RawEntity, ...] = ()  # read_feed on --raw-bucket
+    reads_processed: tuple[tables.TableSpec, ...] = ()  # read_table under --processed-bucket
+    writes: tuple[tables.TableSpec, ...] = ()  # write_table / replace_partitions under --processed-bucket
 
 
 JOB_SCRIPTS = {
     "customer_transform.py": ScriptIO(
-        reads_raw=(tables.RAW_CUSTOMERS,), writes=(tables.CUSTOMERS,), registers_partitions=(tables.CUSTOMERS,)
+        reads_raw=(tables.RAW_CUSTOMERS,),
+        reads_processed=(tables.CUSTOMERS,),
+        writes=(tables.REJECTED_ROWS, tables.CUSTOMERS),
     ),
     "sales_aggregation.py": ScriptIO(
-        reads_catalog_args=("--transactions-table", "--products-table", "--customers-table"),
-        writes=(tables.DAILY_CATEGORY_SALES, tables.MONTHLY_CUSTOMER_REVENUE, tables.TOP_PRODUCTS_MONTHLY),
+        reads_raw=(tables.RAW_TRANSACTIONS, tables.RAW_PRODUCTS, tables.RAW_CUSTOMERS),
+        reads_processed=(tables.TRANSACTIONS,),
+        writes=(
+            tables.REJECTED_ROWS,
+            tables.TRANSACTIONS,
+            tables.DAILY_CATEGORY_SALES,
+            tables.MONTHLY_CUSTOMER_REVENUE,
+            tables.TOP_PRODUCTS_MONTHLY,
+        ),
     ),
 }
 
@@ -363,24 +371,12 @@ def _job_needs(model: PermissionModel, job: RecordedResource) -> list[Need]:
                 f"job {name}: encrypted job bookmark",
                 Request(action, g.bookmark_key or str(bookmarks.get("kmsKeyArn"))),
             )
-    database = args["--database-name"]
-    for table in io.reads_raw:
-        g.read_prefix(f"job {name}: reads {table.prefix}", args["--raw-bucket"], table.prefix)
-    for arg in io.reads_catalog_args:
-        g.catalog(f"job {name}: from_catalog {args[arg]}", ("glue:GetTable", "glue:GetPartitions"), database, args[arg])
-        location = _crawled_location(model, args[arg])
-        if location is None:
-            raise MappingError(f"job {name}: no crawler catalogs table {args[arg]}")
-        g.read_prefix(f"job {name}: reads {args[arg]}", *location)
+    for entity in io.reads_raw:
+        g.read_prefix(f"job {name}: reads {entity.prefix}", args["--raw-bucket"], entity.prefix)
+    for table in io.reads_processed:
+        g.read_prefix(f"job {name}: reads {table.name}", args["--processed-bucket"], table.prefix)
     for table in io.writes:
         g.write_prefix(f"job {name}: writes {table.name}", args["--processed-bucket"], table.prefix)
-    for table in io.registers_partitions:
-        g.catalog(
-            f"job {name}: registers partitions of {table.name}",
-            ("glue:GetTable", "glue:BatchCreatePartition"),
-            database,
-            table.name,
-        )
     return g.needs
 
 
@@ -402,10 +398,25 @@ def _crawler_needs(model: PermissionModel, crawler: RecordedResource) -> list[Ne
         g.read_prefix(f"crawler {name}", bucket, prefix)
         table = (crawler.inputs.get("tablePrefix") or "") + prefix.rstrip("/").rsplit("/", 1)[-1]
         g.catalog(f"crawler {name}", CRAWLER_CATALOG_ACTIONS, str(crawler.inputs["databaseName"]), table)
-    g.logs(
-        f"crawler {name}", "/aws-glue/crawlers", ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
-    )
+    group = _crawler_log_group(model, crawler)
+    declared = any(str(lg.inputs.get("name")) == group for lg in model.resources("aws:cloudwatch/logGroup:LogGroup"))
+    actions = ("logs:CreateLogStream", "logs:PutLogEvents")
+    g.logs(f"crawler {name}", group, actions if declared else ("logs:CreateLogGroup", *actions))
     return g.needs
+
+
+def _crawler_log_group(model: PermissionModel, crawler: RecordedResource) -> str:
+    """Where a crawler logs: with CloudWatch encryption in its security configuration, a group named after its
+    role (path included) and the configuration (https://docs.aws.amazon.com/glue/latest/dg/encryption-security-configuration.html);
+    otherwise the shared /aws-glue/crawlers."""
+    configuration = crawler.inputs.get("securityConfiguration")
+    for config in model.resources("aws:glue/securityConfiguration:SecurityConfiguration"):
+        if configuration and str(config.inputs.get("name")) == str(configuration):
+            cloudwatch = (config.inputs.get("encryptionConfiguration") or {}).get("cloudwatchEncryption") or {}
+            if cloudwatch.get("cloudwatchEncryptionMode") == "SSE-KMS":
+                role = str(crawler.inputs["role"]).split(":role/", 1)[1]
+                return f"/aws-glue/crawlers-role/{role}-{configuration}"
+    return "/aws-glue/crawlers"
 
 
 def glue_verdicts(model: PermissionModel) -> list[Verdict]:
