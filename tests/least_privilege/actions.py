@@ -177,6 +177,9 @@ def candidate_resources(prefix: str, params: Mapping[str, Any], where: Where) ->
     elif prefix == "sagemaker":
         if "EndpointName" in p:
             yield _named(where, "sagemaker", "endpoint/", p["EndpointName"].lower())
+    elif prefix == "firehose":
+        if "DeliveryStreamName" in p:
+            yield where.arn("firehose", f"deliverystream/{p['DeliveryStreamName']}")
     elif prefix == "kinesis":
         if "StreamARN" in p:
             yield p["StreamARN"]

@@ -211,6 +211,7 @@ TARGET_CALLS = {
     "sqs": ("sqs", "SendMessage", "QueueUrl"),
     "sns": ("sns", "Publish", "TopicArn"),
     "kinesis": ("kinesis", "PutRecord", "StreamARN"),
+    "firehose": ("firehose", "PutRecord", "DeliveryStreamName"),
     "lambda": ("lambda", "Invoke", "FunctionName"),
 }
 
@@ -226,10 +227,15 @@ def event_target_verdicts(model: PermissionModel) -> list[Verdict]:
         if not target.inputs.get("roleArn"):
             continue
         arn = str(target.inputs["arn"])
-        service, operation, key = TARGET_CALLS[arn.split(":")[2]]
-        value = _queue_url(arn) if key == "QueueUrl" else arn
         where = Where(arn_region(arn))
         needs = by_role.setdefault(str(target.inputs["roleArn"]), [])
+        if arn.split(":")[5].startswith("api-destination/"):
+            # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-api-destinations.html (IAM role)
+            invoke = Request("events:InvokeApiDestination", arn)
+            needs.append(Need(f"rule {target.inputs.get('rule')} -> {arn}", invoke))
+            continue
+        service, operation, key = TARGET_CALLS[arn.split(":")[2]]
+        value = _queue_url(arn) if key == "QueueUrl" else arn.rsplit("/", 1)[-1] if key == "DeliveryStreamName" else arn
         for request in requests_for(
             service,
             operation,
