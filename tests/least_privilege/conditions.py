@@ -57,6 +57,10 @@ SERVICE_USES: tuple[ServiceUse, ...] = (
                "https://docs.aws.amazon.com/eks/latest/userguide/cluster-iam-role.html"),
     ServiceUse("ec2.amazonaws.com", "trust", "EC2 nodes assuming the node role", NONE,
                "https://docs.aws.amazon.com/eks/latest/userguide/create-node-role.html"),
+    ServiceUse("pods.eks.amazonaws.com", "trust", "EKS Pod Identity assuming a pod's role", BOTH,
+               "https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html"),
+    ServiceUse("codebuild.amazonaws.com", "trust", "CodeBuild assuming the project's service role", BOTH,
+               "https://docs.aws.amazon.com/codebuild/latest/userguide/cross-service-confused-deputy-prevention.html"),
     # Key policies (the service principal calling KMS itself).
     ServiceUse("logs.{region}.amazonaws.com", "kms", "CloudWatch Logs encrypting a log group", NONE,
                "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html",
