@@ -383,6 +383,8 @@ OUTPUT_BUILDERS: dict[str, OutputBuilder] = {
     "aws:ecr/repository:Repository": _ecr_repository,
     "aws:secretsmanager/secret:Secret": _secret,
     "aws:codebuild/project:Project": _named("codebuild", "project/{name}"),
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": _named("firehose", "deliverystream/{name}"),
+    "aws:cloudwatch/eventApiDestination:EventApiDestination": _named("events", "api-destination/{name}"),
     "eks:index:Cluster": _eks_cluster,
 }
 

@@ -183,6 +183,14 @@ def refresh_statements(scope: Scope, inputs: RefreshInputs, state_machine_arn: p
             resources=[inputs.key_arn],
             conditions={"StringEquals": {"kms:EncryptionContext:aws:states:stateMachineArn": state_machine_arn}},
         ),
+        # Its CMK-encrypted execution logs: data keys with the logs encryption context only
+        # (https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html, "Encrypting logs").
+        Statement(
+            sid="EncryptExecutionLogs",
+            actions=["kms:GenerateDataKey"],
+            resources=[inputs.key_arn],
+            conditions={"StringEquals": {"kms:EncryptionContext:SourceArn": scope.arn("logs", "*")}},
+        ),
     ]
 
 

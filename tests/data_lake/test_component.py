@@ -637,6 +637,10 @@ def test_orchestration_role_reaches_only_this_lakes_crawlers_jobs_summaries_and_
     assert granted["EncryptExecutionData"]["Condition"] == {
         "StringEquals": {"kms:EncryptionContext:aws:states:stateMachineArn": machine_arn}
     }
+    assert granted["EncryptExecutionLogs"]["Action"] in ("kms:GenerateDataKey", ["kms:GenerateDataKey"])
+    assert granted["EncryptExecutionLogs"]["Condition"] == {
+        "StringEquals": {"kms:EncryptionContext:SourceArn": f"arn:aws:logs:eu-west-1:{ACCOUNT}:*"}
+    }
     unscoped = sorted(s["Sid"] for s in granted.values() if "Resource" not in s or s["Resource"] == "*")
     assert unscoped == ["DeliverExecutionLogs", "Tracing"]
 
