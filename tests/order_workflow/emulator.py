@@ -33,6 +33,7 @@ How a Task state reaches our code here, and why it is faithful:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import importlib
@@ -272,7 +273,10 @@ class Account:
             pages = self.sfn.get_paginator("list_executions").paginate(
                 stateMachineArn=self.state_machine_arn, statusFilter="RUNNING"
             )
-            pending &= {e["executionArn"] for page in pages for e in page["executions"]}
+            # Executions finishing between two pages invalidate the next-page token (the RUNNING list moved):
+            # that snapshot is incomplete, so it changes nothing and the next tick polls again.
+            with contextlib.suppress(self.sfn.exceptions.InvalidToken):
+                pending &= {e["executionArn"] for page in pages for e in page["executions"]}
             if pending:
                 time.sleep(0.25)
         if pending:
