@@ -18,9 +18,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import LOG_DELIVERY_ACTIONS, Statement, policy_document, service_trust_policy
+from components.iam import Statement, policy_document, service_trust_policy
 from components.observability import Metric
 from components.scope import Scope
+from components.state_machines import execution_statements
 from components.templates import render_document
 from glue.etl.tables import RAW_ENTITIES, RUN_SUMMARY_PREFIX
 
@@ -166,31 +167,7 @@ def refresh_statements(scope: Scope, inputs: RefreshInputs, state_machine_arn: p
             actions=["events:PutEvents"],
             resources=[scope.arn("events", "event-bus/default")],
         ),
-        # Vended log delivery and X-Ray take no resource-level scope.
-        Statement(sid="DeliverExecutionLogs", actions=list(LOG_DELIVERY_ACTIONS)),
-        Statement(
-            sid="Tracing",
-            actions=[
-                "xray:PutTraceSegments",
-                "xray:PutTelemetryRecords",
-                "xray:GetSamplingRules",
-                "xray:GetSamplingTargets",
-            ],
-        ),
-        Statement(
-            sid="EncryptExecutionData",
-            actions=["kms:GenerateDataKey", "kms:Decrypt"],
-            resources=[inputs.key_arn],
-            conditions={"StringEquals": {"kms:EncryptionContext:aws:states:stateMachineArn": state_machine_arn}},
-        ),
-        # Its CMK-encrypted execution logs: data keys with the logs encryption context only
-        # (https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html, "Encrypting logs").
-        Statement(
-            sid="EncryptExecutionLogs",
-            actions=["kms:GenerateDataKey"],
-            resources=[inputs.key_arn],
-            conditions={"StringEquals": {"kms:EncryptionContext:SourceArn": scope.arn("logs", "*")}},
-        ),
+        *execution_statements(scope, inputs.key_arn, state_machine_arn),
     ]
 
 

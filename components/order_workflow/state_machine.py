@@ -9,12 +9,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import LOG_DELIVERY_ACTIONS, Statement, policy_document, service_trust_policy
+from components.iam import Statement, policy_document, service_trust_policy
 from components.kms import key_use_through
 from components.lambda_function import PythonFunction
 from components.order_workflow.args import OrderWorkflowArgs
 from components.order_workflow.definition import render_definition, variant_for
 from components.scope import Scope
+from components.state_machines import execution_statements
 
 
 @dataclass(frozen=True)
@@ -121,24 +122,7 @@ def order_state_machine(
                 actions=["lambda:InvokeFunction"],
                 resources=[f.function.arn for f in functions.values()],
             ),
-            Statement(sid="DeliverExecutionLogs", actions=list(LOG_DELIVERY_ACTIONS)),
-            Statement(
-                sid="Tracing",
-                actions=[
-                    "xray:PutTraceSegments",
-                    "xray:PutTelemetryRecords",
-                    "xray:GetSamplingRules",
-                    "xray:GetSamplingTargets",
-                ],
-            ),
-            state_machine_key_use(key_arn, names, "kms:Decrypt", "kms:GenerateDataKey", sid="EncryptExecutionData"),
-            # Its CMK-encrypted execution logs: data keys with the logs encryption context only.
-            Statement(
-                sid="EncryptExecutionLogs",
-                actions=["kms:GenerateDataKey"],
-                resources=[key_arn],
-                conditions={"StringEquals": {"kms:EncryptionContext:SourceArn": scope.arn("logs", "*")}},
-            ),
+            *execution_statements(scope, key_arn, names.arn),
             *http_grants,
         ),
         opts=scope.opts(),
