@@ -162,9 +162,18 @@ def policy_document(*statements: Statement) -> pulumi.Output[str]:
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [s.render() for s in statements]})
 
 
-def service_trust_policy(*services: str, source_account: pulumi.Input[str] | None = None) -> pulumi.Output[str]:
-    """Trust policy letting AWS services (e.g. `lambda.amazonaws.com`) assume a role."""
-    conditions = {"StringEquals": {"aws:SourceAccount": source_account}} if source_account is not None else None
+def service_trust_policy(
+    *services: str,
+    source_account: pulumi.Input[str] | None = None,
+    external_id: pulumi.Input[str] | None = None,
+) -> pulumi.Output[str]:
+    """Trust policy letting AWS services (e.g. `lambda.amazonaws.com`) assume a role; with the condition
+    key the service documents sending when it assumes one (aws:SourceAccount, or Firehose's sts:ExternalId)."""
+    conditions = None
+    if source_account is not None:
+        conditions = {"StringEquals": {"aws:SourceAccount": source_account}}
+    elif external_id is not None:
+        conditions = {"StringEquals": {"sts:ExternalId": external_id}}
     return pulumi.Output.json_dumps(
         {
             "Version": "2012-10-17",

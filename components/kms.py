@@ -12,6 +12,12 @@ from components.iam import Statement, policy_document, root_administration
 
 KEY_USE_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey")
 
+# Services whose key use carries no aws:SourceAccount (their docs document none), so a condition on it
+# would refuse them. backup: the BackupVault article's "Allow AWS Backup to use the key"; its vault
+# notifications reach the CMK-encrypted topic through SNS, which asks KMS on Backup's behalf without
+# source keys (tests/least_privilege/conditions.py has the links).
+UNCONDITIONED_SERVICES = frozenset({"backup"})
+
 
 def key_use_through(
     sid: str, key_arn: pulumi.Input[str], actions: Sequence[str], services: Sequence[str], region: str
@@ -47,7 +53,9 @@ def service_use_statement(ctx: StackContext, service: str, region: str) -> State
         principals={"Service": f"{service}.amazonaws.com"},
         actions=list(KEY_USE_ACTIONS),
         resources=["*"],
-        conditions={"StringEquals": {"aws:SourceAccount": ctx.account_id}},
+        conditions=None
+        if service in UNCONDITIONED_SERVICES
+        else {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
     )
 
 

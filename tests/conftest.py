@@ -59,14 +59,20 @@ def join_group(item: pytest.Item, group: str) -> None:
         item._id = coerce_node_id(f"{item.nodeid}@{group}")
 
 
+# Tests reading the calls the handler tests recorded (tests/least_privilege/recorder.py) wait for them.
+AFTER_HANDLER_TESTS = "recorded_calls"
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test on local Spark is marked `spark` and joins the `spark` group: one JVM for the run instead
-    of one per worker (each start costs seconds and about 1 GB)."""
+    of one per worker (each start costs seconds and about 1 GB). Tests that read the handler tests'
+    recorded calls run last, so whichever worker runs one waits only on tests already handed out."""
     for item in items:
         if SPARK_GROUP in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.spark)
             join_group(item, SPARK_GROUP)
+    items.sort(key=lambda item: AFTER_HANDLER_TESTS in getattr(item, "fixturenames", ()))
 
 
 def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[], PlanGraph]) -> PlanGraph:

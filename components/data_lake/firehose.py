@@ -151,7 +151,7 @@ def deliver_events(
         scope.child("events-delivery-role"),
         name=scope.physical("events-firehose", service="iam"),
         description="Kinesis Data Firehose delivering the platform's events into raw/events/",
-        assume_role_policy=service_trust_policy("firehose.amazonaws.com", source_account=ctx.account_id),
+        assume_role_policy=service_trust_policy("firehose.amazonaws.com", external_id=ctx.account_id),
         opts=scope.opts(),
     )
     policy = aws.iam.RolePolicy(

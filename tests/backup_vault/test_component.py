@@ -129,6 +129,9 @@ def test_keys_carry_the_articles_backup_grant_and_rotate(prod_plan: PlanGraph) -
         assert statements["EnableAccountAdministration"]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}
         backup = statements["AllowBackup"]
         assert backup["Principal"] == {"Service": "backup.amazonaws.com"}
+        # As the article writes it: Backup's notifications reach the CMK topic through SNS without
+        # aws:SourceAccount, so a condition on it would drop them.
+        assert "Condition" not in backup
         assert set(backup["Action"]) == {
             "kms:Encrypt",
             "kms:Decrypt",

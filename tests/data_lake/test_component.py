@@ -740,6 +740,11 @@ def test_firehose_delivers_the_orders_bus_into_raw_events(events_plan):
         "keyType": "CUSTOMER_MANAGED_CMK",
         "keyArn": key_arn(events_plan),
     }
+    role = events_plan.one("aws:iam/role:Role", "data-lake-events-delivery-role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    # Firehose documents the account id as sts:ExternalId when it assumes the role, not aws:SourceAccount.
+    assert trust["Principal"] == {"Service": "firehose.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"sts:ExternalId": ACCOUNT}}
     granted = statements(events_plan.one("aws:iam/rolePolicy:RolePolicy", "data-lake-events-delivery-policy"))
     raw = f"arn:aws:s3:::{bucket(DEV, 'raw')}"
     assert as_list(granted["WriteEvents"]["Resource"]) == [f"{raw}/raw/events/*", f"{raw}/raw/events-errors/*"]

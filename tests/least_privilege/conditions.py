@@ -1,8 +1,8 @@
 """(5) Which condition keys each AWS service principal really sends, per use, from AWS's docs.
 
 A condition on a key the request does not carry is false, so a statement that names one is dead and
-the service is refused. Every row links the page it comes from; `sends` lists the global keys the
-service puts in that request (`aws:SourceAccount`, `aws:SourceArn`), `context` the KMS encryption
+the service is refused. Every row links the page it comes from; `sends` lists the keys the service
+puts in that request (`aws:SourceAccount`, `aws:SourceArn`, Firehose's `sts:ExternalId`), `context` the KMS encryption
 context keys. A row with empty `sends` means the page documents no such key for that use: a condition
 on it is not backed and must go (or the row must gain a link that backs it).
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-SOURCE_KEYS = frozenset({"aws:sourceaccount", "aws:sourcearn"})
+SOURCE_KEYS = frozenset({"aws:sourceaccount", "aws:sourcearn", "sts:externalid"})
 BOTH = frozenset({"aws:SourceAccount", "aws:SourceArn"})
 NONE: frozenset[str] = frozenset()
 UNSUPPORTED_ACCESS_LOGS = "S3 server access logs into an SSE-KMS bucket (not supported: SSE-S3 only)"
@@ -43,6 +43,9 @@ SERVICE_USES: tuple[ServiceUse, ...] = (
                "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html"),
     ServiceUse("vpc-flow-logs.amazonaws.com", "trust", "VPC Flow Logs publishing to CloudWatch Logs", BOTH,
                "https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html"),
+    ServiceUse("firehose.amazonaws.com", "trust", "Firehose assuming the delivery role (the account id as external id)",
+               frozenset({"sts:ExternalId"}),
+               "https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#using-iam-s3"),
     ServiceUse("lambda.amazonaws.com", "trust", "Lambda assuming the execution role", NONE,
                "https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html"),
     ServiceUse("glue.amazonaws.com", "trust", "Glue assuming the job/crawler role", NONE,

@@ -1,4 +1,4 @@
-"""Calls against grants: run the handler tests with the recorder, turn each function's recorded calls
+"""Calls against grants: read what the handler tests recorded (recorder.py), turn each function's recorded calls
 (plus what the Lambda service does with the function's role: logs, tracing, event sources, failure
 destinations) into IAM requests against the plan's resources, and evaluate them against the role.
 """
@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,23 +19,11 @@ from typing import Any
 
 from offline.iam_eval import Decision, Request, action_matches, as_list, evaluate, statement_applies, statements
 from tests.least_privilege.actions import Where, kms_requests, requests_for, takes_resources
-from tests.least_privilege.plan_model import Function, PermissionModel, Role
+from tests.least_privilege.plan_model import Function, PermissionModel, Role, component_name
+from tests.least_privilege.recorder import RECORD_DIR_ENV, RecordedCall, read_record
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
-
-
-@dataclass(frozen=True)
-class RecordedCall:
-    handler: str
-    service: str
-    operation: str
-    region: str
-    params: Mapping[str, Any]
-    environment: Mapping[str, str]
-
-    def describe(self) -> str:
-        return f"{self.service}.{self.operation}"
 
 
 @dataclass(frozen=True)
@@ -75,33 +64,37 @@ def handler_test_files() -> list[Path]:
     return found
 
 
-def record_handler_calls(handlers: Iterable[str]) -> list[RecordedCall]:
-    """Run the handler tests in a child pytest with the recorder plugin; return what it recorded."""
-    with tempfile.TemporaryDirectory() as tmp:
-        output = Path(tmp) / "calls.json"
-        env = {
-            **os.environ,
-            "LEAST_PRIVILEGE_RECORD": str(output),
-            "LEAST_PRIVILEGE_HANDLERS": ",".join(sorted(set(handlers))),
-            "PYTHONPATH": str(ROOT),
-        }
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
-        # One process: the recorder's attribution is per thread of this process (`-n 0` keeps xdist's
-        # plugin loaded for the project's addopts but starts no workers).
-        command += ["-n", "0", "-p", "tests.least_privilege.recorder", *map(str, handler_test_files())]
+def calls_of_this_run(handler_tests: Iterable[str], timeout: float = 900) -> list[RecordedCall]:
+    """The calls the suite's own handler tests recorded (see recorder.py), once all of them finished.
+
+    The tests that read them are collected last (tests/conftest.py), so on any xdist worker the handler
+    tests still running are other workers' and finish without waiting on this one."""
+    directory = Path(os.environ[RECORD_DIR_ENV])
+    waiting = set(handler_tests)
+    deadline = time.monotonic() + timeout
+    while True:
+        calls, done = read_record(directory)
+        waiting -= done
+        if not waiting:
+            return calls
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"handler tests still unfinished after {timeout:.0f} s: {sorted(waiting)[:10]}")
+        time.sleep(0.2)
+
+
+def record_handler_calls() -> list[RecordedCall]:
+    """Run every handler test in a child pytest (when this run selected none of them) and read its record."""
+    with tempfile.TemporaryDirectory() as record:
+        env = {**os.environ, RECORD_DIR_ENV: record, "PYTHONPATH": str(ROOT)}
+        # One process is enough and keeps the child light beside this run's workers.
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0"]
+        command += list(map(str, handler_test_files()))
         result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-        if result.returncode != 0 or not output.exists():
+        if result.returncode != 0:
             raise RuntimeError(
                 f"the handler tests failed under the recorder:\n{result.stdout[-4000:]}{result.stderr[-2000:]}"
             )
-        data = json.loads(output.read_text())
-    environments = {int(k): v for k, v in data["environments"].items()}
-    return [
-        RecordedCall(
-            c["handler"], c["service"], c["operation"], c["region"], c["params"], environments[c["environment"]]
-        )
-        for c in data["calls"]
-    ]
+        return read_record(Path(record))[0]
 
 
 def _leaves(value: Any, path: str = "") -> dict[str, str]:
@@ -160,10 +153,58 @@ def _pattern(pairs: Mapping[str, str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])")
 
 
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+_STATES_ARN = re.compile(r"arn:aws:states:[^:]+:\d{12}:(stateMachine|execution|express):([^:]+)((?::[^:]+)*)")
+
+
+def state_machines_of(function: Function, model: PermissionModel) -> list[str]:
+    """The stack's state machines whose executions reach the function: those that invoke it (its ARN in
+    their definition) and those whose events an EventBridge rule delivers to it (their ARN in the rule's
+    pattern); for a function neither reaches (the scheduled reaper reads executions its table stored),
+    those of its own component."""
+    machines = model.resources(STATE_MACHINE)
+    linked = {str(m.inputs.get("name")) for m in machines if function.arn in str(m.inputs.get("definition"))}
+    arns = {str(m.inputs.get("name")): model.arn(m) for m in machines}
+    rules = {
+        str(target.inputs.get("rule"))
+        for target in model.resources("aws:cloudwatch/eventTarget:EventTarget")
+        if target.inputs.get("arn") == function.arn
+    }
+    for rule in model.resources("aws:cloudwatch/eventRule:EventRule"):
+        if rule.inputs.get("name") in rules:
+            linked |= {name for name, arn in arns.items() if arn and arn in str(rule.inputs.get("eventPattern"))}
+    if not linked:
+        linked = {str(m.inputs.get("name")) for m in machines if component_name(model.plan, m) == function.component}
+    return sorted(linked)
+
+
+def _states_resources(value: Any, function: Function, model: PermissionModel) -> Any:
+    """Executions the handler learns from its event (`$$.Execution.Id`, a status-change event) name the
+    test's state machines: in the stack they are executions of the state machine that reaches it."""
+    linked = state_machines_of(function, model)
+    known = {str(m.inputs.get("name")) for m in model.resources(STATE_MACHINE)}
+
+    def rewrite(match: re.Match[str]) -> str:
+        kind, name, rest = match.groups()
+        if name not in known and len(linked) == 1:
+            name = linked[0]
+        return Where(function.region).arn("states", f"{kind}:{name}{rest}")
+
+    if isinstance(value, str):
+        return _STATES_ARN.sub(rewrite, value)
+    if isinstance(value, dict):
+        return {k: _states_resources(v, function, model) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_states_resources(v, function, model) for v in value]
+    return value
+
+
 def call_needs(call: RecordedCall, function: Function, model: PermissionModel) -> list[Need]:
     pairs = substitutions(call.environment, function)
     pattern = _pattern(pairs)
     params = _translate(call.params, pattern, pairs)
+    if call.service == "stepfunctions":
+        params = _states_resources(params, function, model)
     region = _translate(call.region, pattern, pairs)
     where = Where(region)
     needs = []
@@ -238,10 +279,21 @@ def _event_source_needs(source: str, model: PermissionModel, where: Where) -> li
     return needs
 
 
+# A failed batch's record as Lambda writes it to an S3 on-failure destination (Lambda developer guide,
+# https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html: s3:PutObject and
+# s3:ListBucket, and kms:GenerateDataKey when the bucket's key is a customer managed one).
+S3_FAILURE_RECORD = "aws/lambda/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/shardId-000000000000/2026/11/27/record.json"
+
+
 def _send_to(target: str, why: str, model: PermissionModel, where: Where) -> list[Need]:
-    action = "sqs:SendMessage" if target.startswith("arn:aws:sqs:") else "sns:Publish"
-    request = Request(action, target)
-    return [Need(why, request)] + [Need(f"{why} (key)", k) for k in kms_requests(request, model.encrypted, where)]
+    if target.startswith("arn:aws:s3:::"):
+        requests = [Request("s3:PutObject", f"{target}/{S3_FAILURE_RECORD}"), Request("s3:ListBucket", target)]
+    elif target.startswith("arn:aws:sqs:"):
+        requests = [Request("sqs:SendMessage", target)]
+    else:
+        requests = [Request("sns:Publish", target)]
+    needs = [Need(why, r) for r in requests]
+    return needs + [Need(f"{why} (key)", k) for r in requests for k in kms_requests(r, model.encrypted, where)]
 
 
 def verdict(role: Role, subject: str, needs: Sequence[Need]) -> Verdict:

@@ -1,14 +1,20 @@
 """pytest plugin: record every AWS call a Lambda handler makes while the handler tests run.
 
-Loaded with `-p tests.least_privilege.recorder` by `recorded_calls()` (see calls_run.py) in a child
-pytest over the handler test files. It hooks botocore, not the handlers' code: every client any code
-creates (boto3 default session, handlers.common, moto) gets a `before-parameter-build` handler, so
-it keeps working when the handlers change how they make clients.
+Loaded for every run by pyproject's addopts (`-p tests.least_privilege.recorder`), so the suite's
+own handler tests are what the per-function least-privilege checks read: nothing runs twice. It hooks
+botocore, not the handlers' code: every client any code creates (boto3 default session,
+handlers.common, moto) gets a `before-parameter-build` handler, so it keeps working when the handlers
+change how they make clients.
 
-A call is attributed to the handler entry point (module.function, as in the plan's `handler`) running
-in its thread: the entry point is wrapped to mark its thread, and work it submits to a thread pool
+A call is attributed to the handler entry point (`handlers.<module>.handler`, as in the plan) running
+in its thread: every entry point is wrapped to mark its thread, and work it submits to a thread pool
 (the enrich writer pool) carries the mark. Calls from anything else (the test itself, moto's Step
 Functions interpreter invoking Lambda) are not a function's and are left out.
+
+Each test process appends what it recorded, test by test, to its own JSON-lines file in one directory
+per run (`LEAST_PRIVILEGE_RECORD_DIR`, made by the first process and inherited by xdist's workers),
+followed by a `done` line naming the finished test: `read_record()` merges the files and says which
+tests have finished, so a reader can wait for the handler tests it needs (see grants.py).
 """
 
 from __future__ import annotations
@@ -21,22 +27,28 @@ import functools
 import importlib
 import json
 import os
+import pkgutil
+import shutil
 import sys
+import tempfile
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import botocore.client
 
-OUTPUT_ENV = "LEAST_PRIVILEGE_RECORD"
-HANDLERS_ENV = "LEAST_PRIVILEGE_HANDLERS"
+RECORD_DIR_ENV = "LEAST_PRIVILEGE_RECORD_DIR"
 # Never written to the record: credentials (fake in tests, but still credentials).
 _SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 _local = threading.local()
 _lock = threading.Lock()
-_calls: list[dict[str, Any]] = []
+_calls: list[dict[str, Any]] = []  # recorded since the last flush
 _environments: dict[str, int] = {}
+_written_environments: set[int] = set()
+_run: dict[str, Path] = {}  # "file": this process's record; "owned": the run directory it made
 
 
 def _current_handler() -> str | None:
@@ -155,18 +167,94 @@ def _wrap_entry_point(path: str) -> None:
     setattr(module, attribute, entry_point)
 
 
+def entry_points() -> list[str]:
+    """Every Lambda entry point the program can deploy: `handler` of each module under `handlers`."""
+    import handlers
+
+    found = []
+    for info in pkgutil.walk_packages(handlers.__path__, "handlers."):
+        module = importlib.import_module(info.name)
+        handler = getattr(module, "handler", None)
+        if callable(handler) and getattr(handler, "__module__", None) == info.name:
+            found.append(f"{info.name}.handler")
+    return found
+
+
 def pytest_configure(config: Any) -> None:
-    if not os.environ.get(OUTPUT_ENV):
-        return
+    if hasattr(config, "workerinput"):
+        name = str(config.workerinput["workerid"])
+    else:
+        name = "main"
+        if not os.environ.get(RECORD_DIR_ENV):
+            _run["owned"] = Path(tempfile.mkdtemp(prefix="least-privilege-calls-"))
+            os.environ[RECORD_DIR_ENV] = str(_run["owned"])  # xdist's workers inherit it
+    _run["file"] = Path(os.environ[RECORD_DIR_ENV]) / f"{name}-{os.getpid()}.jsonl"
     botocore.client.ClientCreator.create_client = _create_client
     concurrent.futures.ThreadPoolExecutor.submit = _submit
-    for path in filter(None, os.environ.get(HANDLERS_ENV, "").split(",")):
+    for path in entry_points():
         _wrap_entry_point(path)
 
 
+def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
+    """Append the calls of the test that just finished, then say it finished."""
+    with _lock:
+        lines = []
+        for call in _calls:
+            environment = call["environment"]
+            if environment not in _written_environments:
+                _written_environments.add(environment)
+                snapshot = next(s for s, i in _environments.items() if i == environment)
+                lines.append({"environment": environment, "value": json.loads(snapshot)})
+            lines.append({"call": call})
+        _calls.clear()
+        lines.append({"done": nodeid})
+        with _run["file"].open("a") as record:
+            record.write("".join(json.dumps(line) + "\n" for line in lines))
+
+
 def pytest_unconfigure(config: Any) -> None:
-    output = os.environ.get(OUTPUT_ENV)
-    if not output:
-        return
-    environments = {index: json.loads(snapshot) for snapshot, index in _environments.items()}
-    Path(output).write_text(json.dumps({"calls": _calls, "environments": environments}))
+    owned = _run.pop("owned", None)
+    if owned is not None:
+        os.environ.pop(RECORD_DIR_ENV, None)
+        shutil.rmtree(owned, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    handler: str
+    service: str
+    operation: str
+    region: str
+    params: Mapping[str, Any]
+    environment: Mapping[str, str]
+
+    def describe(self) -> str:
+        return f"{self.service}.{self.operation}"
+
+
+def read_record(directory: Path) -> tuple[list[RecordedCall], set[str]]:
+    """Every call recorded in a run so far, and the node ids of the tests that have finished."""
+    calls: list[RecordedCall] = []
+    done: set[str] = set()
+    for path in sorted(directory.glob("*.jsonl")):
+        environments: dict[int, dict[str, str]] = {}
+        text = path.read_text()
+        for line in text[: text.rfind("\n") + 1].splitlines():  # a line being written is read next time
+            entry = json.loads(line)
+            if "done" in entry:
+                done.add(entry["done"])
+            elif "value" in entry:
+                environments[entry["environment"]] = entry["value"]
+            else:
+                c = entry["call"]
+                calls.append(
+                    RecordedCall(
+                        c["handler"],
+                        c["service"],
+                        c["operation"],
+                        c["region"],
+                        c["params"],
+                        environments[c["environment"]],
+                    )
+                )
+    return calls, done

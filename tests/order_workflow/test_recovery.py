@@ -8,18 +8,29 @@ of executions that never recover.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
 
+import boto3
 import pytest
 
+from handlers.common import params
 from handlers.order_workflow import fulfil as fulfil_task
 from handlers.order_workflow import reaper, runtime, store
 from handlers.order_workflow.gateway import LocalGateway
 from handlers.order_workflow.store import FulfilmentFailed
-from tests.order_workflow.emulator import ENVIRONMENT, Account, emulated_account, order
+from tests.order_workflow.emulator import (
+    ENVIRONMENT,
+    PARAMETERS,
+    REGION,
+    Account,
+    emulated_account,
+    order,
+    put_parameters,
+)
 
 
 @pytest.fixture(scope="module")
@@ -199,3 +210,27 @@ def test_reaper_refunds_and_releases_an_order_whose_execution_failed_for_good(
     # A second run finds nothing more to do for it.
     assert "reap-1" not in run_reaper(stopped + timedelta(hours=2))["reaped"]
     assert gateway.refunds == ["reap-1"]
+
+
+def test_reaper_entry_point_reads_its_rules_from_the_parameters_and_reaps(
+    direct: Account, gateway: GatewayCalls
+) -> None:
+    """The scheduled entry point end to end: rules from SSM (`reapAfterSeconds`, `maxAutoRedrives`), the
+    owner described, the captured payment refunded, the units released; a later run finds nothing more."""
+    direct.put_stock("REAP-B", 2)
+    with mock.patch.object(store, "_settle", side_effect=_throttled):
+        failed = direct.run(order("reap-2", lines=[("REAP-B", 1, "5.00")]))
+    ssm = boto3.client("ssm", region_name=REGION)
+    # No automatic redrive left and a one-second window: the execution has failed for good.
+    put_parameters(ssm, {"maxAutoRedrives": "0", "reapAfterSeconds": "1"})
+    params.clear_cache()  # as a fresh container would read them
+    try:
+        time.sleep(max(0.0, 1.05 - (datetime.now(UTC) - failed["stopDate"]).total_seconds()))
+        summary = reaper.handler({}, None)
+        assert "reap-2" in summary["reaped"] and summary["failed"] == []
+        assert "reap-2" not in reaper.handler({}, None)["reaped"]
+    finally:
+        put_parameters(ssm, {k: PARAMETERS[k] for k in ("maxAutoRedrives", "reapAfterSeconds")})
+        params.clear_cache()
+    assert direct.stock("REAP-B") == {"available": 2, "reserved": 0}
+    assert (direct.order("reap-2")["status"], gateway.refunds.count("reap-2")) == ("REFUNDED", 1)

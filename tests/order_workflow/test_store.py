@@ -16,7 +16,7 @@ from moto import mock_aws
 from handlers.order_workflow import fulfil, lifecycle, payment, release, reserve, runtime, validate
 from handlers.order_workflow.store import DuplicateOrder, InventoryContention, OrderConflict, get_order
 from handlers.order_workflow.store import reserve as reserve_order
-from tests.order_workflow.emulator import ENVIRONMENT, REGION, _create_tables, order, put_parameters
+from tests.order_workflow.emulator import ACCOUNT, ENVIRONMENT, REGION, _create_tables, order, put_parameters
 
 
 @pytest.fixture
@@ -44,41 +44,49 @@ def units(ddb: Any, product: str) -> tuple[int, int]:
     return int(item["available"]["N"]), int(item.get("reserved", {"N": "0"})["N"])
 
 
-def placed(order_id: str, lines: list[tuple[str, int, str]], execution: str = "exec-1", **kw: Any) -> None:
+def execution(name: str) -> str:
+    """What the state machine passes as `executionId` ($$.Execution.Id): the execution's ARN."""
+    return f"arn:aws:states:{REGION}:{ACCOUNT}:execution:platform-dev-orders-workflow:{name}"
+
+
+EXEC_1, EXEC_2, EXEC_3 = execution("exec-1"), execution("exec-2"), execution("exec-3")
+
+
+def placed(order_id: str, lines: list[tuple[str, int, str]], execution: str = EXEC_1, **kw: Any) -> None:
     validate.handler({"order": order(order_id, lines=lines, **kw), "executionId": execution}, None)
 
 
 def test_validate_creates_once_and_tells_retry_duplicate_and_conflict(ddb: Any) -> None:
-    first = validate.handler({"order": order("v-1"), "executionId": "exec-1"}, None)
+    first = validate.handler({"order": order("v-1"), "executionId": EXEC_1}, None)
     assert first["submission"] == "CREATED"
-    assert validate.handler({"order": order("v-1"), "executionId": "exec-1"}, None)["submission"] == "RESUMED"
+    assert validate.handler({"order": order("v-1"), "executionId": EXEC_1}, None)["submission"] == "RESUMED"
     with (
         mock.patch.object(validate, "execution_running", return_value=True) as running,
-        pytest.raises(DuplicateOrder, match="already handled by execution exec-1, still running"),
+        pytest.raises(DuplicateOrder, match=r"already handled by execution arn:aws:states:.*:exec-1, still running"),
     ):
-        validate.handler({"order": order("v-1"), "executionId": "exec-2"}, None)
-    running.assert_called_once_with(mock.ANY, "exec-1")
+        validate.handler({"order": order("v-1"), "executionId": EXEC_2}, None)
+    running.assert_called_once_with(mock.ANY, EXEC_1)
     with pytest.raises(OrderConflict, match="different content"):
-        validate.handler({"order": order("v-1", reference="tok_other"), "executionId": "exec-3"}, None)
+        validate.handler({"order": order("v-1", reference="tok_other"), "executionId": EXEC_3}, None)
     assert get_order(ddb, "orders", "v-1")["status"] == "VALIDATED"
 
 
 def test_order_of_a_stopped_execution_is_taken_over_and_a_settled_one_never(ddb: Any) -> None:
     stock(ddb, "A", 5)
-    placed("v-2", [("A", 2, "1.00")], execution="exec-1")
+    placed("v-2", [("A", 2, "1.00")], execution=EXEC_1)
     reserve.handler({"orderId": "v-2"}, None)
     # exec-1 is not a running execution (moto knows no such ARN): exec-2 carries the order on.
-    taken = validate.handler({"order": order("v-2", lines=[("A", 2, "1.00")]), "executionId": "exec-2"}, None)
+    taken = validate.handler({"order": order("v-2", lines=[("A", 2, "1.00")]), "executionId": EXEC_2}, None)
     assert taken["submission"] == "TAKEN_OVER"
     stored = get_order(ddb, "orders", "v-2")
-    assert (stored["executionId"], stored["previousExecutionId"]) == ("exec-2", "exec-1")
+    assert (stored["executionId"], stored["previousExecutionId"]) == (EXEC_2, EXEC_1)
     # Its steps are idempotent per order: reserving again takes nothing more.
     assert reserve.handler({"orderId": "v-2"}, None)["status"] == "RESERVED"
     assert units(ddb, "A") == (3, 2)
     payment.handler({"orderId": "v-2", "attempt": 0}, None)
     fulfil.handler({"orderId": "v-2"}, None)
-    with pytest.raises(DuplicateOrder, match=r"already processed by execution exec-2 \(FULFILLED\)"):
-        validate.handler({"order": order("v-2", lines=[("A", 2, "1.00")]), "executionId": "exec-3"}, None)
+    with pytest.raises(DuplicateOrder, match=r"already processed by execution arn:aws:states:.*:exec-2 \(FULFILLED\)"):
+        validate.handler({"order": order("v-2", lines=[("A", 2, "1.00")]), "executionId": EXEC_3}, None)
 
 
 def test_reservation_is_all_or_nothing_and_names_the_short_products(ddb: Any) -> None:
