@@ -59,8 +59,9 @@ def join_group(item: pytest.Item, group: str) -> None:
         item._id = coerce_node_id(f"{item.nodeid}@{group}")
 
 
-# Tests reading the calls the handler tests recorded (tests/least_privilege/recorder.py) wait for them.
-AFTER_HANDLER_TESTS = "recorded_calls"
+# Tests reading what the handler and Glue entry-script tests recorded (tests/least_privilege/recorder.py)
+# wait for those tests.
+AFTER_HANDLER_TESTS = "recording"
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -73,6 +74,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.spark)
             join_group(item, SPARK_GROUP)
     items.sort(key=lambda item: AFTER_HANDLER_TESTS in getattr(item, "fixturenames", ()))
+
+
+DESELECTED = pytest.StashKey[list[pytest.Item]]()
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Remembered so the least-privilege checks know whether this run's record is complete."""
+    if items:
+        items[0].config.stash.setdefault(DESELECTED, []).extend(items)
 
 
 def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[], PlanGraph]) -> PlanGraph:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import boto3
@@ -231,6 +232,23 @@ def _stubbed(responses: list[tuple[str, dict[str, Any]]]) -> tuple[Any, Stubber]
     return rds, stubber
 
 
+class _ModuleClock:
+    """The module's `time`, whose sleep only counts: patching `time.sleep` itself would also stop every
+    other thread of the test process that sleeps (Spark's, moto's) from sleeping, and they would spin."""
+
+    def __init__(self, sleeps: list[float]) -> None:
+        self.sleep = sleeps.append
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def counted_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    sleeps: list[float] = []
+    monkeypatch.setattr(module, "time", _ModuleClock(sleeps))
+    return sleeps
+
+
 def test_pilot_light_waits_for_the_promotion_itself_not_the_still_available_replica(aws, monkeypatch) -> None:
     # Real RDS accepts the promotion while the instance still reads `available` and still a replica.
     source = f"arn:aws:rds:{PRIMARY_REGION}:123456789012:db:{PRIMARY_ID}"
@@ -244,8 +262,7 @@ def test_pilot_light_waits_for_the_promotion_itself_not_the_still_available_repl
             ("describe_db_instances", _instance("available")),
         ]
     )
-    sleeps: list[float] = []
-    monkeypatch.setattr(module.time, "sleep", sleeps.append)
+    sleeps = counted_sleeps(monkeypatch)
 
     result = recover(RecoveryRequest("pilot_light"), rds, SETTINGS)
 
@@ -256,8 +273,7 @@ def test_pilot_light_waits_for_the_promotion_itself_not_the_still_available_repl
 
 
 def test_warm_standby_waits_until_the_new_class_is_applied(aws, monkeypatch) -> None:
-    sleeps: list[float] = []
-    monkeypatch.setattr(module.time, "sleep", sleeps.append)
+    sleeps = counted_sleeps(monkeypatch)
     rds, stubber = _stubbed(
         [
             ("describe_db_instances", _instance("available")),

@@ -30,6 +30,7 @@ from glue.etl.tables import (
 )
 from tests.data_lake import awsglue_standin
 from tests.data_lake.conftest import Rows, write_csv
+from tests.least_privilege import glue_io
 
 # Arguments Glue adds on its own; the scripts must ignore them.
 GLUE_ARGUMENTS = ["--job-bookmark-option", "job-bookmark-enable", "--TempDir", "s3://elsewhere/temp/"]
@@ -53,9 +54,14 @@ class Lake:
         return path
 
     def run(self, job: str, *arguments: str) -> None:
-        module = importlib.import_module(f"glue.jobs.{job.replace('-', '_')}")
-        module = importlib.reload(module)  # bind the stand-in modules of this test
-        module.main([f"{job}.py", "--JOB_NAME", job, *GLUE_ARGUMENTS, *arguments])
+        script = job.replace("-", "_")
+        # What the script reads and writes is noted for the least-privilege check of the job role.
+        with glue_io.recording(
+            f"{script}.py", {"--raw-bucket": str(self.raw), "--processed-bucket": str(self.processed)}
+        ):
+            module = importlib.import_module(f"glue.jobs.{script}")
+            module = importlib.reload(module)  # bind the stand-in modules (and the recording) of this test
+            module.main([f"{job}.py", "--JOB_NAME", job, *GLUE_ARGUMENTS, *arguments])
 
     def customer_transform(self, *extra: str) -> None:
         self.run("customer-transform", "--raw-bucket", str(self.raw), "--processed-bucket", str(self.processed), *extra)

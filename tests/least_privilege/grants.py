@@ -20,7 +20,7 @@ from typing import Any
 from offline.iam_eval import Decision, Request, action_matches, as_list, evaluate, statement_applies, statements
 from tests.least_privilege.actions import Where, kms_requests, requests_for, takes_resources
 from tests.least_privilege.plan_model import Function, PermissionModel, Role, component_name
-from tests.least_privilege.recorder import RECORD_DIR_ENV, RecordedCall, read_record
+from tests.least_privilege.recorder import RECORD_DIR_ENV, Record, RecordedCall, read_record
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
@@ -52,9 +52,14 @@ class Verdict:
         ]
 
 
-def handler_test_files() -> list[Path]:
-    """The test files that run handler entry points (they import `handlers`), Spark tests excepted."""
-    found = []
+# The local runs of the Glue entry scripts, whose object-store accesses the Glue check reads.
+ENTRY_SCRIPT_TESTS = TESTS / "data_lake" / "test_entry_scripts.py"
+
+
+def recorded_test_files() -> list[Path]:
+    """The test files the checks read records of: those that run handler entry points (they import
+    `handlers`; Spark tests excepted) and the local runs of the Glue entry scripts."""
+    found = [ENTRY_SCRIPT_TESTS]
     for path in sorted(TESTS.rglob("test_*.py")):
         if "least_privilege" in path.parts:
             continue
@@ -64,37 +69,38 @@ def handler_test_files() -> list[Path]:
     return found
 
 
-def calls_of_this_run(handler_tests: Iterable[str], timeout: float = 900) -> list[RecordedCall]:
-    """The calls the suite's own handler tests recorded (see recorder.py), once all of them finished.
+def record_of_this_run(recorded_tests: Iterable[str], timeout: float = 900) -> Record:
+    """What the suite's own handler and entry-script tests recorded (see recorder.py), once all of them
+    finished.
 
     The tests that read them are collected last (tests/conftest.py), so on any xdist worker the handler
     tests still running are other workers' and finish without waiting on this one."""
     directory = Path(os.environ[RECORD_DIR_ENV])
-    waiting = set(handler_tests)
+    waiting = set(recorded_tests)
     deadline = time.monotonic() + timeout
     while True:
-        calls, done = read_record(directory)
-        waiting -= done
+        record = read_record(directory)
+        waiting -= record.done
         if not waiting:
-            return calls
+            return record
         if time.monotonic() > deadline:
-            raise TimeoutError(f"handler tests still unfinished after {timeout:.0f} s: {sorted(waiting)[:10]}")
+            raise TimeoutError(f"recorded tests still unfinished after {timeout:.0f} s: {sorted(waiting)[:10]}")
         time.sleep(0.2)
 
 
-def record_handler_calls() -> list[RecordedCall]:
-    """Run every handler test in a child pytest (when this run selected none of them) and read its record."""
+def record_in_a_child_run() -> Record:
+    """Run the recorded tests in a child pytest (when this run selected none of them) and read its record."""
     with tempfile.TemporaryDirectory() as record:
         env = {**os.environ, RECORD_DIR_ENV: record, "PYTHONPATH": str(ROOT)}
         # One process is enough and keeps the child light beside this run's workers.
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0"]
-        command += list(map(str, handler_test_files()))
+        command += list(map(str, recorded_test_files()))
         result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
         if result.returncode != 0:
             raise RuntimeError(
                 f"the handler tests failed under the recorder:\n{result.stdout[-4000:]}{result.stderr[-2000:]}"
             )
-        return read_record(Path(record))[0]
+        return read_record(Path(record))
 
 
 def _leaves(value: Any, path: str = "") -> dict[str, str]:

@@ -46,6 +46,7 @@ _SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"
 _local = threading.local()
 _lock = threading.Lock()
 _calls: list[dict[str, Any]] = []  # recorded since the last flush
+_glue_io: list[dict[str, Any]] = []  # object-store accesses of Glue entry scripts, since the last flush
 _environments: dict[str, int] = {}
 _written_environments: set[int] = set()
 _run: dict[str, Path] = {}  # "file": this process's record; "owned": the run directory it made
@@ -207,6 +208,8 @@ def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
                 lines.append({"environment": environment, "value": json.loads(snapshot)})
             lines.append({"call": call})
         _calls.clear()
+        lines += [{"glue": access} for access in _glue_io]
+        _glue_io.clear()
         lines.append({"done": nodeid})
         with _run["file"].open("a") as record:
             record.write("".join(json.dumps(line) + "\n" for line in lines))
@@ -232,9 +235,34 @@ class RecordedCall:
         return f"{self.service}.{self.operation}"
 
 
-def read_record(directory: Path) -> tuple[list[RecordedCall], set[str]]:
-    """Every call recorded in a run so far, and the node ids of the tests that have finished."""
+def note_glue_access(script: str, operation: str, argument: str, key: str) -> None:
+    """A Glue entry script's object-store access in a local run (tests/least_privilege/glue_io.py)."""
+    with _lock:
+        _glue_io.append({"script": script, "operation": operation, "argument": argument, "key": key})
+
+
+@dataclass(frozen=True)
+class GlueAccess:
+    """One object-store access of a Glue entry script: `operation` (read, overwrite, delete, put) on `key`
+    (a prefix, or the object of a put) in the bucket the job argument `argument` names."""
+
+    script: str
+    operation: str
+    argument: str
+    key: str
+
+
+@dataclass
+class Record:
+    calls: list[RecordedCall]
+    glue: list[GlueAccess]
+    done: set[str]
+
+
+def read_record(directory: Path) -> Record:
+    """Everything recorded in a run so far, and the node ids of the tests that have finished."""
     calls: list[RecordedCall] = []
+    glue: list[GlueAccess] = []
     done: set[str] = set()
     for path in sorted(directory.glob("*.jsonl")):
         environments: dict[int, dict[str, str]] = {}
@@ -245,6 +273,8 @@ def read_record(directory: Path) -> tuple[list[RecordedCall], set[str]]:
                 done.add(entry["done"])
             elif "value" in entry:
                 environments[entry["environment"]] = entry["value"]
+            elif "glue" in entry:
+                glue.append(GlueAccess(**entry["glue"]))
             else:
                 c = entry["call"]
                 calls.append(
@@ -257,4 +287,4 @@ def read_record(directory: Path) -> tuple[list[RecordedCall], set[str]]:
                         environments[c["environment"]],
                     )
                 )
-    return calls, done
+    return Record(calls, sorted(set(glue), key=lambda a: (a.script, a.operation, a.argument, a.key)), done)

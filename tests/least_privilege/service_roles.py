@@ -4,8 +4,9 @@
   (https://docs.aws.amazon.com/step-functions/latest/dg/service-integration-iam-templates.html), plus
   execution data encryption, log delivery and X-Ray.
 - EventBridge targets with a role: the target's API (StartExecution, PutEvents, SendMessage ...).
-- Glue jobs and crawlers: the S3/Glue/KMS/logs/metrics calls of their entry scripts (documented per
-  script below: the local runs stop at the pure transforms, so the I/O is listed from the scripts).
+- Glue jobs and crawlers: the object-store accesses their entry scripts made in their local runs
+  (recorded by tests/least_privilege/glue_io.py) plus what Glue itself does for a job (script, temp
+  dir, Spark UI logs, continuous logs, metrics, encrypted bookmarks) and the crawlers' documented calls.
 - S3 replication roles: the replication calls of the bucket's replication configuration.
 - Cluster add-ons (IRSA roles in Helm values): what each chart's controller calls (documented list).
 """
@@ -14,16 +15,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from glue.etl import tables
 from offline.iam_eval import Request
 from offline.mocks import RecordedResource
 from tests.least_privilege.actions import MappingError, Where, kms_requests, requests_for
 from tests.least_privilege.grants import Need, Verdict, verdict
 from tests.least_privilege.plan_model import PermissionModel, arn_region
+from tests.least_privilege.recorder import GlueAccess
 
 # --- Step Functions ---------------------------------------------------------------------------------
 
@@ -261,35 +261,6 @@ def event_target_verdicts(model: PermissionModel) -> list[Verdict]:
 # --- Glue jobs and crawlers -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ScriptIO:
-    """What one Glue entry script reads and writes (read from glue/jobs/<script>)."""
-
-    reads_raw: tuple[tables.RawEntity, ...] = ()  # read_feed on --raw-bucket
-    reads_processed: tuple[tables.TableSpec, ...] = ()  # read_table under --processed-bucket
-    writes: tuple[tables.TableSpec, ...] = ()  # write_table / replace_partitions under --processed-bucket
-
-
-JOB_SCRIPTS = {
-    "customer_transform.py": ScriptIO(
-        reads_raw=(tables.RAW_CUSTOMERS,),
-        reads_processed=(tables.CUSTOMERS,),
-        writes=(tables.REJECTED_ROWS, tables.CUSTOMERS),
-    ),
-    "sales_aggregation.py": ScriptIO(
-        reads_raw=(tables.RAW_TRANSACTIONS, tables.RAW_PRODUCTS, tables.RAW_CUSTOMERS),
-        reads_processed=(tables.TRANSACTIONS,),
-        writes=(
-            tables.REJECTED_ROWS,
-            tables.TRANSACTIONS,
-            tables.DAILY_CATEGORY_SALES,
-            tables.MONTHLY_CUSTOMER_REVENUE,
-            tables.TOP_PRODUCTS_MONTHLY,
-        ),
-    ),
-}
-
-
 def _s3(uri: str) -> tuple[str, str]:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     return bucket, key
@@ -345,7 +316,28 @@ def _crawled_location(model: PermissionModel, table: str) -> tuple[str, str] | N
     return None
 
 
-def _job_needs(model: PermissionModel, job: RecordedResource) -> list[Need]:
+def script_of(job: RecordedResource) -> str:
+    return str(job.inputs["command"]["scriptLocation"]).rsplit("/", 1)[-1]
+
+
+def _access_needs(g: _GlueNeeds, name: str, args: Mapping[str, str], access: GlueAccess) -> None:
+    """The S3 requests behind one recorded access, in the bucket the deployed job's argument names."""
+    bucket, why = args[access.argument], f"job {name}: {access.operation} {access.key} ({access.argument})"
+    if access.operation == "read":
+        g.read_prefix(why, bucket, access.key)
+    elif access.operation == "overwrite":  # Spark lists, writes and deletes the partitions it replaces
+        g.read_prefix(why, bucket, access.key)
+        g.write_prefix(why, bucket, access.key)
+    elif access.operation == "delete":
+        g.add(why, Request("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": access.key}))
+        g.add(why, Request("s3:DeleteObject", f"arn:aws:s3:::{bucket}/{access.key}part-00000"))
+    elif access.operation == "put":
+        g.add(why, Request("s3:PutObject", f"arn:aws:s3:::{bucket}/{access.key}"))
+    else:
+        raise ValueError(f"unknown Glue access {access}")
+
+
+def _job_needs(model: PermissionModel, job: RecordedResource, accesses: Sequence[GlueAccess]) -> list[Need]:
     where = Where(arn_region(model.arn(job)))
     args: Mapping[str, str] = job.inputs.get("defaultArguments") or {}
     encryption = _security_configuration(model, job.inputs.get("securityConfiguration"))
@@ -353,7 +345,6 @@ def _job_needs(model: PermissionModel, job: RecordedResource) -> list[Need]:
     g = _GlueNeeds(model, where, model.key_arn(bookmarks.get("kmsKeyArn")))
     name = str(job.inputs["name"])
     script = str(job.inputs["command"]["scriptLocation"])
-    io = JOB_SCRIPTS[script.rsplit("/", 1)[-1]]
     for uri in [script, *filter(None, args.get("--extra-py-files", "").split(","))]:
         bucket, key = _s3(uri)
         g.add(f"job {name}: script {uri}", Request("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}"))
@@ -377,12 +368,9 @@ def _job_needs(model: PermissionModel, job: RecordedResource) -> list[Need]:
                 f"job {name}: encrypted job bookmark",
                 Request(action, g.bookmark_key or str(bookmarks.get("kmsKeyArn"))),
             )
-    for entity in io.reads_raw:
-        g.read_prefix(f"job {name}: reads {entity.prefix}", args["--raw-bucket"], entity.prefix)
-    for table in io.reads_processed:
-        g.read_prefix(f"job {name}: reads {table.name}", args["--processed-bucket"], table.prefix)
-    for table in io.writes:
-        g.write_prefix(f"job {name}: writes {table.name}", args["--processed-bucket"], table.prefix)
+    for access in accesses:
+        if access.script == script_of(job):
+            _access_needs(g, name, args, access)
     return g.needs
 
 
@@ -425,10 +413,12 @@ def _crawler_log_group(model: PermissionModel, crawler: RecordedResource) -> str
     return "/aws-glue/crawlers"
 
 
-def glue_verdicts(model: PermissionModel) -> list[Verdict]:
+def glue_verdicts(model: PermissionModel, accesses: Sequence[GlueAccess]) -> list[Verdict]:
+    """Each Glue role against its jobs (the object-store accesses their entry scripts made in their local
+    runs, plus what Glue does for the job: script, temp dir, logs, metrics, bookmarks) and crawlers."""
     by_role: dict[str, list[Need]] = {}
     for job in model.resources("aws:glue/job:Job"):
-        by_role.setdefault(str(job.inputs["roleArn"]), []).extend(_job_needs(model, job))
+        by_role.setdefault(str(job.inputs["roleArn"]), []).extend(_job_needs(model, job, accesses))
     for crawler in model.resources("aws:glue/crawler:Crawler"):
         by_role.setdefault(str(crawler.inputs["role"]), []).extend(_crawler_needs(model, crawler))
     return [
@@ -590,10 +580,15 @@ def addon_verdicts(model: PermissionModel) -> list[Verdict]:
     return verdicts
 
 
+# The checks that need nothing but the plan; the Glue check also reads the entry scripts' local runs.
 ALL_SERVICE_CHECKS = (
     state_machine_verdicts,
     event_target_verdicts,
-    glue_verdicts,
     replication_verdicts,
     addon_verdicts,
 )
+
+
+def service_verdicts(model: PermissionModel, glue_io: Sequence[GlueAccess]) -> list[Verdict]:
+    """Every role an AWS service or add-on assumes, against what it calls."""
+    return [v for check in ALL_SERVICE_CHECKS for v in check(model)] + glue_verdicts(model, glue_io)

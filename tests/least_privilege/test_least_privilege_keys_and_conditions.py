@@ -14,22 +14,22 @@ from tests.least_privilege.conftest import SHIPPED_STACKS
 from tests.least_privilege.grants import deployed_settings, function_verdicts
 from tests.least_privilege.key_policies import key_policy_failures, role_key_uses, service_key_uses
 from tests.least_privilege.plan_model import PermissionModel
-from tests.least_privilege.service_roles import ALL_SERVICE_CHECKS
+from tests.least_privilege.service_roles import service_verdicts
 
 # One xdist worker runs them all: they share the session plans of every stack and one recording.
 pytestmark = pytest.mark.xdist_group(name="least_privilege")
 
 
-def _key_failures(stack, permission_models, recorded_calls) -> list[str]:
+def _key_failures(stack, permission_models, recording) -> list[str]:
     model = permission_models[stack]
-    verdicts = list(function_verdicts(model, recorded_calls, deployed_settings(permission_models.values())).values())
-    verdicts += [v for check in ALL_SERVICE_CHECKS for v in check(model)]
+    verdicts = list(function_verdicts(model, recording.calls, deployed_settings(permission_models.values())).values())
+    verdicts += service_verdicts(model, recording.glue)
     return key_policy_failures(model, [*role_key_uses(model, verdicts), *service_key_uses(model)])
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
-def test_least_privilege_key_policies_allow_every_user(stack, permission_models, recorded_calls) -> None:
-    failures = _key_failures(stack, permission_models, recorded_calls)
+def test_least_privilege_key_policies_allow_every_user(stack, permission_models, recording) -> None:
+    failures = _key_failures(stack, permission_models, recording)
     assert not failures, "key uses the key policy refuses:\n" + "\n".join(failures)
 
 

@@ -13,9 +13,10 @@ import pytest
 
 from offline.iam_eval import as_list
 from tests.least_privilege.conftest import SHIPPED_STACKS
-from tests.least_privilege.grants import RecordedCall, Verdict, deployed_settings, function_verdicts
+from tests.least_privilege.grants import Verdict, deployed_settings, function_verdicts
 from tests.least_privilege.plan_model import PermissionModel
-from tests.least_privilege.service_roles import ALL_SERVICE_CHECKS
+from tests.least_privilege.recorder import Record
+from tests.least_privilege.service_roles import service_verdicts
 
 # One xdist worker runs them all: they share the session plans of every stack and one recording.
 pytestmark = pytest.mark.xdist_group(name="least_privilege")
@@ -24,9 +25,8 @@ pytestmark = pytest.mark.xdist_group(name="least_privilege")
 COMPONENTS = ["FeatureStorePipeline", "DataLake", "BackupVault", "OrderWorkflow", "EksGitOpsCluster"]
 
 
-def role_verdicts(model: PermissionModel, calls: list[RecordedCall], settings: Any) -> list[Verdict]:
-    verdicts = list(function_verdicts(model, calls, settings).values())
-    return verdicts + [v for check in ALL_SERVICE_CHECKS for v in check(model)]
+def role_verdicts(model: PermissionModel, record: Record, settings: Any) -> list[Verdict]:
+    return list(function_verdicts(model, record.calls, settings).values()) + service_verdicts(model, record.glue)
 
 
 def failing_roles(verdicts: list[Verdict]) -> set[str]:
@@ -48,14 +48,14 @@ def without_action(
 
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_least_privilege_removing_a_needed_action_fails_exactly_that_role(
-    component, permission_models, recorded_calls
+    component, permission_models, recording
 ) -> None:
     settings = deployed_settings(permission_models.values())
     stack = next(
         s for s in SHIPPED_STACKS if any(r.component == component for r in permission_models[s].roles.values())
     )
     model = permission_models[stack]
-    baseline = role_verdicts(model, recorded_calls, settings)
+    baseline = role_verdicts(model, recording, settings)
     assert not failing_roles(baseline), "the baseline must pass before mutating it"
     candidates = sorted(
         (v.role.name, grant) for v in baseline if v.role.component == component for grant in sorted(v.necessary)
@@ -65,5 +65,5 @@ def test_least_privilege_removing_a_needed_action_fails_exactly_that_role(
     mutations = [used for name, used in candidates if name == role_name]
     for d_index, s_index, action in mutations:
         documents = without_action(model.roles[role_name].documents, d_index, s_index, action)
-        mutated = role_verdicts(model.with_policies(role_name, documents), recorded_calls, settings)
+        mutated = role_verdicts(model.with_policies(role_name, documents), recording, settings)
         assert failing_roles(mutated) == {role_name}, f"{stack}: without {action} (statement {s_index}) of {role_name}"
