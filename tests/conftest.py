@@ -12,7 +12,7 @@ import os
 import pickle
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from _pytest.nodeid import coerce_node_id
@@ -85,7 +85,10 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
         items[0].config.stash.setdefault(DESELECTED, []).extend(items)
 
 
-def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[], PlanGraph]) -> PlanGraph:
+T = TypeVar("T")
+
+
+def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[], T]) -> T:
     """`build()` evaluated by the first xdist worker that needs it and unpickled by the others, through the
     run's shared temporary directory (a fresh one per run, so nothing is reused across runs)."""
     if "PYTEST_XDIST_WORKER" not in os.environ:

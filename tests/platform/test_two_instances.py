@@ -19,6 +19,7 @@ from components.feature_store.component import FeatureStorePipeline
 from components.order_workflow.component import OrderWorkflow
 from components.scope import check_slug
 from offline.runner import PlanGraph, run_program
+from tests.conftest import once_per_run
 
 # Inputs that are a resource's physical identity in AWS (unique per account and region, or globally).
 IDENTITY_INPUTS = ("name", "identifier", "nodeGroupName", "dashboardName")
@@ -46,8 +47,8 @@ def _two_of_each() -> None:
 
 
 @pytest.fixture(scope="module")
-def two_instances_plan() -> PlanGraph:
-    return run_program("prod", program=_two_of_each)
+def two_instances_plan(tmp_path_factory: pytest.TempPathFactory) -> PlanGraph:
+    return once_per_run(tmp_path_factory, "two-instances-plan", lambda: run_program("prod", program=_two_of_each))
 
 
 def test_two_instances_of_every_component_have_unique_urns(two_instances_plan: PlanGraph) -> None:

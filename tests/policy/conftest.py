@@ -23,7 +23,7 @@ from offline.mocks import RecordedResource
 from offline.policy_run import PolicyReport, evaluate
 from offline.runner import PlanGraph
 from policy.policies import ALL_POLICIES
-from tests.conftest import stack_config
+from tests.conftest import once_per_run, stack_config
 from tests.policy.harness import run_resources
 
 POLICIES = {p.name: p for p in ALL_POLICIES}
@@ -346,9 +346,15 @@ def shipped_plans(request: pytest.FixtureRequest) -> Iterator[PlanGraph]:
 
 
 @pytest.fixture(scope="session")
-def checkov_reports(request: pytest.FixtureRequest) -> dict[str, CheckovReport]:
-    """checkov's verdict on each shipped stack (about 5 s each)."""
-    return {plan.stack: evaluate_plan(plan, environment_of(plan)) for plan in shipped_plans(request)}
+def checkov_reports(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, CheckovReport]:
+    """checkov's verdict on each shipped stack (about 5 s each), evaluated once per run for every worker."""
+    return once_per_run(
+        tmp_path_factory,
+        "checkov-reports",
+        lambda: {plan.stack: evaluate_plan(plan, environment_of(plan)) for plan in shipped_plans(request)},
+    )
 
 
 def environment_of(plan: PlanGraph) -> str:
