@@ -455,3 +455,15 @@ def test_an_account_that_has_the_backup_reports_role_does_not_create_it(bootstra
     plan = bootstrap_with({f"{PROJECT}:backupReportsRole": False})
     assert plan.of_type("aws:iam/serviceLinkedRole:ServiceLinkedRole") == []
     assert "backupReportsRoleArn" not in plan.outputs
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_the_stacks_give_cluster_access_to_the_roles_the_bootstrap_creates(
+    bootstrap_plan: PlanGraph, stack: str
+) -> None:
+    """EKS access entries need principals that exist: the deploy and preview roles the stack files name
+    are the bootstrap's (a name of no role fails the first `pulumi up` at CreateAccessEntry)."""
+    access = read_stack_config(stack)["platform:eks"]["access"]
+    created = {str(r.outputs["arn"]) for r in bootstrap_plan.of_type(ROLE)}
+    named = {access[key] for key in ("deployRoleArn", "previewRoleArn") if key in access}
+    assert named and named <= created, f"{stack}: {sorted(named - created)} are not roles of the bootstrap"

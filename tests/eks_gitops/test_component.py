@@ -550,14 +550,14 @@ def test_access_entries_reach_the_cluster_after_it_exists(prod_plan: PlanGraph) 
         assert entry.inputs["clusterName"] == "platform-prod-eks-cluster"
         assert cluster.urn in entry.depends_on
     preview = prod_plan.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "access-preview").inputs
-    assert preview["principalArn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/platform-prod-preview"
+    assert preview["principalArn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/account-bootstrap-shared-github-preview"
     assert preview["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
 
 
 def test_a_deploy_role_that_did_not_create_the_cluster_is_admin_before_any_kubernetes_object(plan_with) -> None:
     plan = plan_with("prod", {"platform:eks": {"access": {"deployRoleCreatedCluster": False}}})
     deploy = plan.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "access-deploy")
-    assert deploy.inputs["principalArn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/platform-prod-deploy"
+    assert deploy.inputs["principalArn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/account-bootstrap-shared-github-deploy"
     assert deploy.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
     for namespace in plan.of_type("kubernetes:core/v1:Namespace"):
         assert deploy.urn in namespace.depends_on
