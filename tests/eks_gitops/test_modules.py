@@ -106,7 +106,7 @@ def test_preview_is_view_and_listed_roles_get_their_policy_and_scope(plan: PlanG
         for a in plan.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
     }
     policy = "arn:aws:eks::aws:cluster-access-policy/"
-    preview = f"arn:aws:iam::{ACCOUNT_ID}:role/platform-{plan.stack}-preview"
+    preview = f"arn:aws:iam::{ACCOUNT_ID}:role/account-bootstrap-shared-github-preview"
     developers = f"arn:aws:iam::{ACCOUNT_ID}:role/AWSReservedSSO_Developers_1b2c3d4e5f6a7b8c"
     assert found[preview] == (f"{policy}AmazonEKSViewPolicy", {"type": "cluster"})
     if plan.stack == "prod":
@@ -126,7 +126,7 @@ def test_preview_is_view_and_listed_roles_get_their_policy_and_scope(plan: PlanG
 
 def test_the_deploy_role_gets_no_second_entry_when_it_created_the_cluster(plan: PlanGraph) -> None:
     principals = {e.inputs["principalArn"] for e in plan.of_type("aws:eks/accessEntry:AccessEntry")}
-    assert f"arn:aws:iam::{ACCOUNT_ID}:role/platform-{plan.stack}-deploy" not in principals
+    assert f"arn:aws:iam::{ACCOUNT_ID}:role/account-bootstrap-shared-github-deploy" not in principals
 
 
 def test_the_deploy_role_is_cluster_admin_when_another_principal_created_the_cluster() -> None:
@@ -274,7 +274,7 @@ def test_deployer_runs_in_the_private_subnets_and_may_reach_the_api(plan: PlanGr
     assert (rule.inputs["fromPort"], rule.inputs["toPort"], rule.inputs["ipProtocol"]) == (443, 443, "tcp")
     variables = {v["name"]: v for v in project.inputs["environment"]["environmentVariables"]}
     assert variables["PULUMI_STACK"]["value"] == plan.stack
-    assert variables["DEPLOY_ROLE_ARN"]["value"] == f"arn:aws:iam::{ACCOUNT_ID}:role/platform-{plan.stack}-deploy"
+    assert variables["DEPLOY_ROLE_ARN"]["value"] == f"arn:aws:iam::{ACCOUNT_ID}:role/account-bootstrap-shared-github-deploy"
     token = next(
         r for r in plan.of_type("aws:secretsmanager/secret:Secret") if r.inputs["name"].endswith("pulumi-access-token")
     )
@@ -289,8 +289,8 @@ def test_deployer_runs_in_the_private_subnets_and_may_reach_the_api(plan: PlanGr
 def test_deployer_role_can_only_log_read_its_secrets_and_become_the_deploy_role(plan: PlanGraph) -> None:
     policy = {s["Sid"]: s for s in statements(plan.one("aws:iam/rolePolicy:RolePolicy", "eks-deployer"))}
     assert policy["BecomeTheDeployOrPreviewRole"]["Resource"] == [
-        f"arn:aws:iam::{ACCOUNT_ID}:role/platform-{plan.stack}-deploy",
-        f"arn:aws:iam::{ACCOUNT_ID}:role/platform-{plan.stack}-preview",
+        f"arn:aws:iam::{ACCOUNT_ID}:role/account-bootstrap-shared-github-deploy",
+        f"arn:aws:iam::{ACCOUNT_ID}:role/account-bootstrap-shared-github-preview",
     ]
     assert policy["ReadDeploySecrets"]["Action"] == "secretsmanager:GetSecretValue"
     assert len(policy["ReadDeploySecrets"]["Resource"]) == 2
@@ -334,7 +334,7 @@ def test_the_same_build_previews_pull_requests_as_the_preview_role(plan: PlanGra
     project = plan.one("aws:codebuild/project:Project")
     variables = {v["name"]: v["value"] for v in project.inputs["environment"]["environmentVariables"]}
     assert variables["PULUMI_OPERATION"] == "up"
-    assert variables["PREVIEW_ROLE_ARN"] == f"arn:aws:iam::{ACCOUNT_ID}:role/platform-{plan.stack}-preview"
+    assert variables["PREVIEW_ROLE_ARN"] == f"arn:aws:iam::{ACCOUNT_ID}:role/account-bootstrap-shared-github-preview"
     commands = yaml.safe_load(project.inputs["source"]["buildspec"])["phases"]["pre_build"]["commands"]
     [choose] = [c for c in commands if c.startswith('case "$PULUMI_OPERATION"')]
     assert 'up) ROLE_ARN="$DEPLOY_ROLE_ARN"' in choose and 'preview) ROLE_ARN="${PREVIEW_ROLE_ARN:?' in choose
