@@ -64,16 +64,22 @@ def join_group(item: pytest.Item, group: str) -> None:
 AFTER_HANDLER_TESTS = "recording"
 
 
+def is_spark(item: pytest.Item) -> bool:
+    return SPARK_GROUP in getattr(item, "fixturenames", ())
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test on local Spark is marked `spark` and joins the `spark` group: one JVM for the run instead
     of one per worker (each start costs seconds and about 1 GB). Tests that read the handler tests'
     recorded calls run last, so whichever worker runs one waits only on tests already handed out."""
     for item in items:
-        if SPARK_GROUP in getattr(item, "fixturenames", ()):
+        if is_spark(item):
             item.add_marker(pytest.mark.spark)
             join_group(item, SPARK_GROUP)
-    items.sort(key=lambda item: AFTER_HANDLER_TESTS in getattr(item, "fixturenames", ()))
+    # The Spark group (the longest run on one worker) starts first, so the other worker never waits for it
+    # at the end; the tests reading the records come last.
+    items.sort(key=lambda item: (AFTER_HANDLER_TESTS in getattr(item, "fixturenames", ()), not is_spark(item)))
 
 
 DESELECTED = pytest.StashKey[list[pytest.Item]]()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -349,12 +350,16 @@ def shipped_plans(request: pytest.FixtureRequest) -> Iterator[PlanGraph]:
 def checkov_reports(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, CheckovReport]:
-    """checkov's verdict on each shipped stack (about 5 s each), evaluated once per run for every worker."""
-    return once_per_run(
-        tmp_path_factory,
-        "checkov-reports",
-        lambda: {plan.stack: evaluate_plan(plan, environment_of(plan)) for plan in shipped_plans(request)},
-    )
+    """checkov's verdict on each shipped stack (a checkov process of a few seconds each, run side by side),
+    evaluated once per run for every worker."""
+
+    def evaluate_all() -> dict[str, CheckovReport]:
+        plans = list(shipped_plans(request))
+        with ThreadPoolExecutor(max_workers=len(plans)) as pool:
+            reports = pool.map(lambda plan: evaluate_plan(plan, environment_of(plan)), plans)
+            return {plan.stack: report for plan, report in zip(plans, reports, strict=True)}
+
+    return once_per_run(tmp_path_factory, "checkov-reports", evaluate_all)
 
 
 def environment_of(plan: PlanGraph) -> str:
