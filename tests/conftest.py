@@ -19,8 +19,16 @@ from _pytest.nodeid import coerce_node_id
 from moto import mock_aws
 
 from offline.runner import PlanGraph, merge_config, read_stack_config, run_program
+from tests.least_privilege import recorder
 
 PlanFactory = Callable[..., PlanGraph]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every run records the AWS calls handlers make and what the Glue entry scripts read and write, for the
+    least-privilege checks (tests/least_privilege/recorder.py)."""
+    config.pluginmanager.register(recorder, "least-privilege-recorder")
+
 
 # Credentials moto accepts and no real account does, so a test can never reach AWS.
 FAKE_CREDENTIALS = {

@@ -274,7 +274,8 @@ def test_deployer_runs_in_the_private_subnets_and_may_reach_the_api(plan: PlanGr
     assert (rule.inputs["fromPort"], rule.inputs["toPort"], rule.inputs["ipProtocol"]) == (443, 443, "tcp")
     variables = {v["name"]: v for v in project.inputs["environment"]["environmentVariables"]}
     assert variables["PULUMI_STACK"]["value"] == plan.stack
-    assert variables["DEPLOY_ROLE_ARN"]["value"] == f"arn:aws:iam::{ACCOUNT_ID}:role/account-bootstrap-shared-github-deploy"
+    deploy_role = f"arn:aws:iam::{ACCOUNT_ID}:role/account-bootstrap-shared-github-deploy"
+    assert variables["DEPLOY_ROLE_ARN"]["value"] == deploy_role
     token = next(
         r for r in plan.of_type("aws:secretsmanager/secret:Secret") if r.inputs["name"].endswith("pulumi-access-token")
     )

@@ -1,6 +1,6 @@
 """pytest plugin: record every AWS call a Lambda handler makes while the handler tests run.
 
-Loaded for every run by pyproject's addopts (`-p tests.least_privilege.recorder`), so the suite's
+Registered for every run by tests/conftest.py, so the suite's
 own handler tests are what the per-function least-privilege checks read: nothing runs twice. It hooks
 botocore, not the handlers' code: every client any code creates (boto3 default session,
 handlers.common, moto) gets a `before-parameter-build` handler, so it keeps working when the handlers
