@@ -79,7 +79,6 @@ UNSCOPED_ACTIONS: frozenset[str] = frozenset(
         "backup:ListRestoreJobs",
         "backup:DescribeRestoreJob",
         "backup:PutRestoreValidationResult",
-        "rds:DescribeDBInstances",
         # Lambda's DynamoDB stream poller lists the table's streams; ListStreams has no resource type.
         "dynamodb:ListStreams",
         "sagemaker:ListEndpoints",

@@ -22,12 +22,9 @@ JUSTIFIED = {
         "ec2:UnassignPrivateIpAddresses",
     )
 }
-# Scopable and not justified (issue 19): left to the component owner.
-KNOWN_OVERBROAD = {"rds:DescribeDBInstances": "takes the db ARN: the DR function knows its replica's identifier"}
 
 
 def test_least_privilege_unscoped_actions_take_no_resource() -> None:
     scopable = {a: arn_formats(a) for a in sorted(UNSCOPED_ACTIONS) if takes_resources(a)}
-    unexplained = {a: f for a, f in scopable.items() if a not in JUSTIFIED and a not in KNOWN_OVERBROAD}
+    unexplained = {a: f for a, f in scopable.items() if a not in JUSTIFIED}
     assert not unexplained, f"these take resource ARNs; scope them instead of '*': {unexplained}"
-    assert set(KNOWN_OVERBROAD) <= set(scopable), "an entry of KNOWN_OVERBROAD is fixed: remove it"
