@@ -41,13 +41,31 @@ class Recovery:
     alarms: list[aws.cloudwatch.MetricAlarm]
 
 
-def _invoked_by_rule(scope: Scope, purpose: str, function: PythonFunction, rule: aws.cloudwatch.EventRule) -> None:
+def _rule_invokes(
+    scope: Scope,
+    rule_child: str,
+    target_id: str,
+    function: PythonFunction,
+    rule: aws.cloudwatch.EventRule,
+    retry_policy: dict[str, int],
+    dead_letters_arn: pulumi.Input[str],
+) -> None:
+    """The rule may invoke the function and does, retrying, with what it cannot deliver dead-lettered."""
     aws.lambda_.Permission(
-        scope.child(f"{purpose}-invoke"),
+        scope.child(f"{target_id}-invoke"),
         action="lambda:InvokeFunction",
         function=function.function.name,
         principal="events.amazonaws.com",
         source_arn=rule.arn,
+        opts=scope.opts(),
+    )
+    aws.cloudwatch.EventTarget(
+        scope.child(f"{rule_child}-target"),
+        rule=rule.name,
+        target_id=target_id,
+        arn=function.function.arn,
+        retry_policy=retry_policy,
+        dead_letter_config={"arn": dead_letters_arn},
         opts=scope.opts(),
     )
 
@@ -90,16 +108,7 @@ def recovery(
         state="ENABLED",
         opts=scope.opts(),
     )
-    _invoked_by_rule(scope, "redrive", redrive_function, redrive_rule)
-    aws.cloudwatch.EventTarget(
-        scope.child("execution-stopped-target"),
-        rule=redrive_rule.name,
-        target_id="redrive",
-        arn=redrive_function.function.arn,
-        retry_policy=retry_policy,
-        dead_letter_config={"arn": dead_letters.arn},
-        opts=scope.opts(),
-    )
+    _rule_invokes(scope, "execution-stopped", "redrive", redrive_function, redrive_rule, retry_policy, dead_letters.arn)
 
     reaper_function = make_function(
         "reaper",
@@ -127,16 +136,7 @@ def recovery(
         state="ENABLED",
         opts=scope.opts(),
     )
-    _invoked_by_rule(scope, "reaper", reaper_function, reaper_schedule)
-    aws.cloudwatch.EventTarget(
-        scope.child("reaper-target"),
-        rule=reaper_schedule.name,
-        target_id="reaper",
-        arn=reaper_function.function.arn,
-        retry_policy=retry_policy,
-        dead_letter_config={"arn": dead_letters.arn},
-        opts=scope.opts(),
-    )
+    _rule_invokes(scope, "reaper", "reaper", reaper_function, reaper_schedule, retry_policy, dead_letters.arn)
     allow_service_to_send(
         scope.child("recovery-dlq-policy"),
         dead_letters,
