@@ -175,6 +175,37 @@ class Scope:
             opts=self.opts(depends_on=list(depends_on)) if depends_on else self.opts(),
         )
 
+    def rule_invokes(
+        self,
+        rule: aws.cloudwatch.EventRule,
+        function: PythonFunction,
+        *,
+        invoke_child: str,
+        target_child: str,
+        retry_policy: dict[str, int],
+        dead_letter_arn: pulumi.Input[str],
+        target_id: str | None = None,
+    ) -> aws.cloudwatch.EventTarget:
+        """`rule` may invoke `function` (a permission for this rule only) and does, retrying per
+        `retry_policy`, with what it cannot deliver dead-lettered (the queue must let the rule send)."""
+        permission = aws.lambda_.Permission(
+            self.child(invoke_child),
+            action="lambda:InvokeFunction",
+            function=function.function.name,
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=self.opts(),
+        )
+        return aws.cloudwatch.EventTarget(
+            self.child(target_child),
+            rule=rule.name,
+            target_id=target_id,
+            arn=function.function.arn,
+            retry_policy=retry_policy,
+            dead_letter_config={"arn": dead_letter_arn},
+            opts=self.opts(depends_on=[permission]),
+        )
+
     def alarm_topic(
         self,
         purpose: str = "alarms",

@@ -38,6 +38,8 @@ from components.scope import Scope, component_options
 COMPONENT = "backup"
 # Stream records live 24 h; older ones can no longer be read, so stop retrying them by then.
 STREAM_RETENTION_SECONDS = 86400
+# The validation rules retry a failed invocation for an hour before dead-lettering it.
+RULE_RETRY_POLICY = {"maximum_retry_attempts": 3, "maximum_event_age_in_seconds": 3600}
 
 
 class BackupVault(pulumi.ComponentResource):
@@ -256,21 +258,13 @@ class BackupVault(pulumi.ComponentResource):
             ),
             opts=scope.opts(),
         )
-        permission = aws.lambda_.Permission(
-            scope.child("validate-restore-invoke"),
-            action="lambda:InvokeFunction",
-            function=function.function.name,
-            principal="events.amazonaws.com",
-            source_arn=rule.arn,
-            opts=scope.opts(),
-        )
-        aws.cloudwatch.EventTarget(
-            scope.child("validate-restore-target"),
-            rule=rule.name,
-            arn=function.arn,
-            retry_policy={"maximum_retry_attempts": 3, "maximum_event_age_in_seconds": 3600},
-            dead_letter_config={"arn": self.failure_queue.arn},
-            opts=scope.opts(depends_on=[permission]),
+        scope.rule_invokes(
+            rule,
+            function,
+            invoke_child="validate-restore-invoke",
+            target_child="validate-restore-target",
+            retry_policy=RULE_RETRY_POLICY,
+            dead_letter_arn=self.failure_queue.arn,
         )
         self._restore_rule = rule
         return function
@@ -308,30 +302,21 @@ class BackupVault(pulumi.ComponentResource):
                 dead_letter_arn=self.failure_queue.arn,
             )
         )
-        child = scope.opts()
         rule = aws.cloudwatch.EventRule(
             scope.child("validate-schedule"),
             name=scope.physical("validate-daily", service="events"),
             description="Daily validation of AWS Backup jobs",
             schedule_expression=args.validation_schedule,
-            opts=child,
-        )
-        permission = aws.lambda_.Permission(
-            scope.child("validate-invoke"),
-            action="lambda:InvokeFunction",
-            function=function.function.name,
-            principal="events.amazonaws.com",
-            source_arn=rule.arn,
-            opts=child,
+            opts=scope.opts(),
         )
         self._schedule_rule = rule
-        aws.cloudwatch.EventTarget(
-            scope.child("validate-target"),
-            rule=rule.name,
-            arn=function.arn,
-            retry_policy={"maximum_retry_attempts": 3, "maximum_event_age_in_seconds": 3600},
-            dead_letter_config={"arn": self.failure_queue.arn},
-            opts=scope.opts(depends_on=[permission]),
+        scope.rule_invokes(
+            rule,
+            function,
+            invoke_child="validate-invoke",
+            target_child="validate-target",
+            retry_policy=RULE_RETRY_POLICY,
+            dead_letter_arn=self.failure_queue.arn,
         )
         return function
 

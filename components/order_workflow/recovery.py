@@ -41,35 +41,6 @@ class Recovery:
     alarms: list[aws.cloudwatch.MetricAlarm]
 
 
-def _rule_invokes(
-    scope: Scope,
-    rule_child: str,
-    target_id: str,
-    function: PythonFunction,
-    rule: aws.cloudwatch.EventRule,
-    retry_policy: dict[str, int],
-    dead_letters_arn: pulumi.Input[str],
-) -> None:
-    """The rule may invoke the function and does, retrying, with what it cannot deliver dead-lettered."""
-    aws.lambda_.Permission(
-        scope.child(f"{target_id}-invoke"),
-        action="lambda:InvokeFunction",
-        function=function.function.name,
-        principal="events.amazonaws.com",
-        source_arn=rule.arn,
-        opts=scope.opts(),
-    )
-    aws.cloudwatch.EventTarget(
-        scope.child(f"{rule_child}-target"),
-        rule=rule.name,
-        target_id=target_id,
-        arn=function.function.arn,
-        retry_policy=retry_policy,
-        dead_letter_config={"arn": dead_letters_arn},
-        opts=scope.opts(),
-    )
-
-
 def recovery(
     scope: Scope,
     *,
@@ -108,7 +79,15 @@ def recovery(
         state="ENABLED",
         opts=scope.opts(),
     )
-    _rule_invokes(scope, "execution-stopped", "redrive", redrive_function, redrive_rule, retry_policy, dead_letters.arn)
+    scope.rule_invokes(
+        redrive_rule,
+        redrive_function,
+        invoke_child="redrive-invoke",
+        target_child="execution-stopped-target",
+        target_id="redrive",
+        retry_policy=retry_policy,
+        dead_letter_arn=dead_letters.arn,
+    )
 
     reaper_function = make_function(
         "reaper",
@@ -136,7 +115,15 @@ def recovery(
         state="ENABLED",
         opts=scope.opts(),
     )
-    _rule_invokes(scope, "reaper", "reaper", reaper_function, reaper_schedule, retry_policy, dead_letters.arn)
+    scope.rule_invokes(
+        reaper_schedule,
+        reaper_function,
+        invoke_child="reaper-invoke",
+        target_child="reaper-target",
+        target_id="reaper",
+        retry_policy=retry_policy,
+        dead_letter_arn=dead_letters.arn,
+    )
     allow_service_to_send(
         scope.child("recovery-dlq-policy"),
         dead_letters,
