@@ -21,7 +21,7 @@ import pulumi_aws as aws
 from components.iam import Statement, policy_document, service_trust_policy
 from components.observability import Metric
 from components.scope import Scope
-from components.state_machines import execution_statements
+from components.state_machines import encrypted_state_machine, execution_statements
 from components.templates import render_document
 from glue.etl.tables import RAW_ENTITIES, RUN_SUMMARY_PREFIX
 
@@ -206,17 +206,10 @@ def refresh(scope: Scope, inputs: RefreshInputs) -> Refresh:
             )
         )
 
-    logs = aws.cloudwatch.LogGroup(
-        scope.child("refresh-logs"),
-        name=f"/aws/vendedlogs/states/{name}",
-        retention_in_days=inputs.log_retention_days,
-        kms_key_id=inputs.key_arn,
-        opts=scope.opts(),
-    )
-    state_machine = aws.sfn.StateMachine(
-        scope.child("refresh"),
+    state_machine, _ = encrypted_state_machine(
+        scope,
+        "refresh",
         name=name,
-        type="STANDARD",
         role_arn=role.arn,
         definition=pulumi.Output.all(
             inputs.customer_job,
@@ -225,18 +218,9 @@ def refresh(scope: Scope, inputs: RefreshInputs) -> Refresh:
             *inputs.raw_crawlers,
             *inputs.processed_crawlers,
         ).apply(definition),
-        logging_configuration={
-            "log_destination": pulumi.Output.concat(logs.arn, ":*"),
-            "include_execution_data": True,
-            "level": "ERROR",
-        },
-        tracing_configuration={"enabled": True},
-        encryption_configuration={
-            "type": "CUSTOMER_MANAGED_KMS_KEY",
-            "kms_key_id": inputs.key_arn,
-            "kms_data_key_reuse_period_seconds": 300,
-        },
-        opts=scope.opts(depends_on=[policy]),
+        key_arn=inputs.key_arn,
+        log_retention_days=inputs.log_retention_days,
+        depends_on=[policy],
     )
     starter = aws.iam.Role(
         scope.child("refresh-starter-role"),

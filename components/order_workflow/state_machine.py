@@ -15,7 +15,7 @@ from components.lambda_function import PythonFunction
 from components.order_workflow.args import OrderWorkflowArgs
 from components.order_workflow.definition import render_definition, variant_for
 from components.scope import Scope
-from components.state_machines import execution_statements
+from components.state_machines import encrypted_state_machine, execution_statements
 
 
 @dataclass(frozen=True)
@@ -98,13 +98,6 @@ def order_state_machine(
         if gateway_connection
         else []
     )
-    logs = aws.cloudwatch.LogGroup(
-        scope.child("workflow-logs"),
-        name=f"/aws/vendedlogs/states/{names.name}",
-        retention_in_days=retention_days,
-        kms_key_id=key_arn,
-        opts=scope.opts(),
-    )
     role = aws.iam.Role(
         scope.child("workflow-role"),
         name=scope.physical("workflow-sfn", service="iam"),
@@ -135,23 +128,17 @@ def order_state_machine(
         values["GatewayChargeEndpoint"] = args.gateway_endpoint
         values["GatewayConnectionArn"] = gateway_connection.arn
     definition = pulumi.Output.all(**values).apply(lambda resolved: render_definition(variant, resolved))
-    machine = aws.sfn.StateMachine(
-        scope.child("workflow"),
+    machine, logs = encrypted_state_machine(
+        scope,
+        "workflow",
         name=names.name,
-        type=args.state_machine_type,
         role_arn=role.arn,
         definition=definition,
-        logging_configuration={
-            "log_destination": pulumi.Output.concat(logs.arn, ":*"),
-            "include_execution_data": args.log_execution_data,
-            "level": args.log_level,
-        },
-        tracing_configuration={"enabled": True},
-        encryption_configuration={
-            "type": "CUSTOMER_MANAGED_KMS_KEY",
-            "kms_key_id": key_arn,
-            "kms_data_key_reuse_period_seconds": 300,
-        },
-        opts=scope.opts(depends_on=[policy]),
+        key_arn=key_arn,
+        log_retention_days=retention_days,
+        log_level=args.log_level,
+        log_execution_data=args.log_execution_data,
+        machine_type=args.state_machine_type,
+        depends_on=[policy],
     )
     return OrderStateMachine(machine, role, logs)
