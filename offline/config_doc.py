@@ -124,6 +124,9 @@ STACK_OUTPUTS: dict[str, tuple[str, str]] = {
     "backup.bucketName": (BACKUP, "Application bucket under backup."),
     "backup.replicaBucketName": (BACKUP, "Its replica bucket in the DR region."),
     "backup.databaseEndpoint": (f"{BACKUP}, `backup.database.enabled`", "Address of the MySQL primary."),
+    "backup.databaseCredentialArn": (f"{BACKUP}, `backup.database.enabled`", "Secret holding the primary's "
+                                     "master username and password (administration only; applications use "
+                                     "IAM database authentication)."),
     "backup.replicaDatabaseId": (f"{BACKUP}, `backup.database.enabled`", "Identifier of the cross-region read "
                                  "replica the DR function promotes."),
     "backup.drConnectionParameter": (

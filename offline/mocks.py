@@ -453,6 +453,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             names = [f"{region}{suffix}" for suffix in "abcdef"[:count]]
             zone_ids = [f"{area}{direction[0]}{number}-az{i}" for i in range(1, count + 1)]
             return {"id": region, "names": names, "zoneIds": zone_ids}, []
+        if function == "aws:secretsmanager/getRandomPassword:getRandomPassword":
+            # Deterministic and visibly fake: the plan marks it secret, no real credential is ever in it.
+            length = int(args.args.get("passwordLength", 32))
+            return {"id": "offline", "randomPassword": ("offlinePlaceholder" * 4)[:length]}, []
         if function == "aws:secretsmanager/getSecretVersion:getSecretVersion":
             # What a secret an operator filled answers; no real credential is ever in a plan.
             secret_id = args.args.get("secretId", "")

@@ -114,6 +114,7 @@ TERRAFORM_TYPES: dict[str, str] = {
     "aws:sagemaker/model:Model": "aws_sagemaker_model",
     "aws:scheduler/schedule:Schedule": "aws_scheduler_schedule",
     "aws:secretsmanager/secret:Secret": "aws_secretsmanager_secret",  # pragma: allowlist secret
+    "aws:secretsmanager/secretVersion:SecretVersion": "aws_secretsmanager_secret_version",  # pragma: allowlist secret
     "aws:sfn/stateMachine:StateMachine": "aws_sfn_state_machine",
     "aws:signer/signingProfile:SigningProfile": "aws_signer_signing_profile",
     "aws:sns/topic:Topic": "aws_sns_topic",

@@ -497,6 +497,7 @@ class BackupVault(pulumi.ComponentResource):
         }
         if self.database is not None:
             outputs["databaseEndpoint"] = self.database.primary.address
+            outputs["databaseCredentialArn"] = self.database.credential.arn
             outputs["replicaDatabaseId"] = self.database.replica.identifier
             outputs["drConnectionParameter"] = self.connection_parameter
         if self.compliance is not None:

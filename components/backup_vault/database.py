@@ -132,6 +132,52 @@ class Database:
     replica: aws.rds.Instance
     # The primary's private network: restore tests put their instance there too.
     network: Network
+    # The primary's master credential (username and password as JSON), encrypted with the primary key.
+    credential: aws.secretsmanager.Secret
+
+
+# Bump to rotate the primary's master password: the new one reaches the secret and RDS in the same `up`.
+CREDENTIAL_VERSION = 1
+MASTER_USERNAME = "dbadmin"
+
+
+@dataclass(frozen=True)
+class Credential:
+    secret: aws.secretsmanager.Secret
+    username: str
+    password: pulumi.Output[str]
+
+
+def primary_credential(scope: Scope, key_arn: pulumi.Input[str]) -> Credential:
+    """The primary's master credential in a secret of this component, encrypted with the primary key.
+
+    RDS cannot create a read replica of a source whose master password it manages in Secrets Manager
+    (RDS user guide, rds-secrets-manager.html, "Limitations": every engine but SQL Server), and the DR
+    replica is the point of the pilot light. So Secrets Manager generates the password, and it reaches the
+    secret and RDS as write-only values: never in config, code or state. The promoted replica gets its
+    own RDS-managed secret from the DR function (handlers/backup_vault/dr_orchestrate.py)."""
+    secret = aws.secretsmanager.Secret(
+        scope.child("db-credential"),
+        name=scope.physical("db-credential"),
+        description="Master user of the BackupVault primary database: JSON with username and password",
+        kms_key_id=key_arn,
+        recovery_window_in_days=30,
+        opts=scope.opts(stateful=True),
+    )
+    generated = aws.secretsmanager.get_random_password_output(
+        password_length=40,
+        exclude_punctuation=True,
+        opts=pulumi.InvokeOutputOptions(parent=scope.parent, provider=scope.provider),
+    )
+    password = pulumi.Output.secret(generated.random_password)
+    aws.secretsmanager.SecretVersion(
+        scope.child("db-credential-value"),
+        secret_id=secret.id,
+        secret_string_wo=pulumi.Output.json_dumps({"username": MASTER_USERNAME, "password": password}),
+        secret_string_wo_version=CREDENTIAL_VERSION,
+        opts=scope.opts(),
+    )
+    return Credential(secret, MASTER_USERNAME, password)
 
 
 def database(
@@ -169,6 +215,7 @@ def database(
     replica_parameters = tls_only_parameters(dr_scope, purpose="db-dr", engine_version=settings.engine_version)
     primary_logs = exported_log_groups(scope, purpose="db", identifier=identifier)
     replica_logs = exported_log_groups(dr_scope, purpose="db-dr", identifier=replica_identifier)
+    credential = primary_credential(scope, primary_key_arn)
     primary = aws.rds.Instance(
         scope.child("db"),
         identifier=identifier,
@@ -180,10 +227,10 @@ def database(
         storage_type="gp3",
         storage_encrypted=True,
         kms_key_id=primary_key_arn,
-        username="dbadmin",
-        # RDS generates the password and keeps it in Secrets Manager: nothing secret in config or state.
-        manage_master_user_password=True,
-        master_user_secret_kms_key_id=primary_key_arn,
+        username=credential.username,
+        # Write-only: sent to RDS when created (or when the version changes), never kept in state.
+        password_wo=credential.password,
+        password_wo_version=CREDENTIAL_VERSION,
         db_subnet_group_name=primary_net.subnet_group.name,
         vpc_security_group_ids=[primary_net.security_group.id],
         parameter_group_name=primary_parameters.name,
@@ -237,4 +284,4 @@ def database(
         tags={"Role": "DisasterRecovery"},
         opts=dr_scope.opts(stateful=True, depends_on=[monitoring_policy, *replica_logs]),
     )
-    return Database(primary, replica, primary_net)
+    return Database(primary, replica, primary_net, credential.secret)

@@ -13,6 +13,7 @@ import pytest
 from offline.mocks import ACCOUNT_ID
 from offline.runner import PlanGraph, RecordedResource
 from tests.conftest import stack_config
+from tests.eks_gitops.plan_helpers import is_secret, reveal
 
 COMPONENT_TYPE = "platform:index:BackupVault"
 VAULT = "aws:backup/vault:Vault"
@@ -559,7 +560,18 @@ def test_prod_database_primary_and_cross_region_replica(prod_plan: PlanGraph) ->
     assert p["monitoringInterval"] == 60
     assert p["monitoringRoleArn"] == one(prod_plan, "aws:iam/role:Role", "backup-db-monitoring-role").outputs["arn"]
     assert p["backupRetentionPeriod"] == 7
-    assert p["manageMasterUserPassword"] is True and "password" not in p
+    # RDS refuses a read replica of a source whose password it manages in Secrets Manager: the password is
+    # write-only (never in state), the same generated value in the component's own CMK-encrypted secret.
+    assert "manageMasterUserPassword" not in p and "password" not in p
+    assert is_secret(p["passwordWo"]) and (p["passwordWoVersion"], p["username"]) == (1, "dbadmin")
+    secret = one(prod_plan, "aws:secretsmanager/secret:Secret", "backup-db-credential")
+    assert secret.inputs["kmsKeyId"] == arn_of(prod_plan, KEY, "backup-primary-key-key")
+    value = one(prod_plan, "aws:secretsmanager/secretVersion:SecretVersion", "backup-db-credential-value").inputs
+    assert (value["secretId"], value["secretStringWoVersion"]) == (secret.outputs["arn"], 1)
+    assert is_secret(value["secretStringWo"]) and "secretString" not in value
+    # One generated password for both: what RDS gets is what the secret holds.
+    assert json.loads(reveal(value["secretStringWo"])) == {"username": "dbadmin", "password": reveal(p["passwordWo"])}
+    assert "replicateSourceDb" in replica.inputs and "passwordWo" not in replica.inputs
     assert p["publiclyAccessible"] is False
     assert (
         p["dbSubnetGroupName"] == one(prod_plan, "aws:rds/subnetGroup:SubnetGroup", "backup-db-subnets").inputs["name"]

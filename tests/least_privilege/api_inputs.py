@@ -312,6 +312,10 @@ BINDINGS: tuple[Binding, ...] = (
         "name": "Name", "description": "Description", "kmsKeyId": "KmsKeyId",
         "replicas[].region": "AddReplicaRegions[].Region", "replicas[].kmsKeyId": "AddReplicaRegions[].KmsKeyId",
     }),
+    # The secret string is write-only (never in the plan): only the secret it goes to is checked.
+    Binding("aws:secretsmanager/secretVersion:SecretVersion", "secretsmanager", "PutSecretValue", {
+        "secretId": "SecretId",
+    }),
     Binding("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "ec2", "AuthorizeSecurityGroupIngress", {
         "ipProtocol": "IpPermissions[].IpProtocol", "fromPort": "IpPermissions[].FromPort",
         "toPort": "IpPermissions[].ToPort", "cidrIpv4": "IpPermissions[].IpRanges[].CidrIp",
