@@ -72,8 +72,10 @@ class InferenceEndpoint:
             name=scope.physical(f"model-{fingerprint}", service="sagemaker"),
             execution_role_arn=self.role.arn,
             primary_container={"image": args.image, "model_data_url": args.model_data_url, "mode": "SingleModel"},
-            # The model needs no network: SageMaker fetches the artifact and image on its behalf.
-            enable_network_isolation=True,
+            # The model needs no network: SageMaker fetches the artifact and image on its behalf. Serverless
+            # endpoints do not support network isolation ("Feature exclusions" of Serverless Inference), so
+            # only a provisioned model is isolated (the mode is part of the fingerprint: a new model name).
+            enable_network_isolation=args.mode == "provisioned",
             opts=self._child(depends_on=[self.role_policy]),
         )
         self.endpoint_config = aws.sagemaker.EndpointConfiguration(

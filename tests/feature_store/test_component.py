@@ -306,6 +306,8 @@ def test_dev_runs_a_serverless_endpoint_without_autoscaling(dev_plan: PlanGraph)
         }
     ]
     assert config["kmsKeyArn"] == mine(dev_plan, "aws:kms/key:Key").outputs["arn"]  # the serverless image copy
+    # Serverless Inference does not support network isolation: an isolated model would fail the endpoint.
+    assert model["enableNetworkIsolation"] is False
     assert all_mine(dev_plan, "aws:appautoscaling/target:Target") == []
     endpoint = mine(dev_plan, "aws:sagemaker/endpoint:Endpoint").inputs
     assert endpoint == {"name": "platform-dev-featurestore-model", "endpointConfigName": config["name"]}
