@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -88,6 +88,7 @@ class CustomerManagedKey(pulumi.ComponentResource):
         services: Sequence[str] = (),
         extra_statements: Sequence[Statement] = (),
         region: str | None = None,
+        tags: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("platform:security:CustomerManagedKey", name, None, opts)
@@ -105,6 +106,7 @@ class CustomerManagedKey(pulumi.ComponentResource):
             rotation_period_in_days=365,
             deletion_window_in_days=30,
             policy=policy_document(*statements),
+            tags=dict(tags) if tags else None,
             opts=ctx.stateful(child),
         )
         self.alias = aws.kms.Alias(

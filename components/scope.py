@@ -15,7 +15,7 @@ through it get
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -126,6 +126,7 @@ class Scope:
         description: str,
         services: Sequence[str] = (),
         extra_statements: Sequence[Statement] = (),
+        tags: Mapping[str, str] | None = None,
     ) -> CustomerManagedKey:
         """The component's CMK for `purpose` (logical `<name>-<purpose>-key`, alias with the slug)."""
         return CustomerManagedKey(
@@ -137,6 +138,7 @@ class Scope:
             services=services,
             extra_statements=extra_statements,
             region=self.region,
+            tags=tags,
             opts=self.opts(),
         )
 

@@ -45,6 +45,7 @@ from components.scope import Scope, component_options
 COMPONENT = "orders"
 LIFECYCLE_TIMEOUT_SECONDS = 30
 TASK_TIMEOUT_SECONDS = 30
+CONNECTION_KEY_TAG = {"EventBridgeApiDestinations": "true"}
 
 
 def _dynamodb(actions: Sequence[str], *tables: aws.dynamodb.Table, sid: str) -> Statement:
@@ -79,6 +80,10 @@ class OrderWorkflow(pulumi.ComponentResource):
             description="Orders: tables, event bus and archive, queues, topic, logs, state machine",
             services=["logs", "events", "cloudwatch"],
             extra_statements=[self._log_delivery_key_statement()],
+            # EventBridge encrypts a connection's credential (the payment gateway's) with a customer managed
+            # key only if the key carries this tag: its service-linked role may use no other
+            # (https://docs.aws.amazon.com/eventbridge/latest/userguide/encryption-connections.html).
+            tags=CONNECTION_KEY_TAG if self._uses_gateway_connection(args) else None,
         )
         self._scope = self._scope.with_key(self.key.arn)
         self.alarm_topic = self._scope.alarm_topic()
@@ -231,6 +236,11 @@ class OrderWorkflow(pulumi.ComponentResource):
         )
 
     # ------------------------------------------------------------------------------------------ data
+
+    def _uses_gateway_connection(self, args: OrderWorkflowArgs) -> bool:
+        """An EventBridge connection to the payment gateway: the callback path's API destination, or the
+        direct variant's HTTP Task."""
+        return args.payment_integration == "callback" or self._variant == "direct-http"
 
     def _log_delivery_key_statement(self) -> Statement:
         # Step Functions delivers logs of a CMK-encrypted state machine through vended log delivery.

@@ -333,10 +333,13 @@ def test_gateway_api_key_comes_from_an_encrypted_secret_never_from_config(prod_p
     assert prod_plan.provider_inputs(replica_key)["region"] == "us-west-2"
     assert secret.inputs["replicas"] == [{"region": "us-west-2", "kmsKeyId": replica_key.outputs["arn"]}]
     # Created empty: no version (value) is declared anywhere in the program.
-    assert not prod_plan.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert not _orders(prod_plan, "aws:secretsmanager/secretVersion:SecretVersion")
     connection = _one(prod_plan, CONNECTION, "gateway-connection")
     assert connection.inputs["authorizationType"] == "API_KEY"
     assert connection.inputs["kmsKeyIdentifier"] == key_arn
+    # EventBridge's service-linked role uses a customer managed key for connections only when it is tagged so.
+    data_key = next(k for k in _orders(prod_plan, "aws:kms/key:Key") if k.outputs["arn"] == key_arn)
+    assert data_key.inputs["tags"] == {"EventBridgeApiDestinations": "true"}
     auth = connection.inputs["authParameters"]
     # Recorded as a Pulumi secret (what the engine encrypts in state), then the value itself.
     assert auth[rpc._special_sig_key] == rpc._special_secret_sig
@@ -471,6 +474,8 @@ HTTP_GATEWAY = {"paymentGateway": "http", "gatewayEndpoint": "https://pay.gatewa
 def test_direct_http_gateway_is_charged_by_an_http_task_through_the_connection(plan_with: Any) -> None:
     plan = plan_with("dev", {"platform:orders": HTTP_GATEWAY})
     connection = _one(plan, CONNECTION, "gateway-connection")
+    key = next(k for k in _orders(plan, "aws:kms/key:Key") if k.outputs["arn"] == connection.inputs["kmsKeyIdentifier"])
+    assert key.inputs["tags"] == {"EventBridgeApiDestinations": "true"}
     payment = _definition(plan)["States"]["ProcessPayment"]
     assert payment["Resource"] == "arn:aws:states:::http:invoke"
     assert payment["Parameters"]["ApiEndpoint"] == HTTP_GATEWAY["gatewayEndpoint"]
