@@ -20,10 +20,10 @@ from components.backup_vault.args import BackupVaultArgs
 from components.backup_vault.compliance import Compliance, compliance_reporting, reports_key_statement
 from components.backup_vault.database import Database, database
 from components.backup_vault.protection import (
-    JOB_FAILURE_EVENTS,
     DatabaseRestoreTarget,
     backup_plan,
     backup_vaults,
+    job_failure_pattern,
     restore_testing,
 )
 from components.context import StackContext
@@ -165,13 +165,7 @@ class BackupVault(pulumi.ComponentResource):
             scope.child("job-failures"),
             name=scope.physical("job-failures", service="events"),
             description="Failed, aborted or expired AWS Backup, copy and restore jobs",
-            event_pattern=json.dumps(
-                {
-                    "source": ["aws.backup"],
-                    "detail-type": sorted(JOB_FAILURE_EVENTS),
-                    "detail": {"state": sorted({s for states in JOB_FAILURE_EVENTS.values() for s in states})},
-                }
-            ),
+            event_pattern=json.dumps(job_failure_pattern()),
             opts=scope.opts(),
         )
         aws.cloudwatch.EventTarget(

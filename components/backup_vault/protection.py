@@ -29,12 +29,29 @@ VAULT_EVENTS = (
     "S3_BACKUP_OBJECT_FAILED",
     "S3_RESTORE_OBJECT_FAILED",
 )
-# AWS Backup's EventBridge events whose state means no usable recovery point, copy or restore.
+# AWS Backup's EventBridge events whose state means no usable recovery point, copy or restore, and the
+# detail field carrying it: backup and copy jobs report `state`, restore jobs `status`
+# (https://docs.aws.amazon.com/aws-backup/latest/devguide/eventbridge.html).
 JOB_FAILURE_EVENTS = {
-    "Backup Job State Change": ["FAILED", "ABORTED", "EXPIRED"],
-    "Copy Job State Change": ["FAILED", "ABORTED", "EXPIRED"],
-    "Restore Job State Change": ["FAILED", "ABORTED"],
+    "Backup Job State Change": ("state", ["FAILED", "ABORTED", "EXPIRED"]),
+    "Copy Job State Change": ("state", ["FAILED", "ABORTED", "EXPIRED"]),
+    "Restore Job State Change": ("status", ["FAILED", "ABORTED"]),
 }
+
+
+def job_failure_pattern() -> dict[str, object]:
+    """One EventBridge pattern for every failed job, each detail-type judged on its own field."""
+    alternatives = {}
+    for detail_type, (field, values) in sorted(JOB_FAILURE_EVENTS.items()):
+        key = (field, tuple(values))
+        alternatives.setdefault(key, []).append(detail_type)
+    return {
+        "source": ["aws.backup"],
+        "$or": [
+            {"detail-type": types, "detail": {field: sorted(values)}} for (field, values), types in alternatives.items()
+        ],
+    }
+
 
 # The service's own policies (allowed for this role by the issue): backup/restore of the supported
 # services, plus S3, which AWS Backup covers with separate policies.

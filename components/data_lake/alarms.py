@@ -67,6 +67,12 @@ def alarms(scope: Scope, trigger_dlq: aws.sqs.Queue, jobs: Jobs, crawlers: Crawl
         queue_depth(trigger_dlq.name),
     )
     alert_dlq = scope.queue("alert-dlq")
+    # Alerts EventBridge could not deliver and refreshes the schedule could not start land here.
+    scope.alarm(
+        "alert-dead-letters",
+        "Undelivered lake alerts or scheduled refreshes that never started: read the alert-dlq messages",
+        queue_depth(alert_dlq.name),
+    )
     job_names = [jobs.customer.name, jobs.sales.name]
     crawler_names = [crawler.name for crawler in (*crawlers.raw.values(), crawlers.processed)]
     rules = {

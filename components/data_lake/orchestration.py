@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.iam import Statement, policy_document, service_trust_policy
+from components.kms import key_use_through
 from components.observability import Metric
 from components.scope import Scope
 from components.state_machines import encrypted_state_machine, execution_statements
@@ -245,6 +246,13 @@ def refresh(scope: Scope, inputs: RefreshInputs) -> Refresh:
             ),
             # The schedule's target input is encrypted with the lake key; Scheduler decrypts it as this role.
             Statement(sid="DecryptScheduleInput", actions=["kms:Decrypt"], resources=[inputs.key_arn]),
+            # A start the schedule gives up on goes to its dead-letter queue, sent as this role
+            # (https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html); the queue
+            # is encrypted with the lake key.
+            Statement(sid="ScheduleDeadLetters", actions=["sqs:SendMessage"], resources=[inputs.dead_letter_arn]),
+            key_use_through(
+                "ScheduleDeadLettersKey", inputs.key_arn, ["kms:GenerateDataKey", "kms:Decrypt"], ["sqs"], scope.where
+            ),
         ),
         opts=scope.opts(),
     )

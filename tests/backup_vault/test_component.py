@@ -9,6 +9,7 @@ from typing import Any
 
 import pulumi
 import pytest
+from moto.events.models import EventPattern
 
 from offline.mocks import ACCOUNT_ID
 from offline.runner import PlanGraph, RecordedResource
@@ -168,10 +169,21 @@ def test_vault_notifies_the_encrypted_topic_of_the_events_aws_backup_still_sends
 
 def test_failed_aborted_and_expired_jobs_reach_the_topic_through_eventbridge(prod_plan: PlanGraph) -> None:
     rule = one(prod_plan, "aws:cloudwatch/eventRule:EventRule", "backup-job-failures")
-    pattern = json.loads(rule.inputs["eventPattern"])
-    assert pattern["source"] == ["aws.backup"]
-    assert pattern["detail-type"] == ["Backup Job State Change", "Copy Job State Change", "Restore Job State Change"]
-    assert pattern["detail"] == {"state": ["ABORTED", "EXPIRED", "FAILED"]}
+    pattern = EventPattern.load(rule.inputs["eventPattern"])
+
+    def event(detail_type: str, **detail: str) -> dict[str, Any]:
+        return {"source": "aws.backup", "detail-type": detail_type, "detail": detail}
+
+    # Backup and copy jobs report `state`, restore jobs `status` (AWS Backup's EventBridge page): each is
+    # judged on its own field, as EventBridge's own matcher (moto's) applies the pattern.
+    for kind in ("Backup Job State Change", "Copy Job State Change"):
+        assert all(pattern.matches_event(event(kind, state=s)) for s in ("FAILED", "ABORTED", "EXPIRED"))
+        assert not pattern.matches_event(event(kind, state="COMPLETED"))
+    assert pattern.matches_event(event("Restore Job State Change", status="FAILED"))
+    assert pattern.matches_event(event("Restore Job State Change", status="ABORTED"))
+    assert not pattern.matches_event(event("Restore Job State Change", status="COMPLETED"))
+    assert not pattern.matches_event(event("Restore Job State Change", state="FAILED"))
+    assert not pattern.matches_event({**event("Backup Job State Change", state="FAILED"), "source": "aws.s3"})
     target = one(prod_plan, "aws:cloudwatch/eventTarget:EventTarget", "backup-job-failures-alert")
     topic = one(prod_plan, "aws:sns/topic:Topic", "backup-notifications")
     queue = one(prod_plan, "aws:sqs/queue:Queue", "backup-failures")

@@ -549,15 +549,36 @@ def test_alert_topic_is_encrypted_and_only_alarms_and_glue_events_publish(prod_p
     assert {"cloudwatch.amazonaws.com", "events.amazonaws.com"} <= key_services
 
 
-def test_dead_letters_of_the_ingestion_trigger_raise_an_alarm(prod_plan):
-    alarm = prod_plan.one("aws:cloudwatch/metricAlarm:MetricAlarm", "data-lake-ingestion-dead-letters")
-    dlq = prod_plan.one("aws:sqs/queue:Queue", "data-lake-ingestion-trigger-dlq")
+@pytest.mark.parametrize(
+    ("alarm_name", "queue_name"),
+    [
+        ("data-lake-ingestion-dead-letters", "data-lake-ingestion-trigger-dlq"),
+        # Undelivered Glue failure alerts and scheduled refreshes that never started.
+        ("data-lake-alert-dead-letters", "data-lake-alert-dlq"),
+    ],
+)
+def test_dead_letters_raise_an_alarm(prod_plan, alarm_name, queue_name):
+    alarm = prod_plan.one("aws:cloudwatch/metricAlarm:MetricAlarm", alarm_name)
+    dlq = prod_plan.one("aws:sqs/queue:Queue", queue_name)
     assert alarm.inputs["namespace"] == "AWS/SQS"
     assert alarm.inputs["metricName"] == "ApproximateNumberOfMessagesVisible"
     assert alarm.inputs["dimensions"] == {"QueueName": dlq.outputs["name"]}
     assert alarm.inputs["threshold"] == 0 and alarm.inputs["comparisonOperator"] == "GreaterThanThreshold"
     topic_arn = prod_plan.one("aws:sns/topic:Topic", "data-lake-alarms").outputs["arn"]
     assert alarm.inputs["alarmActions"] == [topic_arn]
+
+
+def test_the_schedule_may_dead_letter_a_refresh_it_could_not_start(prod_plan):
+    """EventBridge Scheduler sends a schedule's dead letters as the schedule's role, to a CMK queue."""
+    schedule = prod_plan.one("aws:scheduler/schedule:Schedule", "data-lake-refresh-schedule").inputs["target"]
+    dlq = prod_plan.one("aws:sqs/queue:Queue", "data-lake-alert-dlq").outputs["arn"]
+    assert schedule["deadLetterConfig"] == {"arn": dlq}
+    granted = statements(prod_plan.one("aws:iam/rolePolicy:RolePolicy", "data-lake-refresh-starter-policy"))
+    assert granted["ScheduleDeadLetters"]["Action"] == "sqs:SendMessage"
+    assert granted["ScheduleDeadLetters"]["Resource"] == dlq
+    assert granted["ScheduleDeadLettersKey"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "sqs.us-east-1.amazonaws.com"}
+    }
 
 
 def test_failed_glue_jobs_and_crawlers_of_this_lake_reach_the_topic(prod_plan):

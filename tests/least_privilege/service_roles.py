@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from offline.iam_eval import Request
@@ -221,18 +222,52 @@ def _queue_url(arn: str) -> str:
     return f"https://sqs.{region}.amazonaws.com/{account}/{name}"
 
 
+@dataclass(frozen=True)
+class RoleTarget:
+    """A target an EventBridge rule or an EventBridge Scheduler schedule calls with a role."""
+
+    source: str
+    arn: str
+    role_arn: str
+    dead_letter_arn: str | None = None  # a schedule's: Scheduler sends dead letters with the role
+    input_key: str | None = None  # a schedule's: Scheduler decrypts the target input with the role
+
+
+def role_targets(model: PermissionModel) -> Iterator[RoleTarget]:
+    for target in model.resources("aws:cloudwatch/eventTarget:EventTarget"):
+        if target.inputs.get("roleArn"):
+            yield RoleTarget(
+                f"rule {target.inputs.get('rule')}", str(target.inputs["arn"]), str(target.inputs["roleArn"])
+            )
+    # https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html (execution role)
+    for schedule in model.resources("aws:scheduler/schedule:Schedule"):
+        target = schedule.inputs["target"]
+        yield RoleTarget(
+            f"schedule {schedule.inputs.get('name')}",
+            str(target["arn"]),
+            str(target["roleArn"]),
+            (target.get("deadLetterConfig") or {}).get("arn"),
+            schedule.inputs.get("kmsKeyArn"),
+        )
+
+
 def event_target_verdicts(model: PermissionModel) -> list[Verdict]:
     by_role: dict[str, list[Need]] = {}
-    for target in model.resources("aws:cloudwatch/eventTarget:EventTarget"):
-        if not target.inputs.get("roleArn"):
-            continue
-        arn = str(target.inputs["arn"])
+    for target in role_targets(model):
+        arn = target.arn
         where = Where(arn_region(arn))
-        needs = by_role.setdefault(str(target.inputs["roleArn"]), [])
+        needs = by_role.setdefault(target.role_arn, [])
+        if target.dead_letter_arn:
+            send = Request("sqs:SendMessage", target.dead_letter_arn)
+            needs.append(Need(f"{target.source}: dead letters", send))
+            needs += [Need(f"{target.source}: dead-letter key", k) for k in kms_requests(send, model.encrypted, where)]
+        if target.input_key:
+            key = model.key_arn(target.input_key) or target.input_key
+            needs.append(Need(f"{target.source}: encrypted target input", Request("kms:Decrypt", key)))
         if arn.split(":")[5].startswith("api-destination/"):
             # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-api-destinations.html (IAM role)
             invoke = Request("events:InvokeApiDestination", arn)
-            needs.append(Need(f"rule {target.inputs.get('rule')} -> {arn}", invoke))
+            needs.append(Need(f"{target.source} -> {arn}", invoke))
             continue
         service, operation, key = TARGET_CALLS[arn.split(":")[2]]
         value = _queue_url(arn) if key == "QueueUrl" else arn.rsplit("/", 1)[-1] if key == "DeliveryStreamName" else arn
@@ -242,7 +277,7 @@ def event_target_verdicts(model: PermissionModel) -> list[Verdict]:
             {key: value, "Entries": [{"EventBusName": arn}]} if service == "events" else {key: value},
             where,
         ):
-            needs.append(Need(f"rule {target.inputs.get('rule')} -> {arn}", request))
+            needs.append(Need(f"{target.source} -> {arn}", request))
             needs += [Need(f"target key of {arn}", k) for k in kms_requests(request, model.encrypted, where)]
             if request.action == "states:StartExecution" and model.key_of(arn):
                 context = {"kms:EncryptionContext:aws:states:stateMachineArn": arn}
