@@ -636,7 +636,7 @@ def test_secrets_exist_empty_encrypted_and_are_outputs(prod_plan: PlanGraph) -> 
     }
     assert {s.inputs["kmsKeyId"] for s in found.values()} == {key}
     assert {s.protect for s in found.values()} == {True}
-    assert not prod_plan.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert not [r for r in eks_resources(prod_plan) if r.type == "aws:secretsmanager/secretVersion:SecretVersion"]
     outputs = eks_outputs(prod_plan)
     assert outputs["repositoryCredentialSecretArn"] == found["platform/prod/eks/argocd/repository"].id
     assert outputs["oidcClientSecretArn"] == found["platform/prod/eks/argocd/oidc"].id
