@@ -112,6 +112,11 @@ def run_program(stack, config, **kwargs):
 
 
 runner.run_program = run_program
+
+# The exit status under test is the pack's: checkov's verdict on prod is judged by the test above.
+import offline.checkov_plan as checkov_plan
+
+checkov_plan.checkov_step = lambda graph, config: (["checkov prod: judged by the clean-stack test"], 0)
 """
 
 
