@@ -130,6 +130,9 @@ def merge_config(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[
     return merged
 
 
+ORGANIZATION = "organization"
+
+
 def run_program(
     stack: str,
     config: Mapping[str, Any] | None = None,
@@ -145,7 +148,10 @@ def run_program(
     region = flat.get("aws:region", "us-east-1")
     mocks = RecordingMocks(default_region=region)
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    # "organization" is what Pulumi names the organization of a self-managed backend's stacks.
+    pulumi.runtime.set_mocks(
+        mocks, project=project, stack=stack, preview=False, monitor=monitor, organization=ORGANIZATION
+    )
     set_all_config(flat, secret_keys or [])
     # set_mocks registers a finished root stack; run in a fresh one so exports are recorded too.
     pulumi_settings.ROOT.set(None)

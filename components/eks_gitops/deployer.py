@@ -268,7 +268,10 @@ def in_vpc_deployer(
     plain = {
         "REPO_URL": repo_url,
         "GIT_REVISION": target_revision,
-        "PULUMI_STACK": ctx.stack,
+        # Fully qualified: a bare name means the token owner's default organization, which a personal
+        # access token does not share with the stack (Pulumi docs, stacks: "current user account or default
+        # organization"); the workflows name `<owner>/<stack>` the same way.
+        "PULUMI_STACK": f"{pulumi.get_organization()}/{pulumi.get_project()}/{ctx.stack}",
         "PULUMI_VERSION": settings.pulumi_version,
         "DEPLOY_ROLE_ARN": deploy_role_arn,
         "PREVIEW_ROLE_ARN": preview_role_arn or "",

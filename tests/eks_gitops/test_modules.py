@@ -273,7 +273,8 @@ def test_deployer_runs_in_the_private_subnets_and_may_reach_the_api(plan: PlanGr
     assert (rule.inputs["securityGroupId"], rule.inputs["referencedSecurityGroupId"]) == (CLUSTER_SG, group.id)
     assert (rule.inputs["fromPort"], rule.inputs["toPort"], rule.inputs["ipProtocol"]) == (443, 443, "tcp")
     variables = {v["name"]: v for v in project.inputs["environment"]["environmentVariables"]}
-    assert variables["PULUMI_STACK"]["value"] == plan.stack
+    # Qualified by organization and project, never left to the token owner's default organization.
+    assert variables["PULUMI_STACK"]["value"] == f"organization/platform/{plan.stack}"
     deploy_role = f"arn:aws:iam::{ACCOUNT_ID}:role/account-bootstrap-shared-github-deploy"
     assert variables["DEPLOY_ROLE_ARN"]["value"] == deploy_role
     token = next(
