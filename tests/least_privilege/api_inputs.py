@@ -314,7 +314,7 @@ BINDINGS: tuple[Binding, ...] = (
     }),
     # The secret string is write-only (never in the plan): only the secret it goes to is checked.
     Binding("aws:secretsmanager/secretVersion:SecretVersion", "secretsmanager", "PutSecretValue", {
-        "secretId": "SecretId",
+        "secretId": "SecretId",  # pragma: allowlist secret
     }),
     Binding("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "ec2", "AuthorizeSecurityGroupIngress", {
         "ipProtocol": "IpPermissions[].IpProtocol", "fromPort": "IpPermissions[].FromPort",
