@@ -142,6 +142,7 @@ BLOCK_RENAMES: dict[str, str] = {
     "inputParameters": "input_parameter",
     "keySchemas": "key_schema",
     "lambdaFunctions": "lambda_function",
+    "metricQueries": "metric_query",
     "noncurrentVersionTransitions": "noncurrent_version_transition",
     "podIdentityAssociations": "pod_identity_association",
     "queues": "queue",

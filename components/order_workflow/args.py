@@ -61,8 +61,12 @@ class OrderWorkflowArgs(ComponentConfig):
     task_reserved_concurrency: int | None = Field(
         None, ge=1, le=1_000, description="Reserved concurrency of each task function (unset: unreserved)."
     )
-    failed_executions_threshold: int = Field(
-        1, ge=1, le=10_000, description="Failed executions per 5 minutes that raise the ExecutionsFailed alarm."
+    failed_executions_percent: int = Field(
+        50,
+        ge=1,
+        le=100,
+        description="Share of the executions started in 15 minutes (at least 10) that, failed, raise the "
+        "failed-executions alarm: declined cards and stock-outs fail a few; an outage fails most.",
     )
     gateway_endpoint: str | None = Field(
         None,

@@ -18,6 +18,55 @@ def _executions(metric: str, machine_arn: pulumi.Input[str]) -> Metric:
     return Metric("AWS/States", metric, {"StateMachineArn": machine_arn}, "Sum")
 
 
+# Below this many started executions in the window the share says nothing (a quiet night's one declined card).
+MIN_STARTED_FOR_RATE = 10
+RATE_WINDOW_SECONDS = 900
+
+
+def failure_rate_alarm(
+    scope: Scope, args: OrderWorkflowArgs, machine_arn: pulumi.Input[str]
+) -> aws.cloudwatch.MetricAlarm:
+    """Failed executions as a share of started ones. Business outcomes (declined card, out of stock, invalid
+    order) end in Fail states and count in ExecutionsFailed, so a count alarm would page for every declined
+    card; an outage of the gateway or the store fails most executions, which the share shows."""
+    dimensions = {"StateMachineArn": machine_arn}
+
+    def executions(query_id: str, metric: str) -> dict[str, Any]:
+        return {
+            "id": query_id,
+            "return_data": False,
+            "metric": {
+                "namespace": "AWS/States",
+                "metric_name": metric,
+                "dimensions": dimensions,
+                "period": RATE_WINDOW_SECONDS,
+                "stat": "Sum",
+            },
+        }
+
+    expression = f"IF(FILL(started, 0) >= {MIN_STARTED_FOR_RATE}, 100 * FILL(failed, 0) / FILL(started, 1), 0)"
+    return aws.cloudwatch.MetricAlarm(
+        scope.child("failed-executions"),
+        name=scope.ctx.name(scope.slug, "failed-executions", service="alarm"),
+        alarm_description=(
+            f"At least {args.failed_executions_percent}% of the order executions started in 15 minutes failed "
+            "(declined cards and stock-outs fail a few; this many means an outage): check the execution history"
+        ),
+        metric_queries=[
+            executions("failed", "ExecutionsFailed"),
+            executions("started", "ExecutionsStarted"),
+            {"id": "failure_rate", "expression": expression, "label": "Failed executions (%)", "return_data": True},
+        ],
+        evaluation_periods=1,
+        threshold=args.failed_executions_percent,
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        treat_missing_data="notBreaching",
+        alarm_actions=[scope.alarm_topic_arn],
+        ok_actions=[scope.alarm_topic_arn],
+        opts=scope.opts(),
+    )
+
+
 def order_alarms(
     scope: Scope,
     args: OrderWorkflowArgs,
@@ -28,13 +77,7 @@ def order_alarms(
 ) -> list[aws.cloudwatch.MetricAlarm]:
     """Failed and timed-out executions, a stuck compensation, and any message in a dead-letter or
     reconciliation queue."""
-    failed = scope.alarm(
-        "failed-executions",
-        "Order executions failed (declined, out of stock or errors): check the execution history",
-        _executions("ExecutionsFailed", machine_arn),
-        threshold=args.failed_executions_threshold,
-        comparison_operator="GreaterThanOrEqualToThreshold",
-    )
+    failed = failure_rate_alarm(scope, args, machine_arn)
     timed_out = scope.alarm(
         "timed-out-executions",
         "Order executions timed out: they hold stock until redriven or reaped",

@@ -252,11 +252,28 @@ def test_consumer_mapping_reports_partial_failures_with_bounded_concurrency(prod
     assert redrive == {"deadLetterTargetArn": _arn(prod_plan, QUEUE, "lifecycle-dlq"), "maxReceiveCount": 5}
 
 
-def test_failed_execution_alarm_notifies_the_topic(prod_plan: PlanGraph) -> None:
-    alarm = _one(prod_plan, "aws:cloudwatch/metricAlarm:MetricAlarm", "failed-executions")
-    assert (alarm.inputs["namespace"], alarm.inputs["metricName"]) == ("AWS/States", "ExecutionsFailed")
-    assert alarm.inputs["dimensions"] == {"StateMachineArn": _arn(prod_plan, SFN, "workflow")}
-    assert alarm.inputs["alarmActions"] == [_arn(prod_plan, "aws:sns/topic:Topic", "alarms")]
+def test_failed_execution_alarm_watches_the_share_of_failed_executions(prod_plan: PlanGraph) -> None:
+    """Declined cards and stock-outs end in Fail states: the alarm watches the failed share of at least ten
+    started executions in 15 minutes, not every failed one."""
+    alarm = _one(prod_plan, "aws:cloudwatch/metricAlarm:MetricAlarm", "failed-executions").inputs
+    assert "metricName" not in alarm and "namespace" not in alarm
+    queries = {q["id"]: q for q in alarm["metricQueries"]}
+    machine = {"StateMachineArn": _arn(prod_plan, SFN, "workflow")}
+    for query_id, metric in (("failed", "ExecutionsFailed"), ("started", "ExecutionsStarted")):
+        assert queries[query_id]["metric"] == {
+            "namespace": "AWS/States",
+            "metricName": metric,
+            "dimensions": machine,
+            "period": 900,
+            "stat": "Sum",
+        }
+        assert queries[query_id]["returnData"] is False
+    rate = queries["failure_rate"]
+    assert rate["returnData"] is True
+    assert rate["expression"] == "IF(FILL(started, 0) >= 10, 100 * FILL(failed, 0) / FILL(started, 1), 0)"
+    assert (alarm["threshold"], alarm["comparisonOperator"]) == (50, "GreaterThanOrEqualToThreshold")
+    assert alarm["treatMissingData"] == "notBreaching"
+    assert alarm["alarmActions"] == [_arn(prod_plan, "aws:sns/topic:Topic", "alarms")]
     body = json.loads(_one(prod_plan, "aws:cloudwatch/dashboard:Dashboard", "dashboard").inputs["dashboardBody"])
     metrics = [m[1] for w in body["widgets"] for m in w["properties"]["metrics"]]
     assert {"ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut", "Invocations"} <= set(metrics)
