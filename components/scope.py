@@ -23,7 +23,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import StackContext
-from components.iam import Statement
+from components.iam import Statement, policy_document
 from components.kms import CustomerManagedKey
 from components.lambda_function import FunctionSpec, PythonFunction
 from components.observability import Metric, Publisher, alarm_topic, metric_alarm
@@ -176,6 +176,34 @@ class Scope:
             kms_key_arn=self._key(),
             opts=self.opts(depends_on=list(depends_on)) if depends_on else self.opts(),
         )
+
+    def service_role(
+        self,
+        purpose: str,
+        *,
+        name: str,
+        description: str,
+        trust: pulumi.Input[str],
+        statements: Sequence[Statement],
+        policy_name: str = "least-privilege",
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        """A role an AWS service assumes (`trust`), physically `name`, with one inline least-privilege policy:
+        logical names `<name>-<purpose>-role` and `<name>-<purpose>-policy`."""
+        role = aws.iam.Role(
+            self.child(f"{purpose}-role"),
+            name=name,
+            description=description,
+            assume_role_policy=trust,
+            opts=self.opts(),
+        )
+        policy = aws.iam.RolePolicy(
+            self.child(f"{purpose}-policy"),
+            role=role.id,
+            name=policy_name,
+            policy=policy_document(*statements),
+            opts=self.opts(),
+        )
+        return role, policy
 
     def rule_invokes(
         self,

@@ -13,7 +13,7 @@ from components.data_lake import scripts
 from components.data_lake.args import DataLakeArgs, GlueJobSettings
 from components.data_lake.buckets import SPARK_LOGS_PREFIX, TEMP_PREFIX, LakeBuckets, listing, objects, s3_uri
 from components.data_lake.catalog import Catalog, catalog_arns
-from components.iam import Statement, policy_document, service_trust_policy
+from components.iam import Statement, service_trust_policy
 from components.scope import Scope
 from glue.etl.tables import (
     CRAWLED_TABLES,
@@ -149,21 +149,14 @@ def glue_role(
         kms_key_id=key_arn,
         opts=scope.opts(),
     )
-    role = aws.iam.Role(
-        scope.child("glue-role"),
+    role, policy = scope.service_role(
+        "glue",
         name=role_name,
         description="Glue crawlers and ETL jobs of the data lake",
-        assume_role_policy=service_trust_policy("glue.amazonaws.com"),
-        opts=scope.opts(),
-    )
-    policy = aws.iam.RolePolicy(
-        scope.child("glue-policy"),
-        role=role.id,
-        name="least-privilege",
-        policy=policy_document(
-            *glue_role_statements(scope, buckets, catalog.database.name, key_arn, job_log_groups, crawler_log_group)
+        trust=service_trust_policy("glue.amazonaws.com"),
+        statements=glue_role_statements(
+            scope, buckets, catalog.database.name, key_arn, job_log_groups, crawler_log_group
         ),
-        opts=scope.opts(),
     )
     return GlueRole(
         role=role,

@@ -147,19 +147,12 @@ def deliver_events(
     `crawler` holds the settings every raw crawler shares (role, database, prefix, policies).
     """
     ctx = scope.ctx
-    role = aws.iam.Role(
-        scope.child("events-delivery-role"),
+    role, policy = scope.service_role(
+        "events-delivery",
         name=scope.physical("events-firehose", service="iam"),
         description="Kinesis Data Firehose delivering the platform's events into raw/events/",
-        assume_role_policy=service_trust_policy("firehose.amazonaws.com", external_id=ctx.account_id),
-        opts=scope.opts(),
-    )
-    policy = aws.iam.RolePolicy(
-        scope.child("events-delivery-policy"),
-        role=role.id,
-        name="least-privilege",
-        policy=policy_document(*delivery_statements(raw_bucket_arn, key_arn, scope.where)),
-        opts=scope.opts(),
+        trust=service_trust_policy("firehose.amazonaws.com", external_id=ctx.account_id),
+        statements=delivery_statements(raw_bucket_arn, key_arn, scope.where),
     )
     stream = aws.kinesis.FirehoseDeliveryStream(
         scope.child("events-delivery"),

@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import Statement, policy_document, service_trust_policy
+from components.iam import Statement, service_trust_policy
 from components.kms import key_use_through
 from components.observability import Metric
 from components.scope import Scope
@@ -177,19 +177,12 @@ def refresh(scope: Scope, inputs: RefreshInputs) -> Refresh:
     ctx = scope.ctx
     name = scope.physical("refresh", service="sfn")
     state_machine_arn = scope.arn("states", f"stateMachine:{name}")
-    role = aws.iam.Role(
-        scope.child("refresh-role"),
+    role, policy = scope.service_role(
+        "refresh",
         name=scope.physical("refresh-sfn", service="iam"),
         description=f"Execution role of {name}",
-        assume_role_policy=service_trust_policy("states.amazonaws.com", source_account=ctx.account_id),
-        opts=scope.opts(),
-    )
-    policy = aws.iam.RolePolicy(
-        scope.child("refresh-policy"),
-        role=role.id,
-        name="least-privilege",
-        policy=policy_document(*refresh_statements(scope, inputs, state_machine_arn)),
-        opts=scope.opts(),
+        trust=service_trust_policy("states.amazonaws.com", source_account=ctx.account_id),
+        statements=refresh_statements(scope, inputs, state_machine_arn),
     )
 
     def definition(values: list[Any]) -> str:
@@ -223,19 +216,14 @@ def refresh(scope: Scope, inputs: RefreshInputs) -> Refresh:
         log_retention_days=inputs.log_retention_days,
         depends_on=[policy],
     )
-    starter = aws.iam.Role(
-        scope.child("refresh-starter-role"),
+    starter, _ = scope.service_role(
+        "refresh-starter",
         name=scope.physical("refresh-start", service="iam"),
         description=f"EventBridge Scheduler and rules starting {name}",
         # One trust for both starters; EventBridge documents no aws:SourceAccount on role assumption.
-        assume_role_policy=service_trust_policy("scheduler.amazonaws.com", "events.amazonaws.com"),
-        opts=scope.opts(),
-    )
-    aws.iam.RolePolicy(
-        scope.child("refresh-starter-policy"),
-        role=starter.id,
-        name="start-refresh",
-        policy=policy_document(
+        trust=service_trust_policy("scheduler.amazonaws.com", "events.amazonaws.com"),
+        policy_name="start-refresh",
+        statements=[
             Statement(sid="StartRefresh", actions=["states:StartExecution"], resources=[state_machine.arn]),
             # The state machine is CMK-encrypted: starting it encrypts the input under its ARN as context.
             Statement(
@@ -253,8 +241,7 @@ def refresh(scope: Scope, inputs: RefreshInputs) -> Refresh:
             key_use_through(
                 "ScheduleDeadLettersKey", inputs.key_arn, ["kms:GenerateDataKey", "kms:Decrypt"], ["sqs"], scope.where
             ),
-        ),
-        opts=scope.opts(),
+        ],
     )
     schedule = aws.scheduler.Schedule(
         scope.child("refresh-schedule"),

@@ -145,19 +145,12 @@ class InferenceEndpoint:
             statements.append(
                 Statement(sid="DecryptModelArtifact", actions=["kms:Decrypt"], resources=[args.model_data_kms_key_arn])
             )
-        role = aws.iam.Role(
-            self._scope.child("model-role"),
+        role, self.role_policy = self._scope.service_role(
+            "model",
             name=self._scope.physical("model-exec", service="iam"),
             description=f"SageMaker execution role of endpoint {self.endpoint_name}",
-            assume_role_policy=service_trust_policy("sagemaker.amazonaws.com", source_account=ctx.account_id),
-            opts=self._child(),
-        )
-        self.role_policy = aws.iam.RolePolicy(
-            self._scope.child("model-policy"),
-            role=role.id,
-            name="least-privilege",
-            policy=policy_document(*statements),
-            opts=self._child(),
+            trust=service_trust_policy("sagemaker.amazonaws.com", source_account=ctx.account_id),
+            statements=statements,
         )
         return role
 

@@ -94,21 +94,12 @@ def payment_gateway_path(
         opts=scope.opts(),
     )
     dead_letters = scope.queue("gateway-dlq", retention_seconds=MAX_RETENTION_SECONDS)
-    role = aws.iam.Role(
-        scope.child("gateway-role"),
+    role, invoke = scope.service_role(
+        "gateway",
         name=scope.physical("gateway-events", service="iam"),
         description="EventBridge: call the payment gateway's API destination",
-        assume_role_policy=service_trust_policy("events.amazonaws.com"),
-        opts=scope.opts(),
-    )
-    invoke = aws.iam.RolePolicy(
-        scope.child("gateway-policy"),
-        role=role.id,
-        name="least-privilege",
-        policy=policy_document(
-            Statement(sid="CallGateway", actions=["events:InvokeApiDestination"], resources=[destination.arn])
-        ),
-        opts=scope.opts(),
+        trust=service_trust_policy("events.amazonaws.com"),
+        statements=[Statement(sid="CallGateway", actions=["events:InvokeApiDestination"], resources=[destination.arn])],
     )
     target = aws.cloudwatch.EventTarget(
         scope.child("payment-requested-target"),

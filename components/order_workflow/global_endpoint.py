@@ -26,7 +26,7 @@ from typing import Any
 
 import pulumi_aws as aws
 
-from components.iam import Statement, policy_document, service_trust_policy
+from components.iam import Statement, service_trust_policy
 from components.kms import CustomerManagedKey
 from components.observability import Metric
 from components.queues import MAX_RETENTION_SECONDS, allow_service_to_send
@@ -108,19 +108,12 @@ def dr_intake(
         opts=dr.opts(stateful=True),
     )
     dr_dlq = dr.queue("dr-intake-dlq", retention_seconds=MAX_RETENTION_SECONDS)
-    forward_role = aws.iam.Role(
-        scope.child("dr-forward-role"),
+    forward_role, forward_policy = scope.service_role(
+        "dr-forward",
         name=scope.physical("dr-forward-events", service="iam"),
         description="EventBridge: forward events from the DR intake bus to the primary bus",
-        assume_role_policy=service_trust_policy("events.amazonaws.com"),
-        opts=scope.opts(),
-    )
-    forward_policy = aws.iam.RolePolicy(
-        scope.child("dr-forward-policy"),
-        role=forward_role.id,
-        name="least-privilege",
-        policy=policy_document(Statement(sid="ForwardToPrimaryBus", actions=["events:PutEvents"], resources=[bus.arn])),
-        opts=scope.opts(),
+        trust=service_trust_policy("events.amazonaws.com"),
+        statements=[Statement(sid="ForwardToPrimaryBus", actions=["events:PutEvents"], resources=[bus.arn])],
     )
     forward_rules: dict[str, aws.cloudwatch.EventRule] = {}
     for purpose, pattern in sorted(patterns.items()):

@@ -9,7 +9,7 @@ from typing import Any
 
 import pulumi_aws as aws
 
-from components.iam import Statement, policy_document, service_trust_policy
+from components.iam import Statement, service_trust_policy
 from components.order_workflow import events
 from components.order_workflow.args import OrderWorkflowArgs
 from components.queues import allow_service_to_send
@@ -77,22 +77,15 @@ def order_rules(
             events.PAYMENT_PROGRESS_PATTERN,
             "Gateway declines and progress: lifecycle queue",
         )
-    events_role = aws.iam.Role(
-        scope.child("events-role"),
+    events_role, events_policy = scope.service_role(
+        "events",
         name=scope.physical("start-workflow-events", service="iam"),
         description="EventBridge: start the order workflow",
-        assume_role_policy=service_trust_policy("events.amazonaws.com"),
-        opts=scope.opts(),
-    )
-    events_policy = aws.iam.RolePolicy(
-        scope.child("events-policy"),
-        role=events_role.id,
-        name="least-privilege",
-        policy=policy_document(
+        trust=service_trust_policy("events.amazonaws.com"),
+        statements=[
             Statement(sid="StartWorkflow", actions=["states:StartExecution"], resources=[state_machine.arn]),
             encrypt_execution_input,
-        ),
-        opts=scope.opts(),
+        ],
     )
     targets = {
         "OrderPlaced": aws.cloudwatch.EventTarget(

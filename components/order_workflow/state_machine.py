@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import Statement, policy_document, service_trust_policy
+from components.iam import Statement, service_trust_policy
 from components.kms import key_use_through
 from components.lambda_function import PythonFunction
 from components.order_workflow.args import OrderWorkflowArgs
@@ -98,18 +98,12 @@ def order_state_machine(
         if gateway_connection
         else []
     )
-    role = aws.iam.Role(
-        scope.child("workflow-role"),
+    role, policy = scope.service_role(
+        "workflow",
         name=scope.physical("workflow-sfn", service="iam"),
         description=f"Execution role of {names.name}",
-        assume_role_policy=service_trust_policy("states.amazonaws.com", source_account=scope.ctx.account_id),
-        opts=scope.opts(),
-    )
-    policy = aws.iam.RolePolicy(
-        scope.child("workflow-policy"),
-        role=role.id,
-        name="least-privilege",
-        policy=policy_document(
+        trust=service_trust_policy("states.amazonaws.com", source_account=scope.ctx.account_id),
+        statements=[
             Statement(
                 sid="InvokeTasks",
                 actions=["lambda:InvokeFunction"],
@@ -117,8 +111,7 @@ def order_state_machine(
             ),
             *execution_statements(scope, key_arn, names.arn),
             *http_grants,
-        ),
-        opts=scope.opts(),
+        ],
     )
     values: dict[str, pulumi.Input[Any]] = {key: f.function.arn for key, f in functions.items()}
     if args.payment_integration == "callback":
