@@ -47,8 +47,8 @@ _local = threading.local()
 _lock = threading.Lock()
 _calls: list[dict[str, Any]] = []  # recorded since the last flush
 _glue_io: list[dict[str, Any]] = []  # object-store accesses of Glue entry scripts, since the last flush
-_environments: dict[str, int] = {}
-_written_environments: set[int] = set()
+_environments: dict[str, int] = {}  # snapshot -> id, for this process
+_unwritten_environments: dict[int, str] = {}  # id -> snapshot, not yet in the record file
 _run: dict[str, Path] = {}  # "file": this process's record; "owned": the run directory it made
 
 
@@ -80,7 +80,10 @@ _original_submit = concurrent.futures.ThreadPoolExecutor.submit
 def _environment_id() -> int:
     snapshot = json.dumps({k: v for k, v in sorted(os.environ.items()) if k not in _SECRET_ENV})
     with _lock:
-        return _environments.setdefault(snapshot, len(_environments))
+        if snapshot not in _environments:
+            _environments[snapshot] = len(_environments)
+            _unwritten_environments[_environments[snapshot]] = snapshot
+        return _environments[snapshot]
 
 
 def _json_safe(value: Any) -> Any:
@@ -199,14 +202,12 @@ def pytest_configure(config: Any) -> None:
 def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
     """Append the calls of the test that just finished, then say it finished."""
     with _lock:
-        lines = []
-        for call in _calls:
-            environment = call["environment"]
-            if environment not in _written_environments:
-                _written_environments.add(environment)
-                snapshot = next(s for s, i in _environments.items() if i == environment)
-                lines.append({"environment": environment, "value": json.loads(snapshot)})
-            lines.append({"call": call})
+        # Environments first: every call line names one the reader has already seen.
+        lines: list[dict[str, Any]] = [
+            {"environment": index, "value": json.loads(snapshot)} for index, snapshot in _unwritten_environments.items()
+        ]
+        _unwritten_environments.clear()
+        lines += [{"call": call} for call in _calls]
         _calls.clear()
         lines += [{"glue": access} for access in _glue_io]
         _glue_io.clear()
