@@ -136,8 +136,12 @@ class Database:
     credential: aws.secretsmanager.Secret
 
 
-# Bump to rotate the primary's master password: the new one reaches the secret and RDS in the same `up`.
+# The generated password counts once: every run generates another, which both resources ignore
+# (CREDENTIAL_INPUTS), so no run shows a diff. To rotate: bump the version and leave CREDENTIAL_INPUTS empty
+# for that one `up` (the new password reaches the secret and RDS together), then restore it.
 CREDENTIAL_VERSION = 1
+# Write-only inputs the engine must not compare run to run (each run's generated password differs).
+CREDENTIAL_INPUTS = {"secret": ["secretStringWo"], "instance": ["passwordWo"]}
 MASTER_USERNAME = "dbadmin"
 
 
@@ -154,8 +158,9 @@ def primary_credential(scope: Scope, key_arn: pulumi.Input[str]) -> Credential:
     RDS cannot create a read replica of a source whose master password it manages in Secrets Manager
     (RDS user guide, rds-secrets-manager.html, "Limitations": every engine but SQL Server), and the DR
     replica is the point of the pilot light. So Secrets Manager generates the password, and it reaches the
-    secret and RDS as write-only values: never in config, code or state. The promoted replica gets its
-    own RDS-managed secret from the DR function (handlers/backup_vault/dr_orchestrate.py)."""
+    secret and RDS as write-only arguments: never in config or code, and not in the provider's state; the
+    Pulumi state keeps the inputs only as encrypted secrets (pulumi-terraform-bridge#3201). The promoted
+    replica gets its own RDS-managed secret from the DR function (handlers/backup_vault/dr_orchestrate.py)."""
     secret = aws.secretsmanager.Secret(
         scope.child("db-credential"),
         name=scope.physical("db-credential"),
@@ -175,7 +180,7 @@ def primary_credential(scope: Scope, key_arn: pulumi.Input[str]) -> Credential:
         secret_id=secret.id,
         secret_string_wo=pulumi.Output.json_dumps({"username": MASTER_USERNAME, "password": password}),
         secret_string_wo_version=CREDENTIAL_VERSION,
-        opts=scope.opts(),
+        opts=scope.opts(ignore_changes=CREDENTIAL_INPUTS["secret"]),
     )
     return Credential(secret, MASTER_USERNAME, password)
 
@@ -228,7 +233,7 @@ def database(
         storage_encrypted=True,
         kms_key_id=primary_key_arn,
         username=credential.username,
-        # Write-only: sent to RDS when created (or when the version changes), never kept in state.
+        # Write-only: sent to RDS when created (or when the version changes); see CREDENTIAL_VERSION.
         password_wo=credential.password,
         password_wo_version=CREDENTIAL_VERSION,
         db_subnet_group_name=primary_net.subnet_group.name,
@@ -251,7 +256,11 @@ def database(
         monitoring_role_arn=monitoring_role.arn,
         auto_minor_version_upgrade=True,
         tags=dict(BACKUP_TAG),
-        opts=scope.opts(stateful=True, depends_on=[monitoring_policy, *primary_logs]),
+        opts=scope.opts(
+            stateful=True,
+            depends_on=[monitoring_policy, *primary_logs],
+            ignore_changes=CREDENTIAL_INPUTS["instance"],
+        ),
     )
     replica = aws.rds.Instance(
         scope.child("db-replica"),
