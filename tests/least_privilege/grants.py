@@ -377,15 +377,32 @@ def applies(call: RecordedCall, function: Function, settings: DeployedSettings) 
     return True
 
 
-def function_verdicts(
-    model: PermissionModel, calls: Sequence[RecordedCall], settings: DeployedSettings
-) -> dict[str, Verdict]:
-    """Per plan function (by logical name): its role against its recorded calls and runtime needs."""
-    verdicts = {}
-    for function in model.functions:
+# What each function needs depends on the plan and the record, never on the role policies: computed once
+# per (plan, record, function) and reused when only policies differ (the mutation proof's copies).
+# The entries hold the plan and the record themselves, so their ids cannot be reused by other objects.
+_NEEDS: dict[tuple[int, int, str], tuple[object, object, list[Need]]] = {}
+
+
+def function_needs(
+    model: PermissionModel, calls: Sequence[RecordedCall], settings: DeployedSettings, function: Function
+) -> list[Need]:
+    key = (id(model.plan), id(calls), function.logical)
+    if key not in _NEEDS:
         needs = runtime_needs(function, model)
         for call in calls:
             if call.handler == function.handler and applies(call, function, settings):
                 needs += call_needs(call, function, model)
-        verdicts[function.logical] = verdict(model.role_by_arn(function.role_arn), function.name, needs)
-    return verdicts
+        _NEEDS[key] = (model.plan, calls, needs)
+    return _NEEDS[key][2]
+
+
+def function_verdicts(
+    model: PermissionModel, calls: Sequence[RecordedCall], settings: DeployedSettings
+) -> dict[str, Verdict]:
+    """Per plan function (by logical name): its role against its recorded calls and runtime needs."""
+    return {
+        function.logical: verdict(
+            model.role_by_arn(function.role_arn), function.name, function_needs(model, calls, settings, function)
+        )
+        for function in model.functions
+    }
