@@ -209,8 +209,12 @@ def test_orchestration_failed_job_run_fails_at_its_task_so_the_execution_can_be_
     execution = lake.refresh()
     assert execution["status"] == "FAILED"
     assert execution["error"] == "States.TaskFailed"
-    failed = [e for e in lake.history(execution) if e["type"] == "TaskFailed"]
-    assert [json.loads(e["taskFailedEventDetails"]["cause"])["JobName"] for e in failed] == [SALES_JOB]
+    causes = [e["taskFailedEventDetails"]["cause"] for e in lake.history(execution) if e["type"] == "TaskFailed"]
+    job_runs = [json.loads(cause)["JobName"] for cause in causes if cause.startswith("{")]
+    assert job_runs == [SALES_JOB]
+    # When the failed branch stops the Parallel state, moto's interpreter may fail the sibling branch's
+    # in-flight aws-sdk task with an internal error (Step Functions just stops it); nothing else fails.
+    assert all(cause.startswith("{") or "object has no attribute" in cause for cause in causes), causes
     assert "CrawlProcessedTables" not in lake.entered(execution)
     assert lake.crawls(PROCESSED_CRAWLERS[0]) == 0
     assert lake.announcements() == []
